@@ -1,0 +1,3 @@
+from netdebug_nb.cli import entry
+
+entry()

@@ -1,0 +1,209 @@
+"""The kit's one exception tree.
+
+Every error a user can cause or meet derives from :class:`NetdebugError`, carries the
+structured fields a caller needs to act on it, and renders as one line (``str(err)``) that
+names the file, parameter or tool concerned. The CLI maps these to exit codes in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class NetdebugError(Exception):
+    """Base of all errors raised by netdebug_nb."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+# --- usage: the user asked for something that cannot be run -------------------------------
+
+
+class UsageError(NetdebugError):
+    """The request itself is wrong; nothing was started."""
+
+    exit_code = 2
+
+
+class NotebookNotFoundError(UsageError):
+    def __init__(self, name: str, available: Sequence[str]) -> None:
+        self.name = name
+        self.available = list(available)
+        super().__init__(f"no notebook named {name!r}; available: {', '.join(self.available) or '(none)'}")
+
+
+class ParameterError(UsageError):
+    """A notebook parameter is unknown or has a value of the wrong type."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        self.name = name
+        super().__init__(message)
+
+
+class UnknownParameterError(ParameterError):
+    def __init__(self, name: str, notebook: str, valid: Sequence[str]) -> None:
+        self.valid = list(valid)
+        super().__init__(
+            f"unknown parameter {name!r} for notebook {notebook!r}; valid: {', '.join(self.valid)}",
+            name=name,
+        )
+
+
+class ParameterTypeError(ParameterError):
+    def __init__(self, name: str, value: object, expected: str, reason: str = "") -> None:
+        self.value = value
+        self.expected = expected
+        why = f": {reason}" if reason else ""
+        super().__init__(
+            f"parameter {name!r}: cannot use {value!r} as {expected}{why}",
+            name=name,
+        )
+
+
+class ParametersFileError(UsageError):
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"parameters file {self.path}: {reason}")
+
+
+class OutputDirError(UsageError):
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"output directory {self.path}: {reason}")
+
+
+class NotebookFormatError(UsageError):
+    """A notebook file is not a valid kit notebook (unreadable, no parameters cell...)."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"notebook {self.path}: {reason}")
+
+
+# --- execution: the notebook ran and something went wrong ----------------------------------
+
+
+class ExecutionError(NetdebugError):
+    """A notebook cell raised; the partial outputs were still written."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        notebook: str,
+        *,
+        cell_index: int | None,
+        ename: str,
+        evalue: str,
+        source: str = "",
+    ) -> None:
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.ename = ename
+        self.evalue = evalue
+        self.source = source
+        where = f" in cell {cell_index}" if cell_index is not None else ""
+        first = evalue.strip().splitlines()[0] if evalue.strip() else ""
+        super().__init__(f"notebook {notebook!r} failed{where}: {ename}: {first}".rstrip(": "))
+
+
+class RunTimeoutError(ExecutionError):
+    exit_code = 4
+
+    def __init__(self, notebook: str, timeout_s: float, *, cell_index: int | None = None) -> None:
+        super().__init__(
+            notebook,
+            cell_index=cell_index,
+            ename="Timeout",
+            evalue=f"run exceeded --timeout {timeout_s:g} s",
+        )
+        self.timeout_s = timeout_s
+
+
+class KernelDiedError(ExecutionError):
+    exit_code = 5
+
+    def __init__(self, notebook: str, *, cell_index: int | None = None, detail: str = "") -> None:
+        super().__init__(
+            notebook,
+            cell_index=cell_index,
+            ename="KernelDied",
+            evalue=detail or "the kernel died (out of memory, or killed)",
+        )
+
+
+# --- tools and inputs ---------------------------------------------------------------------
+
+
+class ToolError(NetdebugError):
+    """An external program could not be run or failed."""
+
+    def __init__(self, message: str, *, tool: str, hint: str | None = None) -> None:
+        self.tool = tool
+        super().__init__(message, hint=hint)
+
+
+class ToolNotFoundError(ToolError):
+    def __init__(self, tool: str, package: str | None = None) -> None:
+        self.package = package
+        hint = f"install the Debian package {package!r}" if package else None
+        super().__init__(f"{tool}: not found on PATH", tool=tool, hint=hint)
+
+
+class ToolPermissionError(ToolError):
+    def __init__(self, tool: str, capability: str, detail: str = "") -> None:
+        self.capability = capability
+        why = f": {detail}" if detail else ""
+        super().__init__(
+            f"{tool}: permission denied{why}",
+            tool=tool,
+            hint=f"needs capability {capability} (run as root, or add {capability} to the pod's securityContext)",
+        )
+
+
+class ToolFailedError(ToolError):
+    def __init__(self, tool: str, returncode: int, stderr: str, argv: Sequence[str] = ()) -> None:
+        self.returncode = returncode
+        self.stderr = stderr
+        self.argv = list(argv)
+        last = next((ln for ln in reversed(stderr.strip().splitlines()) if ln.strip()), "")
+        super().__init__(f"{tool}: exited with status {returncode}: {last}".rstrip(": "), tool=tool)
+
+
+class ToolTimeoutError(ToolError):
+    def __init__(self, tool: str, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        super().__init__(f"{tool}: did not finish within {timeout_s:g} s", tool=tool)
+
+
+class InputError(NetdebugError):
+    """A file or text given to a parser is not what it should be."""
+
+    exit_code = 2
+
+    def __init__(self, source: str | Path, reason: str, *, line: int | None = None) -> None:
+        self.source = str(source)
+        self.reason = reason
+        self.line = line
+        where = f"{self.source}:{line}" if line is not None else self.source
+        super().__init__(f"{where}: {reason}")
+
+
+class ParseError(InputError):
+    """Tool output (live or saved) could not be parsed."""
+
+
+class ClusterError(NetdebugError):
+    """The Kubernetes API is unreachable or refused a call."""

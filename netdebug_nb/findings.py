@@ -1,0 +1,191 @@
+"""Findings: what a notebook concluded, in a form both people and scripts can read.
+
+Notebook code calls :func:`record`. The finding is displayed as one output carrying three
+representations: an HTML box for people, plain text for terminals, and the JSON document under
+the MIME type :data:`MIME`. The runner reads findings back from the executed notebook with
+:func:`from_notebook`, so ``findings.json`` never depends on scraping HTML, and a notebook run by
+plain ``papermill`` (or by a fleet Job) can still be turned into a report.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+"""Most severe first: the sort order of every report."""
+
+MIME = "application/vnd.netdebug.finding+json"
+
+_COLORS = {"critical": "#b00020", "warning": "#b26a00", "info": "#1f5fa8"}
+_recorded: list[Finding] = []
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One conclusion. ``id`` is stable and dotted (``tcp.retransmissions``): scripts key on it."""
+
+    id: str
+    severity: Severity
+    title: str
+    detail: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "detail": self.detail,
+            "evidence": jsonable(dict(self.evidence)),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        return cls(
+            id=str(d["id"]),
+            severity=_severity(str(d["severity"])),
+            title=str(d["title"]),
+            detail=str(d.get("detail", "")),
+            evidence=dict(d.get("evidence") or {}),
+        )
+
+    def _repr_html_(self) -> str:
+        color = _COLORS[self.severity]
+        ev = ""
+        if self.evidence:
+            rows = "".join(
+                f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
+                f"<td><code>{html.escape(_short(v))}</code></td></tr>"
+                for k, v in jsonable(dict(self.evidence)).items()
+            )
+            ev = f"<table style='margin-top:.4em;font-size:90%'>{rows}</table>"
+        return (
+            f"<div class='netdebug-finding netdebug-{self.severity}' style='border-left:6px solid {color};padding:.5em .8em;"
+            f"margin:.4em 0;background:#fafafa'>"
+            f"<b class='netdebug-severity' style='color:{color}'>{self.severity.upper()}</b> "
+            f"<code>{html.escape(self.id)}</code> — <b>{html.escape(self.title)}</b>"
+            f"<div>{html.escape(self.detail)}</div>{ev}</div>"
+        )
+
+    def __str__(self) -> str:
+        text = f"[{self.severity.upper()}] {self.id}: {self.title}"
+        return f"{text}\n    {self.detail}" if self.detail else text
+
+
+def record(
+    id: str,
+    severity: str,
+    title: str,
+    detail: str = "",
+    evidence: Mapping[str, Any] | None = None,
+    *,
+    display: bool = True,
+) -> Finding:
+    """Record a finding and show it in the notebook."""
+    if not id or any(not part for part in id.split(".")) or " " in id:
+        raise ValueError(f"finding id must be dotted words like 'tcp.retransmissions', got {id!r}")
+    f = Finding(
+        id=id, severity=_severity(severity), title=title, detail=detail, evidence=dict(evidence or {})
+    )
+    json.dumps(f.to_dict())  # fail here, in the cell that recorded it, if evidence is not JSON-able
+    _recorded.append(f)
+    if display:
+        _display(f)
+    return f
+
+
+def recorded() -> list[Finding]:
+    """Findings recorded in this process (this kernel), in order."""
+    return list(_recorded)
+
+
+def clear() -> None:
+    _recorded.clear()
+
+
+def summary(items: Iterable[Finding] | None = None) -> Any:
+    """A table of findings, most severe first, for the end of a notebook."""
+    import pandas as pd
+
+    rows = [f.to_dict() for f in sort(items if items is not None else _recorded)]
+    df = pd.DataFrame(rows, columns=["severity", "id", "title", "detail"])
+    return df.astype("string")
+
+
+def sort(items: Iterable[Finding]) -> list[Finding]:
+    return sorted(items, key=lambda f: (SEVERITIES.index(f.severity), f.id))
+
+
+def from_notebook(nb: Mapping[str, Any]) -> list[Finding]:
+    """Every finding displayed in an executed notebook, in cell order."""
+    out: list[Finding] = []
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            data = output.get("data") or {}
+            if MIME in data:
+                payload = data[MIME]
+                if isinstance(payload, str):
+                    payload = json.loads(payload)
+                out.append(Finding.from_dict(cast(Mapping[str, Any], payload)))
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    """Turn numpy/pandas scalars, timestamps, sets, NaN into plain JSON values."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, _dt.datetime | _dt.date):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        return jsonable(tolist())
+    isoformat = getattr(value, "isoformat", None)  # pandas Timestamp
+    if callable(isoformat):
+        return isoformat()
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (ImportError, TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _severity(s: str) -> Severity:
+    if s not in SEVERITIES:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {s!r}")
+    return s  # type: ignore[return-value]
+
+
+def _short(v: Any, limit: int = 200) -> str:
+    text = v if isinstance(v, str) else json.dumps(v)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _display(f: Finding) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:  # used outside Jupyter: the list still has it
+        return
+    display(
+        {MIME: f.to_dict(), "text/html": f._repr_html_(), "text/plain": str(f)},
+        raw=True,
+    )
