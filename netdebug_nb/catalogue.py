@@ -88,3 +88,14 @@ def find(name: str) -> NotebookInfo:
 
 def all_notebooks() -> list[NotebookInfo]:
     return [describe(notebooks_dir() / f"{n}.ipynb") for n in names()]
+
+
+def markdown(infos: list[NotebookInfo]) -> str:
+    """The README's notebook reference (kept in sync by a test): a section and a table per notebook."""
+    parts = []
+    for info in infos:
+        rows = "\n".join(f"| `{p.name}` | {p.type} | `{p.default!r}` | {p.help} |" for p in info.parameters)
+        parts.append(
+            f"### `{info.name}`\n\n{info.purpose}\n\n| parameter | type | default | meaning |\n|---|---|---|---|\n{rows}\n"
+        )
+    return "\n".join(parts)

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("list", help="list shipped notebooks and their parameters")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.add_argument("--markdown", action="store_true", help="the README's notebook reference")
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("run", help="execute a notebook headless and write its report")
@@ -85,6 +86,9 @@ def cmd_list(args: argparse.Namespace, env: Env) -> int:
         json.dump(doc, env.stdout, indent=2)
         env.stdout.write("\n")
         return 0
+    if args.markdown:
+        env.stdout.write(catalogue.markdown(infos))
+        return 0
     for i in infos:
         env.stdout.write(f"{i.name}: {i.purpose}\n")
         for prm in i.parameters:
@@ -102,7 +106,9 @@ def cmd_run(args: argparse.Namespace, env: Env) -> int:
     params = read_file(args.parameters_file) if args.parameters_file else {}
     params.update({name: value for name, value in args.parameter})
     progress = env.interactive if args.progress is None else args.progress
-    result = runner.run(args.notebook, params, out=args.out, timeout=args.timeout, progress=progress)
+    result = runner.run(
+        args.notebook, params, out=args.out, timeout=args.timeout, progress=env.stderr if progress else None
+    )
     if env.interactive:
         env.stderr.write(f"{result.notebook}: {len(result.findings)} finding(s); report {result.html}\n")
     return 0
@@ -124,7 +130,7 @@ def cmd_demo(args: argparse.Namespace, env: Env) -> int:
     def started(name: str) -> None:
         env.stderr.write(f"running {name} ...\n")
 
-    res = demo.run(args.out, progress=env.interactive, on_start=started)
+    res = demo.run(args.out, progress=env.stderr if env.interactive else None, on_start=started)
     for name, err in res.failures.items():
         env.stderr.write(f"netdebug-nb: demo: {name}: {err}\n")
     env.stdout.write(f"report: {res.index}\n")

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from netdebug_nb import catalogue, report, runner
 from netdebug_nb.errors import NetdebugError
@@ -37,7 +37,7 @@ def parameters_for(info: catalogue.NotebookInfo) -> dict[str, Any]:
 def run(
     out: Path | None = None,
     *,
-    progress: bool = False,
+    progress: TextIO | None = None,
     on_start: Callable[[str], None] | None = None,
     timeout: float | None = 600,
 ) -> DemoResult:

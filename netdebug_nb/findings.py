@@ -94,7 +94,6 @@ def record(
     f = Finding(
         id=id, severity=_severity(severity), title=title, detail=detail, evidence=dict(evidence or {})
     )
-    json.dumps(f.to_dict())  # fail here, in the cell that recorded it, if evidence is not JSON-able
     _recorded.append(f)
     if display:
         _display(f)

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from netdebug_nb import catalogue, export, findings, kernel
 from netdebug_nb.errors import (
@@ -55,10 +55,13 @@ def run(
     *,
     out: Path = Path("reports"),
     timeout: float | None = None,
-    progress: bool = False,
+    progress: TextIO | None = None,
     cwd: Path | None = None,
 ) -> RunResult:
-    """Execute ``notebook`` and write its report to ``out/NAME/``; raises after writing on failure."""
+    """Execute ``notebook`` and write its report to ``out/NAME/``; raises after writing on failure.
+
+    ``progress`` is the stream to draw "cell i of n" on (a terminal), or None for a quiet run.
+    """
     info = catalogue.find(notebook)
     values = validate(info.parameters, dict(parameters or {}), notebook=info.name)
     out_dir = prepare_output(Path(out) / info.name)
@@ -103,7 +106,7 @@ def _execute(
     *,
     name: str,
     timeout: float | None,
-    progress: bool,
+    progress: TextIO | None,
     cwd: Path | None,
 ) -> None:
     import papermill
@@ -119,7 +122,7 @@ def _execute(
                 parameters=dict(values),
                 kernel_name=kernel.NAME,
                 language="python",
-                progress_bar=progress,
+                progress_bar={"file": progress, "desc": name} if progress else False,
                 log_output=False,
                 execution_timeout=int(timeout) + 1 if timeout else None,
                 start_timeout=120,

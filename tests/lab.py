@@ -39,8 +39,12 @@ def available() -> str | None:
     return None
 
 
-def sh(*argv: str, check: bool = True, timeout: float = 30, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), check=check, text=True, capture_output=True, timeout=timeout, input=input)
+def sh(
+    *argv: str, check: bool = True, timeout: float = 30, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(argv), check=check, text=True, capture_output=True, timeout=timeout, input=input
+    )
 
 
 @dataclass
@@ -50,13 +54,22 @@ class Host:
     ns: str  # real namespace name (unique)
     addrs: list[str] = field(default_factory=list)
 
-    def run(self, *argv: str, check: bool = True, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *argv: str, check: bool = True, timeout: float = 60, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return sh("ip", "netns", "exec", self.ns, *argv, check=check, timeout=timeout, input=input)
 
-    def spawn(self, *argv: str, stdout: int | None = subprocess.DEVNULL, stderr: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, *argv: str, stdout: int | None = subprocess.DEVNULL, stderr: int | None = subprocess.DEVNULL
+    ) -> subprocess.Popen[bytes]:
         """Start a daemon in this namespace; the lab kills it on close."""
-        p = subprocess.Popen(["ip", "netns", "exec", self.ns, *argv], stdout=stdout, stderr=stderr,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
+        p = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, *argv],
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.lab.procs.append(p)
         return p
 
@@ -181,7 +194,9 @@ class Lab:
         self.close()
 
 
-def routed(lab: Lab, servers: Sequence[str] = ("server1", "server2"), *, mtu_server_link: int | None = None) -> dict[str, Host]:
+def routed(
+    lab: Lab, servers: Sequence[str] = ("server1", "server2"), *, mtu_server_link: int | None = None
+) -> dict[str, Host]:
     """client ── router ── servers on one switched segment (a bridge inside the router).
 
     client 198.18.1.2/24, router 198.18.1.1 and 198.18.2.1, servers 198.18.2.10, .11, ...

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from lab import Lab, routed
 
 pytestmark = pytest.mark.lab
