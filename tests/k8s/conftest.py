@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from apiserver import apiserver, kubeconfig  # noqa: F401  (pytest fixtures)
