@@ -1,0 +1,131 @@
+"""Flows: which bidirectional 5-tuple each packet belongs to, and in which direction it travels.
+
+Conversations, TCP health and the IO graph all group packets the same way, so the grouping is
+computed once here, vectorized: each endpoint (address, port) becomes one integer, the pair is
+ordered so both directions get the same key, and ``groupby(...).ngroup()`` numbers the flows in
+order of first appearance. Side ``a`` of a flow is the source of its first packet.
+
+Non-first IP fragments carry no ports and so form their own port-less flow; packets without an
+IP layer get ``flow == -1``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netdebug_nb.schema import Schema, empty, frame
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+LABELS_SCHEMA: Schema = {
+    "flow": "int64",  # flow number (0, 1, ... in order of first packet); -1 for packets without IP
+    "forward": "bool",  # True when the packet travels a → b (same direction as the flow's first packet)
+}
+
+FLOWS_SCHEMA: Schema = {
+    "flow": "int64",
+    "proto": "UInt8",  # IP protocol number
+    "protocol": "string",  # its name (TCP, UDP, ICMP ...) or the number as text
+    "a": "string",  # source address of the flow's first packet
+    "a_port": "UInt16",  # empty for protocols without ports
+    "b": "string",
+    "b_port": "UInt16",
+}
+
+PROTOCOLS = {
+    1: "ICMP",
+    2: "IGMP",
+    4: "IPIP",
+    6: "TCP",
+    17: "UDP",
+    41: "IPv6",
+    47: "GRE",
+    50: "ESP",
+    51: "AH",
+    58: "ICMPv6",
+    89: "OSPF",
+    103: "PIM",
+    112: "VRRP",
+    132: "SCTP",
+}
+
+
+def protocol_name(proto: int | None) -> str:
+    if proto is None:
+        return "non-IP"
+    return PROTOCOLS.get(int(proto), str(int(proto)))
+
+
+def label(packets: pd.DataFrame) -> pd.DataFrame:
+    """Flow number and direction of every packet (same index as ``packets``)."""
+    import numpy as np
+    import pandas as pd
+
+    if len(packets) == 0:
+        return empty(LABELS_SCHEMA)
+    key_s, key_d, proto = _endpoint_keys(packets)
+    has_ip = key_s >= 0
+    lo = np.minimum(key_s, key_d)
+    hi = np.maximum(key_s, key_d)
+    keys = pd.DataFrame({"p": proto[has_ip], "lo": lo[has_ip], "hi": hi[has_ip]})
+    flow = np.full(len(packets), -1, dtype=np.int64)
+    if len(keys):
+        flow[has_ip] = keys.groupby(["p", "lo", "hi"], sort=False).ngroup().to_numpy(np.int64)
+    forward = np.ones(len(packets), dtype=bool)
+    if has_ip.any():
+        ids, first = np.unique(flow[has_ip], return_index=True)
+        first_key = np.empty(ids.max() + 1, dtype=np.int64)
+        first_key[ids] = key_s[has_ip][first]
+        forward[has_ip] = key_s[has_ip] == first_key[flow[has_ip]]
+    out = frame({"flow": flow, "forward": forward}, LABELS_SCHEMA)
+    out.index = packets.index
+    return out
+
+
+def endpoints(packets: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per flow: protocol and the two endpoints, side ``a`` first."""
+    import numpy as np
+
+    mask = labels["flow"].to_numpy() >= 0
+    if not mask.any():
+        return empty(FLOWS_SCHEMA)
+    flows = labels["flow"].to_numpy()[mask]
+    ids, first = np.unique(flows, return_index=True)
+    rows = packets[mask].iloc[first]
+    proto = rows["proto"]
+    return frame(
+        {
+            "flow": ids,
+            "proto": proto.to_numpy(),
+            "protocol": [protocol_name(None if p is None or p != p else p) for p in proto.astype(object)],
+            "a": rows["src"].astype("string").to_numpy(),
+            "a_port": rows["sport"].to_numpy(),
+            "b": rows["dst"].astype("string").to_numpy(),
+            "b_port": rows["dport"].to_numpy(),
+        },
+        FLOWS_SCHEMA,
+    )
+
+
+def _endpoint_keys(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source endpoint, destination endpoint, protocol) as int64 arrays; endpoint -1 without IP."""
+    import numpy as np
+    import pandas as pd
+
+    src, dst = packets["src"], packets["dst"]
+    if not isinstance(src.dtype, pd.CategoricalDtype):
+        src = src.astype("category")
+    if not isinstance(dst.dtype, pd.CategoricalDtype):
+        dst = dst.astype("category")
+    cats = src.cat.categories.union(dst.cat.categories)
+    s = np.asarray(pd.Categorical(src, categories=cats).codes, dtype=np.int64)
+    d = np.asarray(pd.Categorical(dst, categories=cats).codes, dtype=np.int64)
+    sport = packets["sport"].to_numpy(dtype=np.int64, na_value=0)
+    dport = packets["dport"].to_numpy(dtype=np.int64, na_value=0)
+    proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)
+    no_ip = (s < 0) | (d < 0)
+    key_s = np.where(no_ip, -1, s * 65536 + sport)
+    key_d = np.where(no_ip, -1, d * 65536 + dport)
+    return key_s, key_d, proto

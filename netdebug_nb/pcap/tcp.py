@@ -1,0 +1,416 @@
+"""TCP health per flow: handshake, retransmissions, reordering, duplicate ACKs, zero windows, resets.
+
+Everything is computed column-wise over the packet table (numpy and pandas ``groupby``), never
+with a Python loop over packets, so a million-packet capture is analysed in seconds.
+
+The sequence analysis follows Wireshark's ideas, simplified:
+
+* sequence numbers are made relative to the first packet of each direction (flows under 2 GiB);
+* a segment that starts below the highest sequence number already seen in its direction is a
+  *retransmission*, unless it fills a hole never seen before and arrives within the flow's
+  handshake RTT (or ``ooo_threshold_ms`` when unknown) of the previous segment: then it is
+  *out of order*;
+* a one-byte (or empty) segment one below the highest sequence is a keep-alive, not a
+  retransmission;
+* a segment starting above the highest sequence seen means the capture missed data
+  (*unseen_segment*, Wireshark's "previous segment not captured");
+* a pure ACK repeating the previous ACK number and window of its direction while the peer has
+  data outstanding is a *duplicate ACK*;
+* IPv4 packets seen twice with the same IP ID (a capture on ``any`` sees forwarded packets on two
+  interfaces) are counted once, so they do not pass for retransmissions.
+
+Round-trip samples pair a data segment with the first ACK that acknowledges exactly its end,
+skipping retransmitted ranges (Karn). Where the capture was taken decides what they measure: at
+the sender, the network RTT; at the receiver, only the receiver's ACK delay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from netdebug_nb.pcap import flows
+from netdebug_nb.pcap.schema import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
+from netdebug_nb.schema import Schema, empty, frame
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+HEALTH_SCHEMA: Schema = {
+    "flow": "int64",  # flow number from flows.label
+    "client": "string",  # the side that sent the SYN (side a when no handshake was captured)
+    "client_port": "UInt16",
+    "server": "string",
+    "server_port": "UInt16",
+    "state": "string",  # established | refused | unanswered | incomplete | mid_stream (see STATES)
+    "closed": "string",  # fin | reset | open (no FIN or RST seen)
+    "packets": "int64",
+    "bytes": "int64",  # bytes on the wire, both directions
+    "payload_c2s_bytes": "int64",  # TCP payload client → server, retransmissions included
+    "payload_s2c_bytes": "int64",
+    "start": "datetime64[ns, UTC]",
+    "end": "datetime64[ns, UTC]",
+    "duration_s": "float64",
+    "syns": "int64",  # SYNs the client sent (1 + retries)
+    "handshake_rtt_ms": "Float64",  # last SYN → final ACK of the handshake
+    "syn_synack_ms": "Float64",  # last SYN → SYN/ACK: the server side as seen from the capture point
+    "synack_ack_ms": "Float64",  # SYN/ACK → ACK: the client side as seen from the capture point
+    "connect_ms": "Float64",  # first SYN → final ACK: what the client waited, SYN retries included
+    "data_segments": "int64",  # segments carrying data, SYN or FIN
+    "retransmissions": "int64",
+    "retransmission_rate": "float64",  # retransmissions / data_segments (0 when there are none)
+    "out_of_order": "int64",
+    "unseen_segments": "int64",  # gaps: data the capture never saw
+    "dup_acks": "int64",
+    "zero_window": "int64",  # packets advertising a zero receive window
+    "resets": "int64",
+    "reset_by": "string",  # client | server | both; empty without RST
+    "rtt_median_ms": "Float64",  # median data → ACK time (see module doc for what it measures)
+}
+
+EVENTS_SCHEMA: Schema = {
+    "frame": "int64",
+    "ts": "datetime64[ns, UTC]",
+    "flow": "int64",
+    "direction": "string",  # c2s | s2c
+    "event": "string",  # one of EVENTS
+}
+
+RTT_SCHEMA: Schema = {
+    "flow": "int64",
+    "direction": "string",  # direction of the data segment: c2s | s2c
+    "frame": "int64",  # data segment
+    "ack_frame": "int64",  # the ACK that acknowledged it
+    "ts": "datetime64[ns, UTC]",  # time of the data segment
+    "rtt_ms": "float64",
+}
+
+EVENTS = ("retransmission", "out_of_order", "unseen_segment", "dup_ack", "zero_window", "reset")
+STATES = {
+    "established": "SYN/ACK and the final ACK seen",
+    "refused": "SYN answered by RST",
+    "unanswered": "SYN never answered",
+    "incomplete": "SYN/ACK seen but not the final ACK",
+    "mid_stream": "no handshake in the capture (it started before the capture)",
+}
+NEVER_COMPLETED = ("refused", "unanswered", "incomplete")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The three views of one pass over the TCP packets."""
+
+    health: pd.DataFrame  # HEALTH_SCHEMA, one row per TCP flow
+    events: pd.DataFrame  # EVENTS_SCHEMA, one row per notable packet
+    rtt: pd.DataFrame  # RTT_SCHEMA, one row per round-trip sample
+
+
+def analyze(
+    packets: pd.DataFrame, labels: pd.DataFrame | None = None, *, ooo_threshold_ms: float = 3.0
+) -> Analysis:
+    """Per-flow TCP health, the notable packets, and RTT samples of every TCP flow in ``packets``."""
+    import numpy as np
+    import pandas as pd
+
+    if labels is None:
+        labels = flows.label(packets)
+    if len(packets) == 0:
+        return _empty()
+    proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)
+    sel = (proto == 6) & packets["sport"].notna().to_numpy() & (labels["flow"].to_numpy() >= 0)
+    if not sel.any():
+        return _empty()
+    p = packets[sel]
+    flow = labels["flow"].to_numpy()[sel]
+    fwd = labels["forward"].to_numpy()[sel]
+    order = np.argsort(p["frame"].to_numpy(), kind="stable")
+    p, flow, fwd = p.iloc[order], flow[order], fwd[order]
+
+    ts_abs = np.asarray(p["ts"].array.asi8, dtype=np.int64)
+    t0 = int(ts_abs.min())
+    ts = ts_abs - t0  # relative ns: exact in float64 for captures under 100 days
+    frames = p["frame"].to_numpy(dtype=np.int64)
+    fl = p["tcp_flags"].to_numpy(dtype=np.int64, na_value=0)
+    seq = p["tcp_seq"].to_numpy(dtype=np.int64, na_value=0)
+    ack = p["tcp_ack"].to_numpy(dtype=np.int64, na_value=0)
+    win = p["tcp_win"].to_numpy(dtype=np.int64, na_value=-1)
+    plen = p["payload_len"].to_numpy(dtype=np.int64, na_value=0)
+    wire = p["wirelen"].to_numpy(dtype=np.int64)
+    ip_id = p["ip_id"].to_numpy(dtype=np.int64, na_value=0)
+    v4 = p["ip_version"].to_numpy(dtype=np.int64, na_value=0) == 4
+
+    syn, fin, rst, ackf = (fl & TCP_SYN) > 0, (fl & TCP_FIN) > 0, (fl & TCP_RST) > 0, (fl & TCP_ACK) > 0
+    pure_syn, synack = syn & ~ackf, syn & ackf
+
+    ids = np.unique(flow)
+    n = int(ids.max()) + 1
+
+    # --- who is the client -----------------------------------------------------------------
+    client_fwd = np.ones(n, dtype=bool)
+    sa_dir = _first(fwd, synack, flow, n)
+    client_fwd = np.where(np.isnan(sa_dir), client_fwd, sa_dir == 0)
+    syn_dir = _first(fwd, pure_syn, flow, n)
+    client_fwd = np.where(np.isnan(syn_dir), client_fwd, syn_dir == 1)
+    c2s = fwd == client_fwd[flow]
+
+    # --- handshake ---------------------------------------------------------------------------
+    tsf = ts.astype(np.float64)
+    syn_first = _agg(tsf, pure_syn & c2s, flow, n, "min")
+    synack_ts = _agg(tsf, synack & ~c2s, flow, n, "min")
+    syn_last = _agg(tsf, pure_syn & c2s & (tsf <= synack_ts[flow]), flow, n, "max")
+    final_ack = c2s & ackf & ~syn & ~rst & (tsf > synack_ts[flow])
+    ack_ts = _agg(tsf, final_ack, flow, n, "min")
+    syns = np.bincount(flow, weights=pure_syn & c2s, minlength=n).astype(np.int64)
+    rst_c = np.bincount(flow, weights=rst & c2s, minlength=n)
+    rst_s = np.bincount(flow, weights=rst & ~c2s, minlength=n)
+    fins = np.bincount(flow, weights=fin, minlength=n)
+
+    # --- relative sequence numbers per direction -------------------------------------------
+    g = flow * 2 + c2s.astype(np.int64)
+    _, first_in_g = np.unique(g, return_index=True)
+    base = np.full(2 * n, -1, dtype=np.int64)
+    base[g[first_in_g]] = seq[first_in_g]
+    rel = _wrap(seq - base[g])
+    seg_len = plen + syn.astype(np.int64) + fin.astype(np.int64)
+    end = rel + seg_len
+    opp_base = base[g ^ 1]
+    ack_rel = np.where(opp_base >= 0, _wrap(ack - opp_base), np.iinfo(np.int64).min)
+
+    # the same IPv4 packet captured twice (two interfaces) is not a retransmission
+    twice = pd.DataFrame({"g": g, "rel": rel, "len": seg_len, "id": ip_id, "fl": fl, "ack": ack})
+    captured_twice = (v4 & (ip_id != 0)) & twice.duplicated(keep="first").to_numpy()
+    keep = ~captured_twice
+
+    # --- segments: retransmission, out of order, unseen -----------------------------------
+    hs_ns = (ack_ts - syn_last) if n else np.array([])
+    thr = np.where(np.isnan(hs_ns), ooo_threshold_ms * 1e6, np.maximum(hs_ns, ooo_threshold_ms * 1e6))
+    is_seg = keep & (seg_len > 0) & ~rst
+    s = pd.DataFrame({"g": g[is_seg], "rel": rel[is_seg], "end": end[is_seg], "ts": tsf[is_seg]})
+    prev_max = s["end"].groupby(s["g"]).cummax().groupby(s["g"]).shift(1).to_numpy(dtype=np.float64)
+    prev_ts = s["ts"].groupby(s["g"]).shift(1).to_numpy(dtype=np.float64)
+    seen = s.duplicated(["g", "rel"], keep="first").to_numpy()
+    srel, send, sts = s["rel"].to_numpy(), s["end"].to_numpy(), s["ts"].to_numpy()
+    slen = seg_len[is_seg]
+    sflow = flow[is_seg]
+    has_prev = ~np.isnan(prev_max)
+    keepalive = has_prev & (slen <= 1) & (srel == prev_max - 1) & ~syn[is_seg] & ~fin[is_seg]
+    behind = has_prev & (srel < prev_max) & ~keepalive
+    fills_hole = behind & ~seen & (send <= prev_max)
+    ooo = fills_hole & ((sts - prev_ts) < thr[sflow])
+    retrans = behind & ~ooo
+    unseen = has_prev & (srel > prev_max)
+
+    seg_idx = np.flatnonzero(is_seg)
+    retrans_rows = np.zeros(len(p), dtype=bool)
+    retrans_rows[seg_idx[retrans]] = True
+    ooo_rows = np.zeros(len(p), dtype=bool)
+    ooo_rows[seg_idx[ooo]] = True
+    unseen_rows = np.zeros(len(p), dtype=bool)
+    unseen_rows[seg_idx[unseen]] = True
+    data_segments = np.bincount(flow, weights=is_seg, minlength=n).astype(np.int64)
+
+    # --- duplicate ACKs: same ack and window again while the peer has data in flight ------
+    a = pd.DataFrame({"g": g[keep], "ack": ack[keep], "win": win[keep]})
+    prev_ack = a["ack"].groupby(a["g"]).shift(1).to_numpy(dtype=np.float64)
+    prev_win = a["win"].groupby(a["g"]).shift(1).to_numpy(dtype=np.float64)
+    ends = pd.DataFrame(
+        {
+            "flow": flow,
+            "c2s_end": np.where(is_seg & c2s, end, np.nan),
+            "s2c_end": np.where(is_seg & ~c2s, end, np.nan),
+        }
+    )
+    high = ends.groupby("flow")[["c2s_end", "s2c_end"]].cummax()
+    high = high.groupby(flow).ffill()
+    peer_high = np.where(c2s, high["s2c_end"].to_numpy(), high["c2s_end"].to_numpy())
+    pure_ack = ackf & (plen == 0) & ~syn & ~fin & ~rst
+    dup_rows = np.zeros(len(p), dtype=bool)
+    dup_rows[keep] = (
+        pure_ack[keep] & (ack[keep] == prev_ack) & (win[keep] == prev_win) & (peer_high[keep] > ack_rel[keep])
+    )
+
+    zero_rows = keep & (win == 0) & ~syn & ~fin & ~rst
+    reset_rows = keep & rst
+
+    # --- events --------------------------------------------------------------------------
+    parts = []
+    for name, rows in (
+        ("retransmission", retrans_rows),
+        ("out_of_order", ooo_rows),
+        ("unseen_segment", unseen_rows),
+        ("dup_ack", dup_rows),
+        ("zero_window", zero_rows),
+        ("reset", reset_rows),
+    ):
+        idx = np.flatnonzero(rows)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "frame": frames[idx],
+                    "ts": ts_abs[idx],
+                    "flow": flow[idx],
+                    "direction": np.where(c2s[idx], "c2s", "s2c"),
+                    "event": name,
+                }
+            )
+        )
+    ev = pd.concat(parts, ignore_index=True).sort_values(["frame", "event"], kind="stable")
+    ev["ts"] = pd.to_datetime(ev["ts"], unit="ns", utc=True)
+    events = frame(ev, EVENTS_SCHEMA) if len(ev) else empty(EVENTS_SCHEMA)
+
+    # --- RTT samples ---------------------------------------------------------------------
+    retrans_ranges = pd.DataFrame({"g": g[retrans_rows], "rel": rel[retrans_rows]})
+    data = pd.DataFrame(
+        {
+            "g": g[is_seg & (plen > 0)],
+            "rel": rel[is_seg & (plen > 0)],
+            "end": end[is_seg & (plen > 0)],
+            "frame": frames[is_seg & (plen > 0)],
+            "ts": ts[is_seg & (plen > 0)],
+        }
+    ).drop_duplicates(["g", "rel"], keep=False)
+    if len(retrans_ranges):
+        data = data.merge(retrans_ranges.drop_duplicates(), on=["g", "rel"], how="left", indicator=True)
+        data = data[data["_merge"] == "left_only"].drop(columns="_merge")
+    acks = pd.DataFrame(
+        {
+            "g": (g ^ 1)[keep & ackf],
+            "end": ack_rel[keep & ackf],
+            "ack_frame": frames[keep & ackf],
+            "ack_ts": ts[keep & ackf],
+        }
+    ).drop_duplicates(["g", "end"], keep="first")
+    pairs = data.merge(acks, on=["g", "end"], how="inner")
+    pairs = pairs[pairs["ack_ts"] >= pairs["ts"]]
+    rtt = frame(
+        {
+            "flow": (pairs["g"] // 2).to_numpy(),
+            "direction": np.where(pairs["g"].to_numpy() % 2 == 1, "c2s", "s2c"),
+            "frame": pairs["frame"].to_numpy(),
+            "ack_frame": pairs["ack_frame"].to_numpy(),
+            "ts": pd.to_datetime(pairs["ts"].to_numpy() + t0, unit="ns", utc=True),
+            "rtt_ms": (pairs["ack_ts"] - pairs["ts"]).to_numpy() / 1e6,
+        },
+        RTT_SCHEMA,
+    ).sort_values("frame", ignore_index=True)
+    rtt_median = rtt.groupby("flow")["rtt_ms"].median().reindex(range(n)).to_numpy()
+
+    # --- per-flow table --------------------------------------------------------------------
+    ends_tbl = flows.endpoints(packets, labels).set_index("flow").reindex(ids)
+    cf = client_fwd[ids]
+    a_addr, b_addr = ends_tbl["a"].to_numpy(), ends_tbl["b"].to_numpy()
+    a_port, b_port = ends_tbl["a_port"].to_numpy(), ends_tbl["b_port"].to_numpy()
+    first_ts = _agg(tsf, np.ones(len(p), dtype=bool), flow, n, "min")[ids]
+    last_ts = _agg(tsf, np.ones(len(p), dtype=bool), flow, n, "max")[ids]
+
+    has_syn, has_synack, has_ack = (
+        ~np.isnan(syn_first[ids]),
+        ~np.isnan(synack_ts[ids]),
+        ~np.isnan(ack_ts[ids]),
+    )
+    state = np.select(
+        [
+            has_synack & has_ack,
+            has_synack,
+            has_syn & (rst_s[ids] > 0),
+            has_syn,
+        ],
+        ["established", "incomplete", "refused", "unanswered"],
+        default="mid_stream",
+    )
+    resets = (rst_c + rst_s)[ids].astype(np.int64)
+    closed = np.where(resets > 0, "reset", np.where(fins[ids] > 0, "fin", "open"))
+    reset_by = np.select(
+        [(rst_c[ids] > 0) & (rst_s[ids] > 0), rst_c[ids] > 0, rst_s[ids] > 0],
+        ["both", "client", "server"],
+        default="",
+    )
+
+    def ms(x: np.ndarray) -> pd.Series:
+        return pd.Series(x / 1e6, dtype="Float64")
+
+    cnt = {
+        name: np.bincount(flow, weights=rows, minlength=n).astype(np.int64)[ids]
+        for name, rows in (
+            ("retransmissions", retrans_rows),
+            ("out_of_order", ooo_rows),
+            ("unseen_segments", unseen_rows),
+            ("dup_acks", dup_rows),
+            ("zero_window", zero_rows),
+        )
+    }
+    segs = data_segments[ids]
+    health = frame(
+        {
+            "flow": ids,
+            "client": np.where(cf, a_addr, b_addr),
+            "client_port": pd.array(np.where(cf, a_port, b_port), dtype="UInt16"),
+            "server": np.where(cf, b_addr, a_addr),
+            "server_port": pd.array(np.where(cf, b_port, a_port), dtype="UInt16"),
+            "state": state,
+            "closed": closed,
+            "packets": np.bincount(flow, minlength=n).astype(np.int64)[ids],
+            "bytes": np.bincount(flow, weights=wire, minlength=n).astype(np.int64)[ids],
+            "payload_c2s_bytes": np.bincount(flow, weights=plen * c2s, minlength=n).astype(np.int64)[ids],
+            "payload_s2c_bytes": np.bincount(flow, weights=plen * ~c2s, minlength=n).astype(np.int64)[ids],
+            "start": pd.to_datetime(first_ts.astype(np.int64) + t0, unit="ns", utc=True),
+            "end": pd.to_datetime(last_ts.astype(np.int64) + t0, unit="ns", utc=True),
+            "duration_s": (last_ts - first_ts) / 1e9,
+            "syns": syns[ids],
+            "handshake_rtt_ms": ms(ack_ts[ids] - syn_last[ids]),
+            "syn_synack_ms": ms(synack_ts[ids] - syn_last[ids]),
+            "synack_ack_ms": ms(ack_ts[ids] - synack_ts[ids]),
+            "connect_ms": ms(ack_ts[ids] - syn_first[ids]),
+            "data_segments": segs,
+            **cnt,
+            "retransmission_rate": np.where(segs > 0, cnt["retransmissions"] / np.maximum(segs, 1), 0.0),
+            "resets": resets,
+            "reset_by": pd.Series(reset_by, dtype="string").replace("", pd.NA),
+            "rtt_median_ms": pd.Series(rtt_median[ids], dtype="Float64"),
+        },
+        HEALTH_SCHEMA,
+    )
+    return Analysis(health=health, events=events, rtt=rtt)
+
+
+def never_completed(health: pd.DataFrame) -> pd.DataFrame:
+    """Connections whose handshake did not finish (refused, unanswered, incomplete)."""
+    return health[health["state"].isin(NEVER_COMPLETED)].reset_index(drop=True)
+
+
+def _empty() -> Analysis:
+    return Analysis(health=empty(HEALTH_SCHEMA), events=empty(EVENTS_SCHEMA), rtt=empty(RTT_SCHEMA))
+
+
+def _wrap(delta: np.ndarray) -> np.ndarray:
+    """A 32-bit sequence difference as a signed offset in [-2**31, 2**31)."""
+    import numpy as np
+
+    d = np.mod(delta, 1 << 32)
+    out: np.ndarray = np.where(d >= 1 << 31, d - (1 << 32), d).astype(np.int64)
+    return out
+
+
+def _agg(values: np.ndarray, mask: np.ndarray, flow: np.ndarray, n: int, how: str) -> np.ndarray:
+    """Per-flow min/max of ``values`` where ``mask``; NaN for flows without such packets."""
+    import numpy as np
+    import pandas as pd
+
+    if not mask.any():
+        return np.full(n, np.nan)
+    s = pd.Series(values[mask]).groupby(flow[mask]).agg(how)
+    out: np.ndarray = s.reindex(range(n)).to_numpy(dtype=np.float64)
+    return out
+
+
+def _first(values: np.ndarray, mask: np.ndarray, flow: np.ndarray, n: int) -> np.ndarray:
+    """Per-flow value of the first packet where ``mask`` (as float, NaN when none)."""
+    import numpy as np
+
+    out = np.full(n, np.nan)
+    if mask.any():
+        f = flow[mask]
+        uniq, first = np.unique(f, return_index=True)
+        out[uniq] = values[mask][first].astype(np.float64)
+    return out
