@@ -115,8 +115,10 @@ def candidates(name: str, conf: ResolvConf, resolver: Resolver = "glibc") -> lis
     if not tried_as_is and not root_on_list and (dots or not search or not no_tld):
         out.append((_absolute(name), "as-is, after the search list"))
     # de-duplicate while keeping the first position (a root suffix equals the as-is name)
-    seen: set[str] = set()
-    return [(q, w) for q, w in out if not (q in seen or seen.add(q))]
+    unique: dict[str, str] = {}
+    for q, w in out:
+        unique.setdefault(q, w)
+    return list(unique.items())
 
 
 def qtypes_for(conf: ResolvConf, qtypes: Sequence[str]) -> list[str]:

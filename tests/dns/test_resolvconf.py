@@ -69,7 +69,7 @@ def test_options_table_names_sources() -> None:
 
 
 def test_unreadable_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="missing.conf"):
+    with pytest.raises(InputError, match=r"missing\.conf"):
         resolvconf.read(tmp_path / "missing.conf")
 
 
