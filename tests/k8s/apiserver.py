@@ -455,8 +455,11 @@ class FakeApiServer:
         for pattern, seconds in self._delays:
             if pattern.search(req.path):
                 self._stopping.wait(seconds)
-        if self.token is not None and req.headers.get("authorization") != f"Bearer {self.token}":
-            return status(401, "Unauthorized", "Unauthorized")
+        if self.token is not None:
+            scheme, _, given = req.headers.get("authorization", "").partition(" ")
+            # auth schemes are case-insensitive (RFC 7235); the in-cluster loader sends "bearer"
+            if scheme.lower() != "bearer" or given.strip() != self.token:
+                return status(401, "Unauthorized", "Unauthorized")
         for pattern, code, message in self._failures:
             if pattern.search(req.path):
                 return status(code, "InternalError" if code >= 500 else "BadRequest", message)
@@ -465,9 +468,19 @@ class FakeApiServer:
             if m and method == req.method:
                 req.match = {k: v for k, v in m.groupdict().items() if v is not None}
                 return handler(req)
-        if req.path == "/version":
+        if req.path.rstrip("/") == "/version":
             return Response(
-                body={"major": "1", "minor": "31", "gitVersion": "v1.31.2", "platform": "linux/amd64"}
+                body={
+                    "major": "1",
+                    "minor": "31",
+                    "gitVersion": "v1.31.2",
+                    "gitCommit": "5864a4677267e6adeae276ad85882a8714d69d9d",
+                    "gitTreeState": "clean",
+                    "buildDate": "2024-10-22T20:28:14Z",
+                    "goVersion": "go1.22.8",
+                    "compiler": "gc",
+                    "platform": "linux/amd64",
+                }
             )
         m = _PATH.match(req.path)
         if not m:
