@@ -143,6 +143,32 @@ def exchange(
     recursion: bool = True,
 ) -> dict[str, Any]:
     """One query and its response (or its absence) as a :data:`QUERY_SCHEMA` row fragment."""
+    return exchange_message(
+        qname,
+        qtype,
+        server,
+        port=port,
+        timeout_s=timeout_s,
+        tcp=tcp,
+        edns_payload=edns_payload,
+        ad=ad,
+        recursion=recursion,
+    )[0]
+
+
+def exchange_message(
+    qname: str,
+    qtype: str,
+    server: str,
+    *,
+    port: int = 53,
+    timeout_s: float = 5.0,
+    tcp: bool = False,
+    edns_payload: int | None = None,
+    ad: bool = False,
+    recursion: bool = True,
+) -> tuple[dict[str, Any], dns.message.Message | None]:
+    """:func:`exchange` plus the parsed response, for callers that follow referrals."""
     q = dns.message.make_query(
         qname,
         qtype,
@@ -171,21 +197,22 @@ def exchange(
         else:
             r = dns.query.udp(q, server.split("%")[0], timeout=timeout_s, port=port, ignore_unexpected=True)
     except dns.exception.Timeout:
-        return {**row, **_failed("timeout", "timeout", timeout_s * 1000)}
+        return {**row, **_failed("timeout", "timeout", timeout_s * 1000)}, None
     except (ConnectionRefusedError, ConnectionResetError) as exc:
-        return {
-            **row,
-            **_failed(
-                "error",
-                "connection refused" if isinstance(exc, ConnectionRefusedError) else "connection reset",
-                (time.monotonic() - t0) * 1000,
-            ),
-        }
+        why = "connection refused" if isinstance(exc, ConnectionRefusedError) else "connection reset"
+        return {**row, **_failed("error", why, (time.monotonic() - t0) * 1000)}, None
     except (OSError, EOFError, dns.exception.DNSException) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        return {**row, **_failed("error", str(reason).lower(), (time.monotonic() - t0) * 1000)}
+        return {**row, **_failed("error", str(reason).lower(), (time.monotonic() - t0) * 1000)}, None
     rtt_ms = (time.monotonic() - t0) * 1000
-    return {**row, **describe(r, qtype), "rtt_ms": rtt_ms, "wait_ms": rtt_ms, "status": "ok", "error": None}
+    return {
+        **row,
+        **describe(r, qtype),
+        "rtt_ms": rtt_ms,
+        "wait_ms": rtt_ms,
+        "status": "ok",
+        "error": None,
+    }, r
 
 
 def _failed(status: str, error: str, wait_ms: float) -> dict[str, Any]:
