@@ -271,3 +271,31 @@ def upstream_cost(probes: pd.DataFrame) -> pd.DataFrame:
     )
     out["upstream_ms"] = (out["miss_ms"] - out["hit_ms"]).astype("Float64")
     return out.reset_index(drop=True)
+
+
+def query_stats(queries: pd.DataFrame) -> pd.DataFrame:
+    """Per-server statistics of a trace's (or a capture's) exchanges, in the :data:`SERVER_STATS_SCHEMA` form."""
+    from netdebug_nb import schema
+
+    if queries.empty:
+        return schema.empty(SERVER_STATS_SCHEMA)
+    rows = []
+    for server, g in queries.groupby("server", sort=False):
+        lat = g["rtt_ms"].dropna().astype(float)
+        timeouts = int((g["status"] == "timeout").sum())
+        rows.append(
+            {
+                "server": server,
+                "queries": len(g),
+                "answered": int((g["status"] == "ok").sum()),
+                "timeouts": timeouts,
+                "timeout_rate": timeouts / len(g),
+                "resends": int((g["attempt"].fillna(0) > 0).sum()),
+                "servfail": int((g["rcode"] == "SERVFAIL").sum()),
+                "p50_ms": lat.quantile(0.5) if len(lat) else None,
+                "p95_ms": lat.quantile(0.95) if len(lat) else None,
+                "max_ms": lat.max() if len(lat) else None,
+                "disagreements": 0,
+            }
+        )
+    return schema.frame(rows, SERVER_STATS_SCHEMA)
