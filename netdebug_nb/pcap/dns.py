@@ -1,0 +1,540 @@
+"""DNS in a capture: every message, query/response pairs with latency, and the Kubernetes patterns.
+
+The packet table says which packets are DNS (UDP or TCP port 53) and where their payload starts;
+the payload bytes come from the reader (``reader.packet_bytes``) so only those packets are read
+twice. Messages are parsed with dnspython; the 12-byte header is decoded by hand first, so a
+malformed message still has its id, flags and rcode, and keeps its row with the ``error`` text.
+
+Two failure patterns common in Kubernetes clusters are recognised from the pairs alone:
+
+* **search-suffix expansion** (``ndots:5``): the same name tried with several search domains,
+  ``api.example.com.default.svc.cluster.local``, ``api.example.com.svc.cluster.local`` ...,
+  NXDOMAIN each, before the name itself is asked (:func:`expansions`);
+* **A/AAAA race and 5 s retry**: glibc sends A and AAAA together from one socket; when conntrack
+  drops one of them the resolver waits for its timeout (5 s by default) and asks again
+  (:func:`retries`).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netdebug_nb.schema import Schema, empty, frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PORT = 53
+
+MESSAGES_SCHEMA: Schema = {
+    "frame": "int64",  # frame holding the message's first byte
+    "ts": "datetime64[ns, UTC]",
+    "src": "string",
+    "dst": "string",
+    "sport": "UInt16",
+    "dport": "UInt16",
+    "transport": "string",  # udp | tcp
+    "id": "UInt16",  # empty when fewer than 2 bytes were captured
+    "qr": "boolean",  # True for responses
+    "opcode": "string",  # QUERY, NOTIFY, UPDATE ...
+    "rcode": "string",  # NOERROR, NXDOMAIN, SERVFAIL ... (extended rcode included when EDNS parsed)
+    "tc": "boolean",
+    "aa": "boolean",
+    "rd": "boolean",
+    "ra": "boolean",
+    "ad": "boolean",
+    "qname": "string",  # first question, absolute and lower case (trailing dot)
+    "qtype": "string",  # A, AAAA, SRV ... or TYPEnnn
+    "questions": "Int64",
+    "ancount": "Int64",  # records in the answer section
+    "answers": "Int64",  # answer records of the asked type
+    "answer_data": "string",  # sorted "TYPE rdata" of every answer record, " | "-joined
+    "ttl_min_s": "Int64",  # smallest TTL in the answer section
+    "edns_payload": "Int64",  # advertised UDP payload size (empty without EDNS)
+    "size_bytes": "Int64",  # DNS message length
+    "error": "string",  # why the message could not be parsed fully; empty when it could
+}
+
+TRANSACTIONS_SCHEMA: Schema = {
+    "query_frame": "int64",
+    "query_ts": "datetime64[ns, UTC]",
+    "client": "string",
+    "client_port": "UInt16",
+    "server": "string",
+    "server_port": "UInt16",
+    "transport": "string",
+    "id": "UInt16",
+    "qname": "string",
+    "qtype": "string",
+    "answered": "boolean",
+    "response_frame": "Int64",  # empty when unanswered
+    "response_ts": "datetime64[ns, UTC]",  # NaT when unanswered
+    "latency_ms": "Float64",
+    "rcode": "string",
+    "answers": "Int64",
+    "answer_data": "string",
+    "ttl_min_s": "Int64",
+    "tc": "boolean",
+    "aa": "boolean",
+    "ra": "boolean",
+    "ad": "boolean",
+    "edns_payload": "Int64",
+    "response_bytes": "Int64",
+}
+
+RETRIES_SCHEMA: Schema = {
+    "client": "string",
+    "qname": "string",
+    "qtype": "string",
+    "query_frame": "int64",  # the unanswered query
+    "query_ts": "datetime64[ns, UTC]",
+    "retry_frame": "int64",  # the next query for the same name and type from the same client
+    "retry_ts": "datetime64[ns, UTC]",
+    "gap_s": "float64",
+    "retry_answered": "boolean",
+    "sibling_qtype": "string",  # A for AAAA and back, when sent together with the lost query
+    "sibling_answered": "boolean",  # True: the A/AAAA race (one of the pair lost)
+}
+
+EXPANSIONS_SCHEMA: Schema = {
+    "client": "string",
+    "qtype": "string",
+    "base": "string",  # the name the application asked for (without search suffix)
+    "names": "int64",  # distinct names tried
+    "queries": "int64",
+    "nxdomain": "int64",  # queries answered NXDOMAIN for a suffixed name
+    "unanswered": "int64",
+    "answered_name": "string",  # first name that got an answer; empty if none did
+    "suffixes": "string",  # search suffixes tried, in order
+    "first_ts": "datetime64[ns, UTC]",
+    "last_ts": "datetime64[ns, UTC]",
+}
+
+_OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE", 6: "DSO"}
+_RCODES = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+    6: "YXDOMAIN",
+    7: "YXRRSET",
+    8: "NXRRSET",
+    9: "NOTAUTH",
+    10: "NOTZONE",
+}
+
+
+def candidates(packets: pd.DataFrame) -> pd.DataFrame:
+    """The packets that may carry DNS: UDP/TCP to or from port 53 with payload."""
+    import numpy as np
+
+    proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)
+    sport = packets["sport"].to_numpy(dtype=np.int64, na_value=0)
+    dport = packets["dport"].to_numpy(dtype=np.int64, na_value=0)
+    plen = packets["payload_len"].to_numpy(dtype=np.int64, na_value=0)
+    mask = (
+        ((proto == 6) | (proto == 17))
+        & ((sport == PORT) | (dport == PORT))
+        & (plen > 0)
+        & packets["l4_offset"].notna().to_numpy()
+    )
+    out: pd.DataFrame = packets[mask]
+    return out
+
+
+def read(path: str | Path, packets: pd.DataFrame) -> pd.DataFrame:
+    """The DNS messages of the capture at ``path``, whose packet table is ``packets``."""
+    from netdebug_nb.pcap import reader
+
+    cand = candidates(packets)
+    raw = reader.packet_bytes(path, cand["frame"].tolist())
+    return messages(cand, raw)
+
+
+def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, bytes]) -> pd.DataFrame:
+    """One row per DNS message in ``packets``.
+
+    ``payloads`` holds each packet's captured bytes, from the link-layer header on: either a
+    sequence aligned with the rows of ``packets`` or a mapping from frame number. Rows that are
+    not DNS candidates are ignored, so the whole packet table may be passed with a mapping.
+    """
+    import numpy as np
+
+    if isinstance(payloads, Mapping):
+        by_frame: Mapping[int, bytes] = payloads
+    else:
+        if len(payloads) != len(packets):
+            raise ValueError(f"payloads has {len(payloads)} items for {len(packets)} packets")
+        by_frame = dict(zip(packets["frame"].to_numpy(dtype=np.int64).tolist(), payloads, strict=True))
+    cand = candidates(packets)
+    rows: list[dict[str, Any]] = []
+    udp = cand[cand["proto"] == 17]
+    udp_rows: Iterable[Any] = udp.itertuples(index=False)
+    for r in udp_rows:
+        raw = by_frame.get(int(r.frame))
+        if raw is None:
+            continue
+        start = int(r.l4_offset)
+        wire = raw[start : start + int(r.payload_len)]
+        rows.append(_row(r, wire, "udp", int(r.payload_len)))
+    tcp = cand[cand["proto"] == 6]
+    if len(tcp):
+        rows.extend(_tcp_rows(tcp, by_frame))
+    if not rows:
+        return empty(MESSAGES_SCHEMA)
+    out = frame(rows, MESSAGES_SCHEMA)
+    return out.sort_values("frame", kind="stable", ignore_index=True)
+
+
+def transactions(messages: pd.DataFrame) -> pd.DataFrame:
+    """Queries paired with their responses (same id, 5-tuple, name and type).
+
+    A response is paired with the latest matching query sent before it, so a query resent with
+    the same id after a timeout shows as one unanswered query followed by an answered one.
+    """
+    import pandas as pd
+
+    m = messages[messages["qr"].notna() & messages["id"].notna()]
+    q = m[~m["qr"].astype(bool)].copy()
+    r = m[m["qr"].astype(bool)].copy()
+    if len(q) == 0:
+        return empty(TRANSACTIONS_SCHEMA)
+    keys = ["client", "client_port", "server", "server_port", "transport", "id", "qkey", "tkey"]
+    q = q.rename(columns={"src": "client", "sport": "client_port", "dst": "server", "dport": "server_port"})
+    r = r.rename(columns={"dst": "client", "dport": "client_port", "src": "server", "sport": "server_port"})
+    for t in (q, r):
+        t["qkey"] = t["qname"].fillna("").str.lower()
+        t["tkey"] = t["qtype"].fillna("")
+        for k in ("client", "server", "transport"):
+            t[k] = t[k].astype(object)
+        for k in ("client_port", "server_port", "id"):
+            t[k] = t[k].astype("int64")
+        t["qkey"] = t["qkey"].astype(object)
+        t["tkey"] = t["tkey"].astype(object)
+    q = q.sort_values("ts", kind="stable")
+    q["query_frame"] = q["frame"]
+    if len(r):
+        r = r.sort_values("ts", kind="stable")
+        paired = pd.merge_asof(
+            r[[*keys, "ts", "frame"]],
+            q[[*keys, "ts", "query_frame"]],
+            on="ts",
+            by=keys,
+            direction="backward",
+        )
+        paired = paired[paired["query_frame"].notna()]
+        first = paired.sort_values("ts", kind="stable").drop_duplicates("query_frame", keep="first")
+        first = first[["query_frame", "frame"]].rename(columns={"frame": "response_frame"})
+        first["query_frame"] = first["query_frame"].astype("int64")
+        resp = r.set_index("frame")
+        q = q.merge(first, on="query_frame", how="left")
+    else:
+        resp = r.set_index("frame")
+        q["response_frame"] = pd.NA
+    rf = q["response_frame"].astype("Int64")
+    answered = rf.notna()
+    idx = rf.dropna().astype("int64").to_numpy()
+
+    def take(col: str, dtype: Any) -> pd.Series:
+        s: pd.Series = pd.Series(pd.NA, index=q.index, dtype=dtype)
+        if len(idx):
+            s.loc[answered] = resp.loc[idx, col].astype(dtype).to_numpy()
+        return s
+
+    response_ts = take("ts", "datetime64[ns, UTC]")
+    latency = (response_ts - q["ts"]).dt.total_seconds() * 1000
+    out = frame(
+        {
+            "query_frame": q["query_frame"].to_numpy(),
+            "query_ts": q["ts"].to_numpy(),
+            "client": q["client"].to_numpy(),
+            "client_port": q["client_port"].to_numpy(),
+            "server": q["server"].to_numpy(),
+            "server_port": q["server_port"].to_numpy(),
+            "transport": q["transport"].to_numpy(),
+            "id": q["id"].to_numpy(),
+            "qname": q["qname"].array,
+            "qtype": q["qtype"].array,
+            "answered": answered.to_numpy(),
+            "response_frame": rf.array,
+            "response_ts": response_ts.array,
+            "latency_ms": latency.astype("Float64").array,
+            "rcode": take("rcode", "string").array,
+            "answers": take("answers", "Int64").array,
+            "answer_data": take("answer_data", "string").array,
+            "ttl_min_s": take("ttl_min_s", "Int64").array,
+            "tc": take("tc", "boolean").array,
+            "aa": take("aa", "boolean").array,
+            "ra": take("ra", "boolean").array,
+            "ad": take("ad", "boolean").array,
+            "edns_payload": take("edns_payload", "Int64").array,
+            "response_bytes": take("size_bytes", "Int64").array,
+        },
+        TRANSACTIONS_SCHEMA,
+    )
+    return out.sort_values("query_frame", ignore_index=True)
+
+
+def retries(
+    transactions: pd.DataFrame,
+    *,
+    min_gap_s: float = 1.0,
+    max_gap_s: float = 10.0,
+    sibling_window_s: float = 0.1,
+) -> pd.DataFrame:
+    """Unanswered queries asked again by the same client, and whether their A/AAAA sibling got through."""
+    import pandas as pd
+
+    t = transactions[transactions["qname"].notna() & transactions["qtype"].notna()].copy()
+    lost = t[~t["answered"].astype(bool)]
+    if len(lost) == 0:
+        return empty(RETRIES_SCHEMA)
+    for d in (t, lost):
+        for k in ("client", "qname", "qtype"):
+            d[k] = d[k].astype(object)
+    lost = lost.copy()
+    lost["qname_l"] = lost["qname"].str.lower()
+    t["qname_l"] = t["qname"].str.lower()
+    right = t[["client", "qname_l", "qtype", "query_ts", "query_frame", "answered"]].rename(
+        columns={"query_ts": "retry_ts", "query_frame": "retry_frame", "answered": "retry_answered"}
+    )
+    right["ts"] = right["retry_ts"]
+    left = lost[["client", "qname", "qname_l", "qtype", "query_ts", "query_frame", "client_port"]].copy()
+    left["ts"] = left["query_ts"] + pd.Timedelta(seconds=min_gap_s)
+    m = pd.merge_asof(
+        _objects(left, ["client", "qname_l", "qtype"]).sort_values("ts"),
+        _objects(right, ["client", "qname_l", "qtype"]).sort_values("ts"),
+        on="ts",
+        by=["client", "qname_l", "qtype"],
+        direction="forward",
+        tolerance=pd.Timedelta(seconds=max_gap_s - min_gap_s),
+    )
+    m = m[m["retry_frame"].notna()].copy()
+    if len(m) == 0:
+        return empty(RETRIES_SCHEMA)
+    m["sibling_qtype"] = m["qtype"].map({"A": "AAAA", "AAAA": "A"})
+    sib = t[["client", "client_port", "qname_l", "qtype", "query_ts", "answered"]].rename(
+        columns={"qtype": "sibling_qtype", "answered": "sibling_answered", "query_ts": "ts"}
+    )
+    sib["client_port"] = sib["client_port"].astype("int64")
+    m["client_port"] = m["client_port"].astype("int64")
+    m["ts"] = m["query_ts"]
+    has_sib = m["sibling_qtype"].notna()
+    sib_keys = ["client", "qname_l", "sibling_qtype"]
+    with_sib = pd.merge_asof(
+        _objects(m[has_sib], sib_keys).sort_values("ts"),
+        _objects(sib, sib_keys).sort_values("ts"),
+        on="ts",
+        by=["client", "client_port", "qname_l", "sibling_qtype"],
+        direction="nearest",
+        tolerance=pd.Timedelta(seconds=sibling_window_s),
+    )
+    no_sib = m[~has_sib].copy()
+    no_sib["sibling_answered"] = pd.NA
+    both = pd.concat([with_sib, no_sib], ignore_index=True)
+    found = both["sibling_answered"].notna()
+    both["sibling_qtype"] = both["sibling_qtype"].where(found, pd.NA)
+    both["gap_s"] = (both["retry_ts"] - both["query_ts"]).dt.total_seconds()
+    both["retry_frame"] = both["retry_frame"].astype("int64")
+    out = frame(both, RETRIES_SCHEMA)
+    return out.sort_values("query_frame", ignore_index=True)
+
+
+def expansions(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Names tried with several search suffixes by one client, with NXDOMAIN for the suffixed ones.
+
+    Each name is split into (base, suffix) at every label; a name joins the base shared by the
+    most names it was asked with (the longest base on ties). Bases tried under at least two
+    names, one of them NXDOMAIN with a suffix, are reported.
+    """
+    import pandas as pd
+
+    t = transactions[transactions["qname"].notna()]
+    if len(t) == 0:
+        return empty(EXPANSIONS_SCHEMA)
+    t = t.assign(name=t["qname"].str.lower().str.rstrip(".")).sort_values("query_ts", kind="stable")
+    splits: list[tuple[Any, Any, str, str, str]] = []
+    for (client, qtype), names in t.groupby(["client", "qtype"], sort=False)["name"]:
+        for name in names.unique():
+            labels = name.split(".") if name else []
+            for k in range(1, len(labels) + 1):
+                splits.append((client, qtype, name, ".".join(labels[:k]), ".".join(labels[k:])))
+    s = pd.DataFrame(splits, columns=["client", "qtype", "name", "base", "suffix"])
+    size = s.groupby(["client", "qtype", "base"])["name"].transform("nunique")
+    s = s.assign(size=size, depth=s["base"].str.count(r"\.") + 1)
+    best = s.sort_values(["size", "depth"], ascending=False, kind="stable").drop_duplicates(
+        ["client", "qtype", "name"], keep="first"
+    )
+    best = best[best["size"] >= 2]
+    if len(best) == 0:
+        return empty(EXPANSIONS_SCHEMA)
+    j = t.merge(best[["client", "qtype", "name", "base", "suffix"]], on=["client", "qtype", "name"])
+    j["nx_suffixed"] = (j["rcode"] == "NXDOMAIN").fillna(False) & (j["suffix"] != "")
+    j["got_answer"] = (j["rcode"] == "NOERROR").fillna(False) & (j["answers"].fillna(0) > 0)
+    rows = []
+    for (client, qtype, base), g in j.groupby(["client", "qtype", "base"], sort=False):
+        nx = int(g["nx_suffixed"].sum())
+        if nx == 0:
+            continue
+        ok = g[g["got_answer"]]
+        rows.append(
+            {
+                "client": client,
+                "qtype": qtype,
+                "base": base,
+                "names": g["name"].nunique(),
+                "queries": len(g),
+                "nxdomain": nx,
+                "unanswered": int((~g["answered"].astype(bool)).sum()),
+                "answered_name": ok["qname"].iloc[0] if len(ok) else None,
+                "suffixes": ", ".join(x if x else "(none)" for x in g["suffix"].unique()),
+                "first_ts": g["query_ts"].min(),
+                "last_ts": g["query_ts"].max(),
+            }
+        )
+    if not rows:
+        return empty(EXPANSIONS_SCHEMA)
+    return frame(rows, EXPANSIONS_SCHEMA).sort_values(["first_ts", "qtype"], ignore_index=True)
+
+
+def _objects(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """``df`` with ``cols`` as plain object columns: merge_asof wants identical key dtypes."""
+    return df.assign(**{c: df[c].astype(object) for c in cols})
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parse(wire: bytes) -> dict[str, Any]:
+    """The message fields of MESSAGES_SCHEMA from one DNS message (never raises)."""
+    import dns.exception
+    import dns.message
+    import dns.rdatatype
+
+    out: dict[str, Any] = {k: None for k in MESSAGES_SCHEMA}
+    out["size_bytes"] = len(wire)
+    if len(wire) >= 2:
+        out["id"] = struct.unpack("!H", wire[:2])[0]
+    if len(wire) < 12:
+        out["error"] = f"short DNS header ({len(wire)} of 12 bytes)"
+        if len(wire) >= 4:
+            out.update(_flags(struct.unpack("!H", wire[2:4])[0]))
+        return out
+    flags = struct.unpack("!H", wire[2:4])[0]
+    out.update(_flags(flags))
+    out["questions"], out["ancount"] = struct.unpack("!HH", wire[4:8])
+    try:
+        msg = dns.message.from_wire(wire, ignore_trailing=True, one_rr_per_rrset=True)
+    except (dns.exception.DNSException, ValueError, IndexError, struct.error) as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        out.update(_question_only(wire))
+        return out
+    out["rcode"] = _RCODES.get(msg.rcode(), str(msg.rcode()))
+    if msg.question:
+        q = msg.question[0]
+        out["qname"] = q.name.to_text().lower()
+        out["qtype"] = dns.rdatatype.to_text(q.rdtype)
+    data, ttls, asked = [], [], 0
+    for rrset in msg.answer:
+        ttls.append(rrset.ttl)
+        for rd in rrset:
+            data.append(f"{dns.rdatatype.to_text(rrset.rdtype)} {rd.to_text()}")
+            if msg.question and rrset.rdtype == msg.question[0].rdtype:
+                asked += 1
+    out["answers"] = asked
+    out["answer_data"] = " | ".join(sorted(data)) if data else None
+    out["ttl_min_s"] = min(ttls) if ttls else None
+    out["edns_payload"] = msg.payload if msg.edns >= 0 else None
+    return out
+
+
+def _flags(flags: int) -> dict[str, Any]:
+    opcode = (flags >> 11) & 0xF
+    rcode = flags & 0xF
+    return {
+        "qr": bool(flags & 0x8000),
+        "opcode": _OPCODES.get(opcode, str(opcode)),
+        "aa": bool(flags & 0x0400),
+        "tc": bool(flags & 0x0200),
+        "rd": bool(flags & 0x0100),
+        "ra": bool(flags & 0x0080),
+        "ad": bool(flags & 0x0020),
+        "rcode": _RCODES.get(rcode, str(rcode)),
+    }
+
+
+def _question_only(wire: bytes) -> dict[str, Any]:
+    """The first question of a message whose later sections are broken, if it can be read."""
+    import dns.exception
+    import dns.name
+    import dns.rdatatype
+
+    try:
+        name, used = dns.name.from_wire(wire, 12)
+        (rdtype,) = struct.unpack("!H", wire[12 + used : 14 + used])
+    except (dns.exception.DNSException, ValueError, IndexError, struct.error):
+        return {}
+    return {"qname": name.to_text().lower(), "qtype": dns.rdatatype.to_text(rdtype)}
+
+
+def _row(r: Any, wire: bytes, transport: str, expected: int) -> dict[str, Any]:
+    out = parse(wire)
+    if len(wire) < expected and not out["error"]:
+        out["error"] = f"truncated capture ({len(wire)} of {expected} bytes)"
+    elif len(wire) < expected:
+        out["error"] = f"truncated capture ({len(wire)} of {expected} bytes); {out['error']}"
+    out.update(
+        frame=int(r.frame),
+        ts=r.ts,
+        src=None if r.src is None else str(r.src),
+        dst=None if r.dst is None else str(r.dst),
+        sport=r.sport,
+        dport=r.dport,
+        transport=transport,
+    )
+    return out
+
+
+def _tcp_rows(tcp: pd.DataFrame, by_frame: Mapping[int, bytes]) -> list[dict[str, Any]]:
+    """Reassemble each TCP direction (by sequence number) and cut it at the 2-byte length prefixes."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    keys = [tcp["src"].astype(object), tcp["sport"], tcp["dst"].astype(object), tcp["dport"]]
+    for _, seg in tcp.groupby(keys, sort=False, observed=True, dropna=False):
+        seg = seg.sort_values("frame")
+        first_seq: Any = seg["tcp_seq"].iloc[0]
+        base = 0 if pd.isna(first_seq) else int(first_seq)
+        parts: list[tuple[int, Any, bytes]] = []
+        seg_rows: Iterable[Any] = seg.itertuples(index=False)
+        for r in seg_rows:
+            raw = by_frame.get(int(r.frame))
+            if raw is None or pd.isna(r.tcp_seq):
+                continue
+            start = int(r.l4_offset)
+            data = raw[start : start + int(r.payload_len)]
+            off = (int(r.tcp_seq) - base) % (1 << 32)
+            parts.append((off, r, data))
+        parts.sort(key=lambda p: (p[0], int(p[1].frame)))
+        stream = bytearray()
+        owners: list[tuple[int, Any]] = []  # (stream offset, packet row) where each part begins
+        for off, r, data in parts:
+            if off + len(data) <= len(stream):
+                continue  # retransmission of bytes already placed
+            if off > len(stream):
+                break  # a gap: nothing after it can be framed reliably
+            owners.append((len(stream), r))
+            stream += data[len(stream) - off :]
+        pos = 0
+        while pos + 2 <= len(stream):
+            (length,) = struct.unpack("!H", stream[pos : pos + 2])
+            owner = next(r for o, r in reversed(owners) if o <= pos)
+            body = bytes(stream[pos + 2 : pos + 2 + length])
+            rows.append(_row(owner, body, "tcp", length))
+            pos += 2 + length
+    return rows
