@@ -110,9 +110,10 @@ def nodelocal(conf: ResolvConf, queries: pd.DataFrame | None = None) -> Finding:
     )
 
 
-def names(requested: Sequence[str], errors: Sequence[str]) -> list[Finding]:
+def names(requested: Sequence[str], errors: Sequence[str], *, offline: bool = False) -> list[Finding]:
+    """Input findings: no names (live mode only: a capture brings its own), invalid names, nothing queryable."""
     out: list[Finding] = []
-    if not requested:
+    if not requested and not offline:
         out.append(
             Finding(
                 "dns.no_names",

@@ -192,3 +192,14 @@ def wasted_queries(
     absolute = _absolute(name)
     before = cands.index(absolute) if absolute in cands else len(cands)
     return before * len(qtypes_for(conf, qtypes))
+
+
+def invalid(names: Sequence[str]) -> list[str]:
+    """One error line per name no resolver would send (the rest can still be traced)."""
+    out = []
+    for name in names:
+        try:
+            validate(name)
+        except InvalidNameError as exc:
+            out.append(str(exc))
+    return out

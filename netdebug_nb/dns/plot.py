@@ -31,7 +31,7 @@ def _kind(status: Any, tc: bool, answers: Any, rcode: Any) -> str:
         return "error"
     if tc:
         return "truncated"
-    if isinstance(answers, int | float) and answers > 0:
+    if answers is not None and float(answers) > 0:
         return "answer"
     if rcode == "NOERROR":
         return "NODATA"
@@ -58,6 +58,8 @@ def waterfall(queries: pd.DataFrame, *, max_lookups: int = 8, trial: int | None 
     for ax, name in zip(axes[:, 0], names, strict=True):
         g = q[q["lookup"] == name].sort_values("start_ms", kind="stable").reset_index(drop=True)
         labels = []
+        span = float((g["start_ms"] + g["wait_ms"].fillna(0)).max() - g["start_ms"].min()) if len(g) else 1.0
+        min_width = max(span * 0.006, 0.05)
         for i, r in enumerate(g.itertuples()):
             kind = _kind(
                 r.status,
@@ -68,7 +70,7 @@ def waterfall(queries: pd.DataFrame, *, max_lookups: int = 8, trial: int | None 
             width = float(r.wait_ms) if not pd.isna(r.wait_ms) else 0.0
             ax.barh(
                 i,
-                max(width, 0.3),
+                max(width, min_width),
                 left=float(r.start_ms),
                 color=COLORS[kind],
                 hatch="//" if r.transport == "tcp" else None,

@@ -299,3 +299,38 @@ def query_stats(queries: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return schema.frame(rows, SERVER_STATS_SCHEMA)
+
+
+def questions(lookups: pd.DataFrame, qtypes: Sequence[str]) -> list[tuple[str, str]]:
+    """What to ask every server: the name each lookup ended on, for each record type."""
+    if lookups.empty:
+        return []
+    names = [str(n) for n in dict.fromkeys(lookups["answered_qname"].dropna())]
+    return [(n, t.upper()) for n in names for t in qtypes]
+
+
+def probe_zone(names: Sequence[str], search: Sequence[str]) -> str:
+    """A zone for the cache-miss probe: the parent of the first dotted name, else the first search domain."""
+    for name in names:
+        labels = name.strip(".").split(".")
+        if len(labels) >= 3:
+            return ".".join(labels[1:])
+    return search[0] if search else ""
+
+
+def cluster_servers(kubeconfig: str = "", context: str = "") -> tuple[pd.DataFrame, list[str]]:
+    """Every DNS server a pod can reach according to the Kubernetes API (NodeLocal, service, each CoreDNS pod).
+
+    Returns the servers (``k8s.discovery.DNS_SERVERS_SCHEMA``) and notes on what could not be
+    read; a cluster that cannot be reached is a note, not an error, since DNS can be traced without it.
+    """
+    from netdebug_nb import schema
+    from netdebug_nb.errors import ClusterError
+    from netdebug_nb.k8s import client, discovery
+
+    try:
+        cluster = client.connect(kubeconfig, context)
+        found = discovery.cluster_dns(cluster)
+    except ClusterError as exc:
+        return schema.empty(discovery.DNS_SERVERS_SCHEMA), [str(exc)]
+    return found.servers(), [found.summary(), *found.notes]
