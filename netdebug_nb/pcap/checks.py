@@ -1,0 +1,311 @@
+"""From the capture's analysis frames to findings: pure functions of frames and thresholds.
+
+The notebook records what these return (``findings.record(**f.to_dict())``), so every
+conclusion and its threshold is unit-testable without a kernel. Finding ids are stable:
+``capture.empty``, ``capture.truncated``, ``tcp.retransmissions``, ``tcp.resets``,
+``tcp.zero_window``, ``tcp.handshake_failures``, ``tcp.slow_handshake``, ``tcp.out_of_order``,
+``tcp.dup_acks``, ``tcp.capture_gaps``, ``dns.unanswered``, ``dns.nxdomain_expansion``,
+``dns.retry_after_timeout``, ``dns.errors``, ``dns.slow``, ``dns.malformed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from netdebug_nb.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numbers behind each finding; the notebook exposes every one as a parameter."""
+
+    retrans_rate_warning: float = 0.01
+    """Share of data segments retransmitted (all TCP flows together) that is a warning ..."""
+    retrans_rate_critical: float = 0.05
+    """... and that is critical."""
+    retrans_min: int = 3
+    """Fewer retransmissions than this in the whole capture are not worth a finding."""
+    handshake_rtt_warning_ms: float = 200.0
+    """A TCP handshake slower than this (last SYN to final ACK) is slow."""
+    handshake_failure_critical: float = 0.2
+    """Share of connection attempts that never completed above which it is critical."""
+    dns_unanswered_critical: float = 0.05
+    """Share of DNS queries without a response above which it is critical."""
+    dns_timeout_s: float = 5.0
+    """Queries sent in the last this many seconds of the capture may still have been answered."""
+    dns_slow_ms: float = 100.0
+    """DNS 95th-percentile latency above this is slow."""
+    dns_min_expansion: int = 2
+    """NXDOMAIN answers for search-suffixed names (per lookup) that make the expansion worth reporting."""
+    retry_gap_s: tuple[float, float] = (4.0, 6.5)
+    """A query asked again this long after an unanswered one is a resolver timeout retry."""
+
+
+def capture_findings(overview: pd.DataFrame) -> list[Finding]:
+    """Findings about the capture itself (empty, cut by a snap length)."""
+    out: list[Finding] = []
+    row = overview.iloc[0] if len(overview) else None
+    if row is None or int(row["packets"]) == 0:
+        out.append(Finding("capture.empty", "warning", "the capture holds no packets"))
+        return out
+    truncated = int(row["truncated_packets"])
+    if truncated:
+        out.append(
+            Finding(
+                "capture.truncated",
+                "info",
+                f"{truncated} of {int(row['packets'])} packets were cut by the capture's snap length",
+                "headers are complete, but payloads (DNS) past the snap length could not be parsed",
+                {"truncated_packets": truncated},
+            )
+        )
+    return out
+
+
+def tcp_findings(
+    health: pd.DataFrame, thresholds: Thresholds = Thresholds(), *, top_n: int = 5
+) -> list[Finding]:
+    """Retransmissions, resets, zero windows, failed and slow handshakes, reordering."""
+    out: list[Finding] = []
+    if len(health) == 0:
+        return out
+    t = thresholds
+    segs = int(health["data_segments"].sum())
+    retrans = int(health["retransmissions"].sum())
+    rate = retrans / segs if segs else 0.0
+    if retrans >= t.retrans_min and rate >= t.retrans_rate_warning:
+        worst = health[health["retransmissions"] > 0].sort_values("retransmissions", ascending=False)
+        severity: Severity = "critical" if rate >= t.retrans_rate_critical else "warning"
+        out.append(
+            Finding(
+                "tcp.retransmissions",
+                severity,
+                f"{retrans} TCP retransmissions ({rate:.1%} of {segs} segments) in {len(worst)} flow(s)",
+                "packets are being lost between the endpoints (or the capture point is after the loss); "
+                f"threshold {t.retrans_rate_warning:.1%} warning, {t.retrans_rate_critical:.1%} critical",
+                {
+                    "retransmissions": retrans,
+                    "segments": segs,
+                    "rate": round(rate, 5),
+                    "flows": _rows(worst, ["retransmissions", "retransmission_rate"], top_n),
+                },
+            )
+        )
+    resets = health[(health["resets"] > 0) & (health["state"] != "refused")]
+    if len(resets):
+        out.append(
+            Finding(
+                "tcp.resets",
+                "warning",
+                f"{len(resets)} TCP connection(s) were reset",
+                "a RST ends a connection abruptly: an application abort, an idle timeout in a "
+                "middlebox or a conntrack entry that expired",
+                {
+                    "resets": int(resets["resets"].sum()),
+                    "by_client": int((resets["reset_by"] == "client").sum()),
+                    "by_server": int((resets["reset_by"] == "server").sum()),
+                    "flows": _rows(resets, ["state", "reset_by"], top_n),
+                },
+            )
+        )
+    zw = health[health["zero_window"] > 0]
+    if len(zw):
+        out.append(
+            Finding(
+                "tcp.zero_window",
+                "warning",
+                f"{len(zw)} flow(s) advertised a zero receive window ({int(zw['zero_window'].sum())} packets)",
+                "the receiving application is not reading fast enough: the sender has to stop",
+                {"flows": _rows(zw, ["zero_window"], top_n)},
+            )
+        )
+    attempts = health[health["state"] != "mid_stream"]
+    failed = health[health["state"].isin(["refused", "unanswered", "incomplete"])]
+    if len(failed):
+        share = len(failed) / max(len(attempts), 1)
+        counts = failed["state"].value_counts().to_dict()
+        out.append(
+            Finding(
+                "tcp.handshake_failures",
+                "critical" if share >= t.handshake_failure_critical else "warning",
+                f"{len(failed)} of {len(attempts)} TCP connection attempts never completed",
+                ", ".join(f"{n} {s}" for s, n in counts.items())
+                + " (refused: RST to the SYN, nothing listening or a REJECT rule; unanswered: "
+                "SYN dropped or no route; incomplete: the final ACK never came)",
+                {
+                    "by_state": {str(k): int(v) for k, v in counts.items()},
+                    "flows": _rows(failed, ["state", "syns"], top_n),
+                },
+            )
+        )
+    slow = health[health["handshake_rtt_ms"].fillna(0) > t.handshake_rtt_warning_ms]
+    if len(slow):
+        out.append(
+            Finding(
+                "tcp.slow_handshake",
+                "warning",
+                f"{len(slow)} TCP handshake(s) took longer than {t.handshake_rtt_warning_ms:g} ms",
+                "high round-trip time or a busy listener (SYN backlog)",
+                {
+                    "flows": _rows(
+                        slow.sort_values("handshake_rtt_ms", ascending=False), ["handshake_rtt_ms"], top_n
+                    )
+                },
+            )
+        )
+    for col, fid, what in (
+        ("out_of_order", "tcp.out_of_order", "segments arrived out of order"),
+        ("dup_acks", "tcp.dup_acks", "duplicate ACKs (the receiver saw a gap)"),
+        (
+            "unseen_segments",
+            "tcp.capture_gaps",
+            "gaps: data the capture never saw (capture drops or asymmetric routing)",
+        ),
+    ):
+        n = int(health[col].sum())
+        if n:
+            flows = health[health[col] > 0].sort_values(col, ascending=False)
+            out.append(Finding(fid, "info", f"{n} {what}", "", {"flows": _rows(flows, [col], top_n)}))
+    return out
+
+
+def dns_findings(
+    transactions: pd.DataFrame,
+    retries: pd.DataFrame,
+    expansions: pd.DataFrame,
+    messages: pd.DataFrame,
+    thresholds: Thresholds = Thresholds(),
+    *,
+    capture_end: Any = None,
+    top_n: int = 5,
+) -> list[Finding]:
+    """Unanswered queries, timeout retries, search-suffix expansion, error rcodes, slowness."""
+    import pandas as pd
+
+    out: list[Finding] = []
+    t = thresholds
+    tx = transactions
+    if capture_end is not None and len(tx):
+        cutoff = pd.Timestamp(capture_end) - pd.Timedelta(seconds=t.dns_timeout_s)
+        tx = tx[tx["answered"].astype(bool) | (tx["query_ts"] <= cutoff)]
+    lost = tx[~tx["answered"].astype(bool)]
+    if len(lost):
+        share = len(lost) / len(tx)
+        by_name = lost.groupby(["qname", "qtype"], dropna=False).size().sort_values(ascending=False)
+        out.append(
+            Finding(
+                "dns.unanswered",
+                "critical" if share >= t.dns_unanswered_critical else "warning",
+                f"{len(lost)} of {len(tx)} DNS queries got no response ({share:.1%})",
+                "the query or its answer was lost (conntrack race, overloaded DNS pod, policy drop); "
+                f"queries in the last {t.dns_timeout_s:g} s of the capture are not counted",
+                {
+                    "unanswered": len(lost),
+                    "queries": len(tx),
+                    "names": [f"{q} {ty}" for (q, ty) in by_name.index[:top_n]],
+                },
+            )
+        )
+    lo, hi = t.retry_gap_s
+    timed = retries[(retries["gap_s"] >= lo) & (retries["gap_s"] <= hi)]
+    if len(timed):
+        race = timed[timed["sibling_answered"].fillna(False).astype(bool)]
+        detail = (
+            f"a query was asked again {timed['gap_s'].median():.1f} s after going unanswered: "
+            "the client waited for the resolver timeout"
+        )
+        if len(race):
+            detail += (
+                f"; {len(race)} time(s) the A/AAAA sibling sent with it was answered, the classic "
+                "conntrack insert race on parallel UDP queries (fix: single-request-reopen, "
+                "NodeLocal DNSCache, or use TCP)"
+            )
+        out.append(
+            Finding(
+                "dns.retry_after_timeout",
+                "warning",
+                f"{len(timed)} DNS retries after a ~{timed['gap_s'].median():.0f} s timeout",
+                detail,
+                {
+                    "retries": len(timed),
+                    "a_aaaa_race": len(race),
+                    "examples": _rows(
+                        timed, ["client", "qname", "qtype", "gap_s", "sibling_qtype"], top_n, keys=False
+                    ),
+                },
+            )
+        )
+    heavy = expansions[expansions["nxdomain"] >= t.dns_min_expansion]
+    if len(heavy):
+        wasted = int(heavy["nxdomain"].sum())
+        out.append(
+            Finding(
+                "dns.nxdomain_expansion",
+                "warning",
+                f"{len(heavy)} lookup(s) went through the search list first: {wasted} NXDOMAIN queries",
+                "names with fewer dots than ndots (5 in Kubernetes) are tried with every search suffix "
+                "before the name itself; use fully qualified names (trailing dot) or lower ndots",
+                {
+                    "nxdomain_queries": wasted,
+                    "lookups": _rows(
+                        heavy, ["client", "qtype", "base", "nxdomain", "answered_name"], top_n, keys=False
+                    ),
+                },
+            )
+        )
+    answered = tx[tx["answered"].astype(bool)]
+    errors = answered[answered["rcode"].isin(["SERVFAIL", "REFUSED", "FORMERR", "NOTIMP"])]
+    if len(errors):
+        counts = errors["rcode"].value_counts().to_dict()
+        out.append(
+            Finding(
+                "dns.errors",
+                "warning",
+                f"{len(errors)} DNS responses were errors ("
+                + ", ".join(f"{n} {r}" for r, n in counts.items())
+                + ")",
+                "the DNS server could not (SERVFAIL) or would not (REFUSED) answer",
+                {
+                    "by_rcode": {str(k): int(v) for k, v in counts.items()},
+                    "names": sorted(set(errors["qname"].dropna().astype(str)))[:top_n],
+                },
+            )
+        )
+    if len(answered):
+        p95 = float(answered["latency_ms"].astype(float).quantile(0.95))
+        if p95 > t.dns_slow_ms:
+            out.append(
+                Finding(
+                    "dns.slow",
+                    "warning",
+                    f"DNS answers are slow: 95th percentile {p95:.0f} ms (threshold {t.dns_slow_ms:g} ms)",
+                    "",
+                    {"p50_ms": float(answered["latency_ms"].astype(float).median()), "p95_ms": p95},
+                )
+            )
+    bad = messages[messages["error"].notna()]
+    if len(bad):
+        out.append(
+            Finding(
+                "dns.malformed",
+                "info",
+                f"{len(bad)} DNS message(s) could not be parsed completely",
+                str(bad["error"].iloc[0]),
+                {"frames": bad["frame"].head(top_n * 2).tolist()},
+            )
+        )
+    return out
+
+
+def _rows(df: pd.DataFrame, cols: list[str], n: int, *, keys: bool = True) -> list[dict[str, Any]]:
+    """The first ``n`` rows as small dicts for a finding's evidence."""
+    from netdebug_nb.findings import jsonable
+
+    base = ["client", "client_port", "server", "server_port"] if keys else []
+    head = df[[*base, *[c for c in cols if c not in base]]].head(n)
+    out: list[dict[str, Any]] = [jsonable(r) for r in head.to_dict("records")]
+    return out

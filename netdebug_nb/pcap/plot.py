@@ -1,0 +1,91 @@
+"""Figures for the pcap notebook: IO graph, TCP RTT and retransmissions over time, DNS latency.
+
+Figures are built with :class:`matplotlib.figure.Figure`, not ``pyplot``, so nothing is drawn
+twice or kept alive in a global figure list; a notebook shows a figure by ending a cell with it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def iograph(bins: pd.DataFrame, *, title: str = "IO graph") -> Figure:
+    """Bytes per second for each series of :func:`netdebug_nb.pcap.iograph.bins`."""
+    fig, ax = _figure()
+    if len(bins) == 0:
+        return _nothing(fig, ax, "no packets")
+    for name, s in bins.groupby("series", sort=False):
+        style = {"color": "black", "linewidth": 1.6} if name == "all" else {"linewidth": 1.0}
+        ax.plot(s["ts"], s["bytes_per_s"] * 8 / 1e3, label=str(name), **style)
+    ax.set_ylabel("kbit/s")
+    ax.set_title(title)
+    ax.legend(fontsize="small", loc="upper right")
+    fig.autofmt_xdate()
+    return fig
+
+
+def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame, *, interval_s: float = 1.0) -> Figure:
+    """RTT samples (top) and retransmissions / resets per interval (bottom) on one time axis."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 5.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    if len(rtt):
+        for direction, s in rtt.groupby("direction"):
+            top.scatter(s["ts"], s["rtt_ms"], s=6, label=f"data {direction}")
+        top.set_yscale("log")
+        top.legend(fontsize="small")
+    else:
+        top.text(0.5, 0.5, "no RTT samples", ha="center", va="center", transform=top.transAxes)
+    top.set_ylabel("data → ACK (ms)")
+    top.set_title("TCP round trips and retransmissions")
+    if len(events):
+        width = f"{max(interval_s, 0.001)}s"
+        for name in ("retransmission", "dup_ack", "out_of_order", "reset", "zero_window"):
+            ts = events.loc[events["event"] == name, "ts"]
+            if len(ts):
+                c = pd.Series(1, index=pd.DatetimeIndex(ts)).resample(width).sum()
+                bottom.step(c.index, c.to_numpy(), where="post", label=name)
+        bottom.legend(fontsize="small")
+    else:
+        bottom.text(0.5, 0.5, "no TCP events", ha="center", va="center", transform=bottom.transAxes)
+    bottom.set_ylabel(f"events per {interval_s:g} s")
+    fig.autofmt_xdate()
+    return fig
+
+
+def dns_latency(transactions: pd.DataFrame) -> Figure:
+    """Histogram of DNS response times (log-spaced bins), answered queries only."""
+    import numpy as np
+
+    fig, ax = _figure()
+    lat = transactions.loc[transactions["answered"].astype(bool), "latency_ms"].astype(float).dropna()
+    lat = lat[lat > 0]
+    if len(lat) == 0:
+        return _nothing(fig, ax, "no answered DNS queries")
+    lo, hi = max(float(lat.min()), 0.01), max(float(lat.max()), 0.02)
+    bins = np.logspace(np.log10(lo), np.log10(hi * 1.01), min(40, max(5, len(lat) // 2)))
+    ax.hist(lat, bins=bins.tolist(), color="#1f5fa8")
+    ax.set_xscale("log")
+    ax.set_xlabel("response time (ms)")
+    ax.set_ylabel("queries")
+    ax.set_title(f"DNS latency ({len(lat)} answered, median {lat.median():.1f} ms)")
+    return fig
+
+
+def _figure() -> tuple[Figure, Axes]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.5), layout="constrained")
+    return fig, fig.subplots()
+
+
+def _nothing(fig: Figure, ax: Axes, text: str) -> Figure:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    return fig
