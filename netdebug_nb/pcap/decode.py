@@ -1,0 +1,268 @@
+"""Vectorized decode of link, IP and transport headers for a whole batch of packets at once.
+
+Every field is one gather over the batch (``Gather.read`` at ``packet start + header offset``),
+and every "does this packet have that header" question is a boolean mask, so the per-packet cost
+is a few numpy element operations, not Python bytecode. A field is valid only where the bytes it
+needs were captured (``offset + size <= caplen``): malformed and truncated packets get empty
+fields instead of bytes of the next record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from netdebug_nb.pcap.formats import Batch, Gather
+
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+
+# link types whose headers the fast path understands
+ETHERNET, NULL, LOOP, RAW, SLL, SLL2, IPV4, IPV6 = 1, 0, 108, 101, 113, 276, 228, 229
+RAW_ALIASES = (RAW, 12, 14)  # DLT_RAW is 12 or 14 on some BSDs and appears in old files
+FAST_LINKTYPES: frozenset[int] = frozenset({ETHERNET, NULL, LOOP, SLL, SLL2, IPV4, IPV6, *RAW_ALIASES})
+
+_VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+_AF_INET6 = (24, 28, 30)  # BSD, FreeBSD, Darwin values of AF_INET6 in a null/loopback header
+_V6_EXT_8 = (0, 43, 60, 135, 139, 140)  # extension headers whose length is (len + 1) * 8
+_V6_FRAG, _V6_AH = 44, 51
+TCP, UDP, ICMP, ICMPV6, SCTP, UDPLITE = 6, 17, 1, 58, 132, 136
+
+
+@dataclass
+class Decoded:
+    """Network fields of one batch: value arrays plus a validity mask per group of fields."""
+
+    vlan: I64
+    has_vlan: B
+    vlan_inner: I64
+    has_vlan_inner: B
+    ip_version: I64  # 0 = none
+    src4: npt.NDArray[np.uint32]
+    dst4: npt.NDArray[np.uint32]
+    src6: npt.NDArray[np.uint64]  # (n, 2) hi/lo
+    dst6: npt.NDArray[np.uint64]
+    proto: I64
+    ttl: I64
+    ip_id: I64
+    has_ip_id: B
+    frag: B
+    sport: I64
+    dport: I64
+    has_ports: B
+    tcp: B
+    tcp_flags: I64
+    tcp_seq: I64
+    tcp_ack: I64
+    tcp_win: I64
+    payload_len: I64
+    has_payload_len: B
+    icmp: B
+    icmp_type: I64
+    icmp_code: I64
+    l4_offset: I64
+    has_l4_offset: B
+
+
+def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded:
+    """Decode the headers of every packet in ``batch`` whose link type is in ``linktypes``."""
+    g = Gather(batch.buf)
+    n = len(batch)
+    off = batch.off
+    cl = batch.caplen
+    lt = batch.linktype.astype(np.int64)
+
+    def rd(dt: str, rel: I64, mask: B) -> I64:
+        """Field at packet offset ``rel`` (only where ``mask``; 0 elsewhere)."""
+        pos = np.where(mask, off + rel, 0)
+        return np.where(mask, g.read(dt, pos).astype(np.int64), 0)
+
+    zero = np.zeros(n, dtype=np.int64)
+    # --- link layer: ethertype and offset of the network header ---------------------------------
+    wanted = np.isin(lt, np.fromiter(linktypes, dtype=np.int64)) if n else np.zeros(0, dtype=bool)
+    etype = zero.copy()
+    l3 = np.full(n, -1, dtype=np.int64)
+
+    m = wanted & (lt == ETHERNET) & (cl >= 14)
+    if m.any():
+        et = rd(">u2", zero + 12, m)
+        etype = np.where(m, et, etype)
+        l3 = np.where(m, 14, l3)
+        snap = m & (et <= 1500) & (cl >= 22)
+        if snap.any():
+            hdr = rd(">u4", zero + 14, snap)
+            oui = rd(">u2", zero + 18, snap)
+            snap &= (hdr == 0xAAAA0300) & (oui == 0)
+            etype = np.where(snap, rd(">u2", zero + 20, snap), etype)
+            l3 = np.where(snap, 22, l3)
+    for code, hlen, at in ((SLL, 16, 14), (SLL2, 20, 0)):
+        m = wanted & (lt == code) & (cl >= hlen)
+        if m.any():
+            etype = np.where(m, rd(">u2", zero + at, m), etype)
+            l3 = np.where(m, hlen, l3)
+    for code, dt in ((NULL, "<u4"), (LOOP, ">u4")):
+        m = wanted & (lt == code) & (cl >= 4)
+        if m.any():
+            fam = rd(dt, zero, m)
+            swapped = ((fam & 0xFF) << 24) | ((fam & 0xFF00) << 8) | ((fam >> 8) & 0xFF00) | (fam >> 24)
+            fam = np.where((fam & 0xFFFF0000) != 0, swapped, fam)
+            et = np.where(fam == 2, 0x0800, np.where(np.isin(fam, _AF_INET6), 0x86DD, 0))
+            etype = np.where(m, et, etype)
+            l3 = np.where(m, 4, l3)
+    m = wanted & np.isin(lt, (*RAW_ALIASES, IPV4, IPV6)) & (cl >= 1)
+    if m.any():
+        ver = rd("u1", zero, m) >> 4
+        etype = np.where(m, np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, 0)), etype)
+        l3 = np.where(m, 0, l3)
+
+    # --- 802.1Q / QinQ tags ----------------------------------------------------------------
+    vlan = zero.copy()
+    has_vlan = np.zeros(n, dtype=bool)
+    vlan_inner = zero.copy()
+    has_vlan_inner = np.zeros(n, dtype=bool)
+    for depth in range(4):
+        m = (l3 >= 0) & np.isin(etype, _VLAN_TPIDS) & (cl >= l3 + 4)
+        if not m.any():
+            break
+        vid = rd(">u2", l3, m) & 0x0FFF
+        if depth == 0:
+            vlan, has_vlan = np.where(m, vid, vlan), m
+        elif depth == 1:
+            vlan_inner, has_vlan_inner = np.where(m, vid, vlan_inner), m
+        etype = np.where(m, rd(">u2", l3 + 2, m), etype)
+        l3 = np.where(m, l3 + 4, l3)
+
+    # --- MPLS label stack: IP follows the bottom label (Wireshark guesses v4/v6 the same way) ---
+    m = (l3 >= 0) & ((etype == 0x8847) | (etype == 0x8848))
+    for _ in range(8):
+        m &= cl >= l3 + 4
+        if not m.any():
+            break
+        bottom = m & ((rd("u1", l3 + 2, m) & 1) == 1)
+        l3 = np.where(m, l3 + 4, l3)
+        ver = rd("u1", l3, bottom & (cl > l3)) >> 4
+        etype = np.where(bottom, np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, 0)), etype)
+        m &= ~bottom
+
+    # an IPv4 ethertype carrying a version-6 header is decoded as IPv6, as Wireshark does
+    ver = rd("u1", l3, (l3 >= 0) & (etype == 0x0800) & (cl > l3)) >> 4
+    etype = np.where((etype == 0x0800) & (ver == 6), 0x86DD, etype)
+
+    # --- IPv4 -----------------------------------------------------------------------------
+    ip_version = zero.copy()
+    v4 = (l3 >= 0) & (etype == 0x0800) & (cl >= l3 + 20)
+    vihl = rd("u1", l3, v4)
+    ihl = (vihl & 0x0F) * 4
+    tot = rd(">u2", l3 + 2, v4)
+    v4 &= ((vihl >> 4) == 4) & (ihl >= 20) & ((tot >= ihl) | (tot == 0))
+    ip_version = np.where(v4, 4, ip_version)
+    src4 = np.where(v4, rd(">u4", l3 + 12, v4), 0).astype(np.uint32)
+    dst4 = np.where(v4, rd(">u4", l3 + 16, v4), 0).astype(np.uint32)
+    fragw = rd(">u2", l3 + 6, v4)
+    frag_off = fragw & 0x1FFF
+    frag = v4 & (((fragw & 0x2000) != 0) | (frag_off != 0))
+    later_frag = v4 & (frag_off != 0)
+    proto = rd("u1", l3 + 9, v4)
+    ttl = rd("u1", l3 + 8, v4)
+    ip_id = rd(">u2", l3 + 4, v4)
+    has_ip_id = v4.copy()
+    l4 = np.where(v4, l3 + ihl, -1)
+    ip_end = np.where(v4, np.where(tot == 0, batch.wirelen, l3 + tot), 0)
+
+    # --- IPv6 and its extension headers -------------------------------------------------------
+    v6 = (l3 >= 0) & (etype == 0x86DD) & (cl >= l3 + 40)
+    v6 &= (rd("u1", l3, v6) >> 4) == 6
+    src6 = np.zeros((n, 2), dtype=np.uint64)
+    dst6 = np.zeros((n, 2), dtype=np.uint64)
+    if v6.any():
+        ip_version = np.where(v6, 6, ip_version)
+        idx = np.flatnonzero(v6)
+        base = off[idx] + l3[idx]
+        for col, at in ((src6, 8), (dst6, 24)):
+            col[idx, 0] = g.read(">u8", base + at)
+            col[idx, 1] = g.read(">u8", base + at + 8)
+        plen = rd(">u2", l3 + 4, v6)
+        nh = rd("u1", l3 + 6, v6)
+        ttl = np.where(v6, rd("u1", l3 + 7, v6), ttl)
+        cur = np.where(v6, l3 + 40, -1)
+        ip_end = np.where(v6, np.where(plen == 0, batch.wirelen, l3 + 40 + plen), ip_end)
+        for _ in range(8):
+            ext = v6 & ~later_frag & (np.isin(nh, _V6_EXT_8) | (nh == _V6_FRAG) | (nh == _V6_AH))
+            if not ext.any():
+                break
+            cut = ext & (cl < cur + 8)
+            later_frag |= cut  # header chain cut by the snap length: no transport layer
+            ext &= ~cut
+            nxt = rd("u1", cur, ext)
+            hl = rd("u1", cur + 1, ext)
+            isfrag = ext & (nh == _V6_FRAG)
+            if isfrag.any():
+                fw = rd(">u2", cur + 2, isfrag)
+                ip_id = np.where(isfrag, rd(">u4", cur + 4, isfrag), ip_id)
+                has_ip_id |= isfrag
+                frag |= isfrag & (((fw & 1) != 0) | ((fw >> 3) != 0))
+                later_frag |= isfrag & ((fw >> 3) != 0)
+            size = np.where(nh == _V6_FRAG, 8, np.where(nh == _V6_AH, (hl + 2) * 4, (hl + 1) * 8))
+            cur = np.where(ext, cur + size, cur)
+            nh = np.where(ext, nxt, nh)
+        proto = np.where(v6, nh, proto)
+        l4 = np.where(v6, cur, l4)
+    has_ip = v4 | v6
+
+    # --- transport ---------------------------------------------------------------------------
+    l4ok = has_ip & ~later_frag & (l4 >= 0)
+    remaining = ip_end - l4
+    has_ports = l4ok & np.isin(proto, (TCP, UDP, UDPLITE, SCTP)) & (cl >= l4 + 4)
+    tcp = has_ports & (proto == TCP) & (cl >= l4 + 20)
+    udp = has_ports & ((proto == UDP) | (proto == UDPLITE)) & (cl >= l4 + 8)
+    sport = rd(">u2", l4, has_ports)
+    dport = rd(">u2", l4 + 2, has_ports)
+    tcp_seq = rd(">u4", l4 + 4, tcp)
+    tcp_ack = rd(">u4", l4 + 8, tcp)
+    offflags = rd(">u2", l4 + 12, tcp)
+    thl = (offflags >> 12) * 4
+    tcp_flags = offflags & 0x01FF
+    tcp_win = rd(">u2", l4 + 14, tcp)
+    ulen = rd(">u2", l4 + 4, udp)
+    payload_len = np.where(tcp, remaining - thl, np.where(udp & (proto == UDP), ulen - 8, remaining - 8))
+    has_payload_len = (tcp & (thl >= 20) | udp) & (payload_len >= 0)
+    l4_offset = np.where(tcp, l4 + thl, l4 + 8)
+    has_l4_offset = tcp & (thl >= 20) | udp
+    icmp = l4ok & (((proto == ICMP) & v4) | ((proto == ICMPV6) & v6)) & (cl >= l4 + 2)
+    icmp_type = rd("u1", l4, icmp)
+    icmp_code = rd("u1", l4 + 1, icmp)
+
+    return Decoded(
+        vlan=vlan,
+        has_vlan=has_vlan,
+        vlan_inner=vlan_inner,
+        has_vlan_inner=has_vlan_inner,
+        ip_version=ip_version,
+        src4=src4,
+        dst4=dst4,
+        src6=src6,
+        dst6=dst6,
+        proto=proto,
+        ttl=ttl,
+        ip_id=ip_id,
+        has_ip_id=has_ip_id & has_ip,
+        frag=frag,
+        sport=sport,
+        dport=dport,
+        has_ports=has_ports,
+        tcp=tcp,
+        tcp_flags=tcp_flags,
+        tcp_seq=tcp_seq,
+        tcp_ack=tcp_ack,
+        tcp_win=tcp_win,
+        payload_len=payload_len,
+        has_payload_len=has_payload_len,
+        icmp=icmp,
+        icmp_type=icmp_type,
+        icmp_code=icmp_code,
+        l4_offset=l4_offset,
+        has_l4_offset=has_l4_offset,
+    )

@@ -1,0 +1,596 @@
+"""Capture containers (classic pcap, pcapng, gzip of either) → batches of packet records.
+
+A capture is a chain of length-prefixed records: where record *k+1* starts depends on the length
+field of record *k*, so the walk looks inherently sequential, and a Python loop over a million
+headers costs ~0.3 s. The walk here is done by a few hundred walkers in lock step with numpy:
+the buffer is cut into segments, each segment's walker starts at the first position that looks
+like a record header (checked two records deep), and a walker is trusted only when the walker
+before it lands exactly on its start. A wrong guess costs a re-walk from the true position, never
+a wrong answer; many wrong guesses fall back to a plain sequential loop.
+
+The file is read in chunks into one reused buffer, so memory stays bounded by the chunk size and
+not the file size. Length fields are checked before they are used: a record longer than the
+format allows stops the walk at that offset with a warning, a record cut by the end of the file
+is dropped with a warning saying how many bytes were missing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from netdebug_nb.errors import InputError
+
+I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
+
+PAD = 256  # zero bytes after the data in every buffer, so fixed-size header gathers never run off
+MAX_CAPLEN = 262144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: longer records are corrupt
+MAX_BLOCK = 16 * 1024 * 1024  # pcapng: Wireshark refuses larger blocks
+DEFAULT_CHUNK = 32 * 1024 * 1024
+
+_SHB = 0x0A0D0D0A
+_OK, _INCOMPLETE, _ABSURD, _SECTION = 0, 1, 2, 3
+
+
+class PcapFormatError(InputError):
+    """The file is not a capture this reader understands, or its structure is broken."""
+
+    def __init__(self, source: str | Path, reason: str, *, offset: int | None = None) -> None:
+        self.offset = offset
+        where = f" at byte offset {offset}" if offset is not None else ""
+        super().__init__(source, f"{reason}{where}")
+
+
+class CaptureWarning(UserWarning):
+    """Some of the capture could not be read (truncated or corrupt record); what was read is kept."""
+
+
+@dataclass
+class Batch:
+    """Packet records found in one chunk; ``off`` indexes ``buf`` (valid until the next batch)."""
+
+    buf: U8  # chunk bytes followed by PAD zero bytes
+    off: I64  # start of each packet's captured bytes in buf
+    caplen: I64
+    wirelen: I64
+    ts_ns: I64
+    iface: npt.NDArray[np.uint16]
+    linktype: npt.NDArray[np.uint16]
+
+    def __len__(self) -> int:
+        return len(self.off)
+
+
+# --- gathers over a byte buffer ------------------------------------------------------------
+
+
+class Gather:
+    """Fixed-width integer reads at many (unaligned) byte positions of one buffer at once.
+
+    Strided views with a 1-byte stride make every byte offset an element, so one fancy index
+    reads a field at a million positions without building index matrices.
+    """
+
+    def __init__(self, buf: U8) -> None:
+        self.buf = buf
+        self._views: dict[str, np.ndarray] = {}
+
+    def _view(self, dt: str) -> np.ndarray:
+        v = self._views.get(dt)
+        if v is None:
+            dtype = np.dtype(dt)
+            n = len(self.buf) - dtype.itemsize + 1
+            v = np.ndarray((n,), dtype=dtype, buffer=self.buf, strides=(1,))
+            self._views[dt] = v
+        return v
+
+    def read(self, dt: str, pos: I64) -> np.ndarray:
+        """Values of type ``dt`` (e.g. ``'>u2'``) at ``pos``, converted to native byte order."""
+        out = self._view(dt)[pos]
+        return out.astype(out.dtype.newbyteorder("="), copy=False)
+
+    def records(self, dtype: np.dtype, pos: I64) -> np.ndarray:
+        """Structured records of ``dtype`` starting at each of ``pos``."""
+        return self._view_struct(dtype)[pos]
+
+    def _view_struct(self, dtype: np.dtype) -> np.ndarray:
+        key = str(id(dtype))
+        v = self._views.get(key)
+        if v is None:
+            n = len(self.buf) - dtype.itemsize + 1
+            v = np.ndarray((n,), dtype=dtype, buffer=self.buf, strides=(1,))
+            self._views[key] = v
+        return v
+
+
+# --- the record walk -------------------------------------------------------------------------
+
+Step = Callable[[Gather, I64, int], tuple[I64, npt.NDArray[np.int8]]]
+Plausible = Callable[[Gather, I64, int], npt.NDArray[np.bool_]]
+
+
+@dataclass
+class Walk:
+    """Positions of complete records in [start, end), and why the walk stopped at ``stop``."""
+
+    pos: I64
+    stop: int
+    code: int  # _INCOMPLETE (needs more data), _ABSURD (bad length at stop), _SECTION (pcapng SHB)
+
+
+def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, seg: int = 1 << 17) -> Walk:
+    """All record positions from ``start`` following ``step`` until a record does not fit/is bad."""
+    parts: list[I64] = []
+    pos = start
+    restarts = 0
+    while True:
+        if end - pos < 4 * seg or restarts > 16:
+            w = _walk_lockstep(g, np.array([pos], dtype=np.int64), end, step)
+        else:
+            guesses = _guesses(g, pos, end, plausible, seg)
+            w = _walk_lockstep(g, guesses, end, step)
+        parts.append(w.pos)
+        if w.code == -1:  # a guess was wrong: continue from the true position
+            restarts += 1
+            pos = w.stop
+            continue
+        return Walk(np.concatenate(parts) if len(parts) > 1 else parts[0], w.stop, w.code)
+
+
+def _guesses(g: Gather, start: int, end: int, plausible: Plausible, seg: int) -> I64:
+    win = 4096
+    bounds = np.arange(start + seg, end - seg, seg, dtype=np.int64)
+    cand = (bounds[:, None] + np.arange(win, dtype=np.int64)[None, :]).ravel()
+    ok = plausible(g, cand, end).reshape(len(bounds), win)
+    has = ok.any(axis=1)
+    first = bounds[has] + ok[has].argmax(axis=1)
+    return np.concatenate([np.array([start], dtype=np.int64), first])
+
+
+def _walk_lockstep(g: Gather, starts: I64, end: int, step: Step) -> Walk:
+    """Walk from every start until the next start; verify the chain from starts[0].
+
+    Returns code -1 with ``stop`` at the true position when a later start proved wrong; the
+    positions returned are then only those of the verified prefix.
+    """
+    s = len(starts)
+    limit = np.append(starts[1:], np.int64(end))
+    pos = starts.copy()
+    active = pos < limit
+    codes = np.zeros(s, dtype=np.int8)
+    rows: list[I64] = []
+    while active.any():
+        p = np.where(active, pos, 0)
+        nxt, code = step(g, p, end)
+        ok = active & (code == _OK)
+        rows.append(np.where(ok, pos, -1))
+        bad = active & ~ok
+        codes[bad] = code[bad]
+        pos = np.where(ok, nxt, pos)
+        active = ok & (nxt < limit)
+    # walker i is finished: codes[i] == OK and pos[i] >= limit[i], or stopped with a code at pos[i]
+    good = s
+    for i in range(s):
+        if codes[i] != _OK or (i + 1 < s and pos[i] != starts[i + 1]):
+            good = i + 1
+            break
+    if rows:
+        mat = np.stack(rows, axis=1)[:good]
+        flat = mat.ravel()
+        found = flat[flat >= 0]
+    else:
+        found = np.empty(0, dtype=np.int64)
+    last = good - 1
+    if codes[last] != _OK:
+        return Walk(found, int(pos[last]), int(codes[last]))
+    if last == s - 1:  # ran to the end of the data exactly
+        return Walk(found, int(pos[last]), _INCOMPLETE)
+    return Walk(found, int(pos[last]), -1)
+
+
+# --- classic pcap ---------------------------------------------------------------------------
+
+_PCAP_MAGIC = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1000, 16),
+    b"\xa1\xb2\xc3\xd4": (">", 1000, 16),
+    b"\x4d\x3c\xb2\xa1": ("<", 1, 16),
+    b"\xa1\xb2\x3c\x4d": (">", 1, 16),
+    b"\x34\xcd\xb2\xa1": ("<", 1000, 24),  # Kuznetzov's modified pcap: 8 more bytes per record
+    b"\xa1\xb2\xcd\x34": (">", 1000, 24),
+}
+_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class Scan:
+    """Reads one capture file chunk by chunk; collects warnings about what could not be read."""
+
+    path: Path
+    chunk_bytes: int = DEFAULT_CHUNK
+    warnings: list[str] = field(default_factory=list)
+    format: str = ""
+
+    def batches(self) -> Iterator[Batch]:
+        with _open(self.path) as f:
+            head = f.read(4)
+            if len(head) == 0:
+                self.warnings.append(f"{self.path}: file is empty (no capture header)")
+                self.format = "empty"
+                return
+            if head in _PCAP_MAGIC:
+                self.format = "pcap"
+                yield from self._pcap(f, head)
+            elif head == _PCAPNG_MAGIC:
+                self.format = "pcapng"
+                yield from self._pcapng(f, head)
+            else:
+                raise PcapFormatError(self.path, f"not a pcap or pcapng file: starts with {_describe(head)}")
+
+    # classic pcap ----------------------------------------------------------------------------
+
+    def _pcap(self, f: BinaryIO, head: bytes) -> Iterator[Batch]:
+        order, frac_ns, hdr = _PCAP_MAGIC[head]
+        rest = f.read(20)
+        if len(rest) < 20:
+            raise PcapFormatError(self.path, f"pcap file header cut short ({4 + len(rest)} of 24 bytes)")
+        _vmaj, _vmin, _zone, _sig, snaplen, network = struct.unpack(order + "HHiIII", rest)
+        linktype = network & 0xFFFF
+        limit = max(snaplen if snaplen < (1 << 31) else 0, MAX_CAPLEN)
+        u32 = order + "u4"
+        frac_max = 1_000_000_000 // frac_ns
+
+        def step(g: Gather, p: I64, end: int) -> tuple[I64, npt.NDArray[np.int8]]:
+            cl = g.read(u32, p + 8).astype(np.int64)
+            nxt = p + hdr + cl
+            code = np.where(
+                p + hdr > end,
+                _INCOMPLETE,
+                np.where(cl > limit, _ABSURD, np.where(nxt > end, _INCOMPLETE, _OK)),
+            ).astype(np.int8)
+            return nxt, code
+
+        def plausible(g: Gather, p: I64, end: int) -> npt.NDArray[np.bool_]:
+            ok = p + 2 * hdr <= end
+            p = np.where(ok, p, 0)
+            for _hop in range(2):
+                cl = g.read(u32, p + 8).astype(np.int64)
+                wl = g.read(u32, p + 12).astype(np.int64)
+                fr = g.read(u32, p + 4)
+                ok &= (cl > 0) & (cl <= limit) & (wl >= cl) & (wl <= (1 << 24)) & (fr < frac_max)
+                p = np.where(ok, p + hdr + cl, 0)
+                ok &= p + hdr <= end
+                p = np.where(ok, p, 0)
+            return ok
+
+        offset = 24  # file offset of buf[0]
+        for buf, fill, eof in self._chunks(f, hdr + MAX_CAPLEN):
+            g = Gather(buf)
+            w = walk(g, 0, fill, step, plausible)
+            p = w.pos
+            if len(p):
+                yield Batch(
+                    buf=buf,
+                    off=p + hdr,
+                    caplen=g.read(u32, p + 8).astype(np.int64),
+                    wirelen=g.read(u32, p + 12).astype(np.int64),
+                    ts_ns=g.read(u32, p).astype(np.int64) * 1_000_000_000
+                    + g.read(u32, p + 4).astype(np.int64) * frac_ns,
+                    iface=np.zeros(len(p), dtype=np.uint16),
+                    linktype=np.full(len(p), linktype, dtype=np.uint16),
+                )
+            if w.code == _ABSURD:
+                cl = int(g.read(u32, np.array([w.stop + 8]))[0])
+                self.warnings.append(
+                    f"{self.path}: record at byte offset {offset + w.stop} claims {cl} captured bytes "
+                    f"(limit {limit}); stopped reading there"
+                )
+                return
+            left = fill - w.stop
+            if eof:
+                if left:
+                    self._truncated(
+                        offset + w.stop, left, hdr, lambda: hdr + int(g.read(u32, np.array([w.stop + 8]))[0])
+                    )
+                return
+            offset += w.stop
+            self._consumed = w.stop
+
+    # pcapng ----------------------------------------------------------------------------------
+
+    def _pcapng(self, f: BinaryIO, head: bytes) -> Iterator[Batch]:
+        order = "<"
+        section_ifaces: list[_Iface] = []
+        offset = 0
+
+        def step_for(u32: str) -> Step:
+            def step(g: Gather, p: I64, end: int) -> tuple[I64, npt.NDArray[np.int8]]:
+                typ = g.read(u32, p)
+                ln = g.read(u32, p + 4).astype(np.int64)
+                nxt = p + ln
+                code = np.where(
+                    p + 12 > end,
+                    _INCOMPLETE,
+                    np.where(
+                        (ln < 12) | (ln % 4 != 0) | (ln > MAX_BLOCK),
+                        _ABSURD,
+                        np.where(nxt > end, _INCOMPLETE, np.where(typ == _SHB, _SECTION, _OK)),
+                    ),
+                ).astype(np.int8)
+                return nxt, code
+
+            return step
+
+        def plausible_for(u32: str) -> Plausible:
+            def plausible(g: Gather, p: I64, end: int) -> npt.NDArray[np.bool_]:
+                ok = p + 12 <= end
+                p = np.where(ok, p, 0)
+                typ = g.read(u32, p)
+                ln = g.read(u32, p + 4).astype(np.int64)
+                ok &= (
+                    (typ >= 1) & (typ <= 6) & (ln >= 12) & (ln % 4 == 0) & (ln <= MAX_BLOCK) & (p + ln <= end)
+                )
+                tail = g.read(u32, np.where(ok, p + ln - 4, 0)).astype(np.int64)
+                return ok & (tail == ln)
+
+            return plausible
+
+        buf_head = head
+        chunks = self._chunks(f, MAX_BLOCK, prefix=buf_head)
+        step: Step = step_for("<u4")
+        plaus: Plausible = plausible_for("<u4")
+        start = 0
+        for buf, fill, eof in chunks:
+            g = Gather(buf)
+            pos = start
+            while True:
+                u32 = order + "u4"
+                w = walk(g, pos, fill, step, plaus)
+                if len(w.pos):
+                    batch, bad = self._pcapng_blocks(g, w.pos, u32, order, section_ifaces, offset)
+                    if len(batch):
+                        yield batch
+                    if bad:
+                        return
+                if w.code == _SECTION:
+                    shb = self._shb(buf, w.stop, fill, offset)
+                    if shb is None:  # SHB cut by the chunk end: read more
+                        break
+                    order, length = shb
+                    section_ifaces.clear()
+                    u32 = order + "u4"
+                    step, plaus = step_for(u32), plausible_for(u32)
+                    pos = w.stop + length
+                    continue
+                break
+            if w.code == _ABSURD:
+                ln = struct.unpack_from(order + "I", buf, w.stop + 4)[0]
+                self.warnings.append(
+                    f"{self.path}: block at byte offset {offset + w.stop} has invalid length {ln}; stopped reading there"
+                )
+                return
+            stop = w.stop if w.code != _SECTION else w.stop
+            left = fill - stop
+            if eof:
+                if left:
+                    self._truncated(
+                        offset + stop, left, 8, lambda: int(struct.unpack_from(order + "I", buf, stop + 4)[0])
+                    )
+                return
+            offset += stop
+            self._consumed = stop
+            start = 0
+
+    def _shb(self, buf: U8, at: int, fill: int, offset: int) -> tuple[str, int] | None:
+        if at + 12 > fill:
+            return None
+        bom = bytes(buf[at + 8 : at + 12])
+        if bom == b"\x4d\x3c\x2b\x1a":
+            order = "<"
+        elif bom == b"\x1a\x2b\x3c\x4d":
+            order = ">"
+        else:
+            raise PcapFormatError(
+                self.path, f"pcapng section header with bad byte-order magic {bom.hex()}", offset=offset + at
+            )
+        (length,) = struct.unpack_from(order + "I", buf, at + 4)
+        if length < 28 or length % 4 or length > MAX_BLOCK:
+            raise PcapFormatError(
+                self.path, f"pcapng section header with invalid length {length}", offset=offset + at
+            )
+        if at + length > fill:
+            return None
+        return order, length
+
+    def _pcapng_blocks(
+        self, g: Gather, pos: I64, u32: str, order: str, ifaces: list[_Iface], offset: int
+    ) -> tuple[Batch, bool]:
+        """Packets of the blocks at ``pos`` (one section), and whether a bad block ends the file."""
+        buf = g.buf
+        typ = g.read(u32, pos)
+        idb = pos[typ == 1]
+        n_before = len(ifaces)
+        for p in idb.tolist():
+            ifaces.append(_Iface.parse(buf, p, order))
+        pkt = (typ == 6) | (typ == 2) | (typ == 3)
+        p = pos[pkt]
+        t = typ[pkt]
+        if not len(p):
+            return _empty_batch(buf), False
+        ln = g.read(u32, p + 4).astype(np.int64)
+        spb = t == 3
+        opb = t == 2
+        iface = np.where(
+            spb, 0, np.where(opb, g.read(order + "u2", p + 8).astype(np.int64), g.read(u32, p + 8))
+        )
+        iface = iface.astype(np.int64)
+        known = n_before + np.searchsorted(idb, p)  # interfaces defined before each block
+        caplen = np.where(spb, 0, g.read(u32, p + 20)).astype(np.int64)
+        wirelen = np.where(spb, g.read(u32, p + 8), g.read(u32, p + 24)).astype(np.int64)
+        room = np.where(spb, ln - 16, ln - 32)
+        snap = np.array([i.snaplen or (1 << 62) for i in ifaces] or [1 << 62], dtype=np.int64)
+        caplen = np.where(spb, np.minimum(np.minimum(wirelen, room), snap[0]), caplen)
+        bad = (iface >= known) | (caplen > room) | (caplen > MAX_CAPLEN) | (spb & (known == 0))
+        stop_bad = False
+        if bad.any():
+            k = int(np.argmax(bad))
+            why = (
+                f"refers to interface {iface[k]} but only {known[k]} are defined"
+                if iface[k] >= known[k]
+                else f"claims {caplen[k]} captured bytes in a {ln[k]}-byte block"
+            )
+            self.warnings.append(
+                f"{self.path}: packet block at byte offset {offset + p[k]} {why}; stopped reading there"
+            )
+            p, t, ln, iface, caplen, wirelen, spb = (a[:k] for a in (p, t, ln, iface, caplen, wirelen, spb))
+            stop_bad = True
+        ts_raw = (g.read(u32, p + 12).astype(np.uint64) << np.uint64(32)) | g.read(u32, p + 16).astype(
+            np.uint64
+        )
+        ts_ns = np.zeros(len(p), dtype=np.int64)
+        lt = np.zeros(len(p), dtype=np.uint16)
+        for i in np.unique(iface).tolist():
+            sel = (iface == i) & ~spb
+            lt[iface == i] = ifaces[i].linktype
+            ts_ns[sel] = ifaces[i].to_ns(ts_raw[sel])
+        batch = Batch(
+            buf=buf,
+            off=p + np.where(spb, 12, 28),
+            caplen=caplen,
+            wirelen=wirelen,
+            ts_ns=ts_ns,
+            iface=iface.astype(np.uint16),
+            linktype=lt,
+        )
+        return batch, stop_bad
+
+    # shared ----------------------------------------------------------------------------------
+
+    def _truncated(self, at: int, have: int, hdr: int, claimed: Callable[[], int]) -> None:
+        if have < hdr:
+            self.warnings.append(
+                f"{self.path}: last record header cut short at byte offset {at} ({have} of {hdr} bytes); dropped"
+            )
+            return
+        need = claimed()
+        self.warnings.append(
+            f"{self.path}: last record at byte offset {at} truncated: {need - have} of {need} bytes cut; dropped"
+        )
+
+    def _chunks(self, f: BinaryIO, max_record: int, prefix: bytes = b"") -> Iterator[tuple[U8, int, bool]]:
+        """Yield (buffer, filled bytes, at EOF); the consumer sets ``_consumed`` before the next."""
+        cap = max(self.chunk_bytes, 1 << 12)
+        if not isinstance(f, gzip.GzipFile):  # no bigger than the file: small files stay cheap
+            cap = min(cap, max(self.path.stat().st_size, 1 << 12))
+        raw = bytearray(cap + PAD)
+        buf = np.frombuffer(raw, dtype=np.uint8)
+        raw[: len(prefix)] = prefix
+        fill = len(prefix)
+        eof = False
+        while True:
+            while fill < cap and not eof:
+                n = f.readinto(memoryview(raw)[fill:cap])  # type: ignore[attr-defined]
+                if not n:
+                    eof = True
+                else:
+                    fill += n
+            raw[fill : fill + PAD] = bytes(PAD)
+            self._consumed = 0
+            yield buf, fill, eof
+            if eof:
+                return
+            used = self._consumed
+            if used == 0 and fill == cap:  # one record bigger than the buffer: grow it
+                if cap >= max_record + (1 << 20) and cap >= 4 * max_record:
+                    return
+                cap *= 2
+                new = bytearray(cap + PAD)
+                new[:fill] = raw[:fill]
+                raw = new
+                buf = np.frombuffer(raw, dtype=np.uint8)
+                continue
+            raw[: fill - used] = raw[used:fill]
+            fill -= used
+
+
+def _empty_batch(buf: U8) -> Batch:
+    z = np.empty(0, dtype=np.int64)
+    return Batch(buf, z, z, z, z, np.empty(0, dtype=np.uint16), np.empty(0, dtype=np.uint16))
+
+
+@dataclass
+class _Iface:
+    linktype: int
+    snaplen: int
+    tsresol: int = 6  # byte of if_tsresol: 10^-n, or 2^-n with the high bit set
+    tsoffset: int = 0  # seconds
+
+    @classmethod
+    def parse(cls, buf: U8, at: int, order: str) -> _Iface:
+        ln = struct.unpack_from(order + "I", buf, at + 4)[0]
+        linktype, _res, snaplen = struct.unpack_from(order + "HHI", buf, at + 8)
+        me = cls(linktype, snaplen)
+        o, end = at + 16, at + ln - 4
+        while o + 4 <= end:
+            code, olen = struct.unpack_from(order + "HH", buf, o)
+            if code == 0 or o + 4 + olen > end:
+                break
+            if code == 9 and olen >= 1:
+                me.tsresol = int(buf[o + 4])
+            elif code == 14 and olen >= 8:
+                me.tsoffset = struct.unpack_from(order + "q", buf, o + 4)[0]
+            o += 4 + ((olen + 3) & ~3)
+        return me
+
+    def to_ns(self, ts: npt.NDArray[np.uint64]) -> I64:
+        r = self.tsresol
+        if r & 0x80:
+            bits = r & 0x7F
+            if bits <= 30:
+                sec = ts >> np.uint64(bits)
+                frac = ts & np.uint64((1 << bits) - 1)
+                ns = sec.astype(np.int64) * 1_000_000_000 + (
+                    (frac * np.uint64(1_000_000_000)) >> np.uint64(bits)
+                ).astype(np.int64)
+            else:
+                ns = (ts.astype(np.float64) / float(1 << bits) * 1e9).astype(np.int64)
+        elif r <= 9:
+            ns = ts.astype(np.int64) * (10 ** (9 - r))
+        elif r <= 19:
+            ns = (ts // np.uint64(10 ** (r - 9))).astype(np.int64)
+        else:
+            ns = np.zeros(len(ts), dtype=np.int64)
+        return ns + self.tsoffset * 1_000_000_000
+
+
+def _open(path: Path) -> BinaryIO:
+    f = path.open("rb")
+    magic = f.read(2)
+    f.seek(0)
+    if magic == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+    return f  # type: ignore[return-value]
+
+
+def _describe(head: bytes) -> str:
+    if head[:4] == b"\x7fELF":
+        what = " (an ELF executable)"
+    elif head[:2] == b"PK":
+        what = " (a zip archive)"
+    elif head and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        what = f" (text {head.decode('ascii')!r})"
+    else:
+        what = ""
+    return f"bytes {head.hex() or '(none)'}{what}; expected pcap magic a1b2c3d4/a1b23c4d (either byte order), pcapng 0a0d0d0a or gzip 1f8b"
+
+
+__all__ = ["Batch", "CaptureWarning", "Gather", "PcapFormatError", "Scan", "io"]
