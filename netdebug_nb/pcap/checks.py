@@ -309,3 +309,38 @@ def _rows(df: pd.DataFrame, cols: list[str], n: int, *, keys: bool = True) -> li
     head = df[[*base, *[c for c in cols if c not in base]]].head(n)
     out: list[dict[str, Any]] = [jsonable(r) for r in head.to_dict("records")]
     return out
+
+
+def evaluate(
+    overview: pd.DataFrame,
+    health: pd.DataFrame,
+    transactions: pd.DataFrame,
+    retries: pd.DataFrame,
+    expansions: pd.DataFrame,
+    messages: pd.DataFrame,
+    thresholds: Thresholds = Thresholds(),
+    *,
+    top_n: int = 5,
+) -> list[Finding]:
+    """Every check of the capture, most severe first; one info finding when nothing is wrong."""
+    from netdebug_nb.findings import sort
+
+    end = overview["end"].iloc[0] if len(overview) else None
+    out = capture_findings(overview)
+    out += tcp_findings(health, thresholds, top_n=top_n)
+    out += dns_findings(transactions, retries, expansions, messages, thresholds, capture_end=end, top_n=top_n)
+    if len(overview) and int(overview["packets"].iloc[0]) and all(f.severity == "info" for f in out):
+        out.append(
+            Finding(
+                "pcap.no_problems",
+                "info",
+                "no TCP or DNS problem above the thresholds in this capture",
+                "",
+                {
+                    "packets": int(overview["packets"].iloc[0]),
+                    "tcp_flows": len(health),
+                    "dns_queries": len(transactions),
+                },
+            )
+        )
+    return sort(out)

@@ -1,7 +1,8 @@
 """Figures for the pcap notebook: IO graph, TCP RTT and retransmissions over time, DNS latency.
 
-Figures are built with :class:`matplotlib.figure.Figure`, not ``pyplot``, so nothing is drawn
-twice or kept alive in a global figure list; a notebook shows a figure by ending a cell with it.
+Each function returns a figure that is already closed in ``pyplot``: nothing is drawn twice or
+kept alive in pyplot's figure list, and a notebook shows the figure by ending a cell with it
+(importing pyplot is what lets the inline backend render a returned figure).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def iograph(bins: pd.DataFrame, *, title: str = "IO graph") -> Figure:
         return _nothing(fig, ax, "no packets")
     for name, s in bins.groupby("series", sort=False):
         style = {"color": "black", "linewidth": 1.6} if name == "all" else {"linewidth": 1.0}
-        ax.plot(s["ts"], s["bytes_per_s"] * 8 / 1e3, label=str(name), **style)
+        ax.step(s["ts"], s["bytes_per_s"] * 8 / 1e3, where="post", label=str(name), **style)
     ax.set_ylabel("kbit/s")
     ax.set_title(title)
     ax.legend(fontsize="small", loc="upper right")
@@ -29,13 +30,12 @@ def iograph(bins: pd.DataFrame, *, title: str = "IO graph") -> Figure:
     return fig
 
 
-def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame, *, interval_s: float = 1.0) -> Figure:
-    """RTT samples (top) and retransmissions / resets per interval (bottom) on one time axis."""
-    import pandas as pd
-    from matplotlib.figure import Figure
+def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame) -> Figure:
+    """RTT samples (top) and a mark per retransmission, duplicate ACK, reset ... (bottom) over time."""
+    import matplotlib.pyplot as plt
 
-    fig = Figure(figsize=(10, 5.5), layout="constrained")
-    top, bottom = fig.subplots(2, 1, sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(10, 5.5), layout="constrained")
+    plt.close(fig)
     if len(rtt):
         for direction, s in rtt.groupby("direction"):
             top.scatter(s["ts"], s["rtt_ms"], s=6, label=f"data {direction}")
@@ -45,17 +45,17 @@ def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame, *, interval_s: float =
         top.text(0.5, 0.5, "no RTT samples", ha="center", va="center", transform=top.transAxes)
     top.set_ylabel("data → ACK (ms)")
     top.set_title("TCP round trips and retransmissions")
-    if len(events):
-        width = f"{max(interval_s, 0.001)}s"
-        for name in ("retransmission", "dup_ack", "out_of_order", "reset", "zero_window"):
-            ts = events.loc[events["event"] == name, "ts"]
-            if len(ts):
-                c = pd.Series(1, index=pd.DatetimeIndex(ts)).resample(width).sum()
-                bottom.step(c.index, c.to_numpy(), where="post", label=name)
-        bottom.legend(fontsize="small")
+    names = [e for e in ("retransmission", "out_of_order", "dup_ack", "zero_window", "reset", "unseen_segment")
+             if (events["event"] == e).any()]  # fmt: skip
+    for i, name in enumerate(names):
+        ts = events.loc[events["event"] == name, "ts"]
+        bottom.scatter(ts, [i] * len(ts), marker="|", s=300, linewidths=1.5)
+    if names:
+        bottom.set_yticks(range(len(names)), [f"{n} ({int((events['event'] == n).sum())})" for n in names])
+        bottom.set_ylim(-0.7, len(names) - 0.3)
     else:
         bottom.text(0.5, 0.5, "no TCP events", ha="center", va="center", transform=bottom.transAxes)
-    bottom.set_ylabel(f"events per {interval_s:g} s")
+    bottom.set_title("TCP events", fontsize="medium")
     fig.autofmt_xdate()
     return fig
 
@@ -75,15 +75,16 @@ def dns_latency(transactions: pd.DataFrame) -> Figure:
     ax.set_xscale("log")
     ax.set_xlabel("response time (ms)")
     ax.set_ylabel("queries")
-    ax.set_title(f"DNS latency ({len(lat)} answered, median {lat.median():.1f} ms)")
+    ax.set_title(f"DNS latency ({len(lat)} answered, median {lat.median():.3g} ms)")
     return fig
 
 
 def _figure() -> tuple[Figure, Axes]:
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
 
-    fig = Figure(figsize=(10, 3.5), layout="constrained")
-    return fig, fig.subplots()
+    fig, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")
+    plt.close(fig)
+    return fig, ax
 
 
 def _nothing(fig: Figure, ax: Axes, text: str) -> Figure:

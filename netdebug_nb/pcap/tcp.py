@@ -374,6 +374,14 @@ def analyze(
     return Analysis(health=health, events=events, rtt=rtt)
 
 
+def ranked(health: pd.DataFrame) -> pd.DataFrame:
+    """Flows with the most trouble first (retransmissions, resets, zero windows, failed handshakes)."""
+    failed = health["state"].isin(NEVER_COMPLETED).astype("int64")
+    score = health["retransmissions"] + health["resets"] + health["zero_window"] + health["dup_acks"] + failed
+    order = score.sort_values(ascending=False, kind="stable").index
+    return health.loc[order].reset_index(drop=True)
+
+
 def never_completed(health: pd.DataFrame) -> pd.DataFrame:
     """Connections whose handshake did not finish (refused, unanswered, incomplete)."""
     return health[health["state"].isin(NEVER_COMPLETED)].reset_index(drop=True)
