@@ -149,6 +149,98 @@ _EXTENSIONS: list = []  # type: ignore[type-arg]
 """Sub-command groups added by use-case packages (k8s, fleet): callables taking the subparsers."""
 
 
+# --- k8s: cluster inventory and the lab pod (netdebug_nb.k8s) -------------------------------
+
+
+def _add_k8s(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    k8s = sub.add_parser("k8s", help="Kubernetes: cluster inventory, apply the JupyterLab pod")
+    ks = k8s.add_subparsers(dest="k8s_command", required=True, metavar="K8S_COMMAND")
+
+    def cluster_args(s: argparse.ArgumentParser) -> None:
+        s.add_argument(
+            "--kubeconfig",
+            default="",
+            metavar="FILE",
+            help="default: in-cluster, $KUBECONFIG, ~/.kube/config",
+        )
+        s.add_argument("--context", default="", help="kubeconfig context (default: current)")
+        s.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per API call")
+
+    s = ks.add_parser("inventory", help="nodes, pods and services with their addresses")
+    cluster_args(s)
+    s.add_argument("-n", "--namespace", default="", help="only this namespace (nodes are always listed)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_k8s_inventory)
+
+    s = ks.add_parser("lab", help="create the JupyterLab pod (+ read-only RBAC, token Secret)")
+    cluster_args(s)
+    s.add_argument("-n", "--namespace", default="netdebug")
+    s.add_argument("--image", default="ghcr.io/netdebug/netdebug:lab")
+    s.add_argument("--host-network", action="store_true", help="run in a node's network namespace")
+    s.add_argument("--node", default="", help="the node for --host-network")
+    s.add_argument("--dry-run", action="store_true", help="print the objects as YAML, touch nothing")
+    s.set_defaults(func=cmd_k8s_lab)
+
+
+def cmd_k8s_inventory(args: argparse.Namespace, env: Env) -> int:
+    import pandas as pd
+
+    from netdebug_nb.k8s import client, inventory
+
+    cluster = client.connect(args.kubeconfig, args.context, timeout_s=args.timeout)
+    inv = inventory.collect(cluster, args.namespace or None)
+    tables = {
+        "nodes": inv.nodes[
+            ["name", "internal_ip", "external_ip", "pod_cidrs", "ready", "roles", "zone", "problems"]
+        ],
+        "pods": inv.pods[
+            ["namespace", "name", "node", "pod_ips", "host_network", "phase", "ready", "restarts", "workload"]
+        ],
+        "services": inv.services[["namespace", "name", "type", "cluster_ips", "external_ips", "ports"]],
+    }
+    if args.json:
+
+        def records(df: pd.DataFrame) -> list[dict[str, object]]:
+            return [
+                {str(k): (None if v is pd.NA else v) for k, v in r.items()} for r in df.to_dict("records")
+            ]
+
+        doc: dict[str, object] = {
+            "cluster": inv.cluster,
+            "namespace": inv.namespace,
+            "warnings": inv.warnings,
+        }
+        doc |= {name: records(getattr(inv, name)) for name in ("nodes", "pods", "services", "endpoints")}
+        json.dump(doc, env.stdout, indent=2, default=str)
+        env.stdout.write("\n")
+    else:
+        env.stdout.write(f"{inv.cluster}: {inv.summary()}\n")
+        for name, df in tables.items():
+            env.stdout.write(f"\n{name.upper()}\n")
+            env.stdout.write((df.to_string(index=False) if len(df) else "(none)") + "\n")
+    for w in inv.warnings:
+        env.stderr.write(f"netdebug-nb: warning: {w}\n")
+    return 0
+
+
+def cmd_k8s_lab(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.k8s import client, lab, manifests
+
+    objs = lab.plan(args.namespace, args.image, host_network=args.host_network, node=args.node)
+    if args.dry_run:
+        env.stdout.write(manifests.to_yaml(objs))
+        return 0
+    cluster = client.connect(args.kubeconfig, args.context, timeout_s=args.timeout)
+    result = lab.apply(cluster, objs)
+    for kind, name, action in result.actions:
+        env.stdout.write(f"{kind}/{name}: {action}\n")
+    env.stdout.write(result.instructions() + "\n")
+    return 0
+
+
+_EXTENSIONS.append(_add_k8s)
+
+
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     env = env or Env()
     parser = build_parser()

@@ -3,6 +3,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parent))  # after tests/, so `conftest` stays the root one
 
 from apiserver import apiserver, kubeconfig  # noqa: F401  (pytest fixtures)
