@@ -23,6 +23,7 @@ that changes nothing the tables show.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -195,7 +196,7 @@ def exchange_message(
         if tcp:
             r = dns.query.tcp(q, server.split("%")[0], timeout=timeout_s, port=port)
         else:
-            r = dns.query.udp(q, server.split("%")[0], timeout=timeout_s, port=port, ignore_unexpected=True)
+            r = _udp(q, server.split("%")[0], port, timeout_s)
     except dns.exception.Timeout:
         return {**row, **_failed("timeout", "timeout", timeout_s * 1000)}, None
     except (ConnectionRefusedError, ConnectionResetError) as exc:
@@ -213,6 +214,15 @@ def exchange_message(
         "status": "ok",
         "error": None,
     }, r
+
+
+def _udp(q: dns.message.Message, where: str, port: int, timeout_s: float) -> dns.message.Message:
+    """UDP over a *connected* socket, as glibc does: an ICMP port unreachable becomes ECONNREFUSED at once."""
+    family = socket.AF_INET6 if ":" in where else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        sock.connect((where, port))
+        return dns.query.udp(q, where, timeout=timeout_s, port=port, ignore_unexpected=True, sock=sock)
 
 
 def _failed(status: str, error: str, wait_ms: float) -> dict[str, Any]:
