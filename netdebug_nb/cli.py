@@ -179,6 +179,7 @@ def _add_k8s(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--host-network", action="store_true", help="run in a node's network namespace")
     s.add_argument("--node", default="", help="the node for --host-network")
     s.add_argument("--dry-run", action="store_true", help="print the objects as YAML, touch nothing")
+    s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait for the pod to be Ready")
     s.set_defaults(func=cmd_k8s_lab)
 
 
@@ -234,6 +235,9 @@ def cmd_k8s_lab(args: argparse.Namespace, env: Env) -> int:
     result = lab.apply(cluster, objs)
     for kind, name, action in result.actions:
         env.stdout.write(f"{kind}/{name}: {action}\n")
+    if args.wait > 0:
+        lab.wait_ready(cluster, result.namespace, result.pod, args.wait)
+        env.stdout.write(f"pod/{result.pod}: Ready\n")
     env.stdout.write(result.instructions() + "\n")
     return 0
 

@@ -9,9 +9,11 @@ terminal scrollback or CI logs.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from netdebug_nb.errors import ClusterError
 from netdebug_nb.k8s import manifests
 
 if TYPE_CHECKING:
@@ -128,3 +130,43 @@ def _exists(cluster: Cluster, resource: str, name: str) -> bool:
     except ClusterApiError:
         return False
     return True
+
+
+class LabNotReadyError(ClusterError):
+    """The lab pod did not become Ready in time; the message carries the kubelet's reason."""
+
+    def __init__(self, namespace: str, pod: str, timeout_s: float, why: str) -> None:
+        self.namespace = namespace
+        self.pod = pod
+        super().__init__(f"pod {namespace}/{pod} not Ready after {timeout_s:g} s: {why}")
+
+
+def pod_state(pod: dict[str, Any]) -> tuple[bool, str]:
+    """(ready, what the pod is doing) from a Pod object, e.g. ``container lab waiting: ImagePullBackOff``."""
+    st = pod.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
+    for c in st.get("containerStatuses") or []:
+        waiting = (c.get("state") or {}).get("waiting")
+        if waiting:
+            msg = f" ({waiting['message']})" if waiting.get("message") else ""
+            return ready, f"container {c.get('name')} waiting: {waiting.get('reason', '?')}{msg}"
+        if not c.get("ready"):
+            return ready, f"container {c.get('name')} running, readiness probe not passing yet"
+    for c in st.get("conditions") or []:
+        if c.get("status") != "True" and c.get("reason"):
+            return ready, f"{c.get('type')}: {c['reason']}" + (
+                f" ({c['message']})" if c.get("message") else ""
+            )
+    return ready, f"phase {st.get('phase', 'unknown')}"
+
+
+def wait_ready(cluster: Cluster, namespace: str, pod: str, timeout_s: float, *, poll_s: float = 2.0) -> str:
+    """Poll until the pod is Ready (its exec probe reached JupyterLab with the token)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready, why = pod_state(cluster.get("pods", pod, namespace))
+        if ready:
+            return why
+        if time.monotonic() >= deadline:
+            raise LabNotReadyError(namespace, pod, timeout_s, why)
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))

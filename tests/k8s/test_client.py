@@ -142,3 +142,16 @@ def test_forbidden_names_verb_resource_and_identity(kubeconfig: Path, apiserver:
     )
     assert (err.value.verb, err.value.resource, err.value.status) == ("list", "pods", 403)
     assert c.list("pods", namespace="payments")  # other namespaces still readable
+
+
+def test_importing_the_package_is_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, netdebug_nb.k8s.client, netdebug_nb.k8s.inventory, netdebug_nb.k8s.enrich, "
+        "netdebug_nb.k8s.discovery, netdebug_nb.k8s.manifests, netdebug_nb.k8s.lab; "
+        "print(sorted(m for m in ('kubernetes', 'pandas', 'urllib3', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

@@ -51,3 +51,39 @@ def test_existing_namespace_without_create_rights(kubeconfig: Path, apiserver: F
     apiserver.forbid("create", "clusterroles")
     with pytest.raises(ClusterForbiddenError, match="forbids create clusterroles cluster-wide"):
         lab.apply(client.connect(str(kubeconfig)), lab.plan())
+
+
+def test_wait_reports_why_the_pod_is_not_ready(kubeconfig: Path, apiserver: FakeApiServer) -> None:
+    c = client.connect(str(kubeconfig))
+    lab.apply(c, lab.plan())
+    pod = apiserver.get("v1/pods", "netdebug", "netdebug-lab")
+    assert pod is not None
+    pod["status"] = {
+        "phase": "Pending",
+        "containerStatuses": [
+            {
+                "name": "lab",
+                "ready": False,
+                "restartCount": 0,
+                "image": "ghcr.io/netdebug/netdebug:lab",
+                "imageID": "",
+                "state": {
+                    "waiting": {
+                        "reason": "ImagePullBackOff",
+                        "message": 'Back-off pulling image "ghcr.io/netdebug/netdebug:lab"',
+                    }
+                },
+            }
+        ],
+    }
+    with pytest.raises(
+        lab.LabNotReadyError,
+        match=r"not Ready after 0.3 s: container lab waiting: ImagePullBackOff \(Back-off",
+    ):
+        lab.wait_ready(c, "netdebug", "netdebug-lab", 0.3, poll_s=0.1)
+    pod["status"] = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "lab", "ready": True, "state": {"running": {}}}],
+    }
+    assert lab.wait_ready(c, "netdebug", "netdebug-lab", 5, poll_s=0.1)
