@@ -64,9 +64,9 @@ _LOOPBACK = re.compile(r"^(127\.|::1$|::ffff:127\.)")
 def split_endpoint(text: str) -> tuple[str, int | None]:
     """``[::1]:8080`` → (``::1``, 8080); ``*:*`` → (``*``, None); zone ids removed."""
     host, _, port = text.rpartition(":")
+    host = re.sub(r"%[^\]]*", "", host)  # zone: 127.0.0.53%lo, [fe80::1]%eth0, [fe80::1%eth0]
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    host = host.split("%", 1)[0]
     if host in ("0.0.0.0", "::", ""):
         host = "*"
     return host, int(port) if port.isdigit() else None
