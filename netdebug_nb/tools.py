@@ -42,6 +42,7 @@ PACKAGES: Mapping[str, str] = {
     "iptables-save": "iptables",
     "iptables-legacy-save": "iptables",
     "iptables-nft-save": "iptables",
+    "ip6tables-save": "iptables",
     "nft": "nftables",
     "ipvsadm": "ipvsadm",
     "nmap": "nmap",
