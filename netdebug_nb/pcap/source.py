@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from netdebug_nb import tools
-from netdebug_nb.errors import InputError, ToolFailedError, ToolPermissionError, UsageError
+from netdebug_nb.errors import InputError, ToolError, ToolPermissionError, UsageError
 
 
 class NoCaptureError(UsageError):
@@ -21,6 +21,22 @@ class NoCaptureError(UsageError):
         super().__init__(
             "no capture given: set the parameter 'pcap' to a capture file "
             "(-p pcap FILE), or 'capture_interface' for a live capture (-p capture_interface eth0)"
+        )
+
+
+class CaptureFailedError(ToolError):
+    """tcpdump could not capture (no such interface, bad filter ...)."""
+
+    def __init__(self, interface: str, returncode: int, stderr: str) -> None:
+        self.interface = interface
+        self.returncode = returncode
+        self.stderr = stderr
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+        useful = [ln for ln in lines if "listening on" not in ln and "data link type" not in ln]
+        why = useful[0] if useful else f"exited with status {returncode}"
+        super().__init__(
+            f"tcpdump on {interface!r} (parameter 'capture_interface'): {why.removeprefix('tcpdump: ')}",
+            tool="tcpdump",
         )
 
 
@@ -93,5 +109,5 @@ def live(out: Path, *, interface: str, bpf: str = "", seconds: float = 30.0, pac
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         if tools.looks_like_permission_problem(stderr):
             raise ToolPermissionError("tcpdump", tools.CAPABILITIES.get("tcpdump", "NET_RAW"), stderr.strip())
-        raise ToolFailedError("tcpdump", code, stderr, argv=argv)
+        raise CaptureFailedError(interface, code, stderr)
     return out
