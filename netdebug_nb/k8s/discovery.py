@@ -130,6 +130,32 @@ def targets(spec: str | Sequence[str], cluster: Cluster, *, family: int | None =
     return df.drop_duplicates("target").reset_index(drop=True)
 
 
+def targets_if_available(
+    specs: str | Sequence[str],
+    *,
+    kubeconfig: str = "",
+    context: str = "",
+    timeout_s: float = 5.0,
+) -> tuple[pd.DataFrame, str]:
+    """:func:`targets` for notebooks: without a cluster, no targets and a one-line note.
+
+    The specs are checked first, so a typo is a TargetSpecError with or without a cluster."""
+    from netdebug_nb.errors import ClusterError
+    from netdebug_nb.k8s import client
+
+    wanted = [specs] if isinstance(specs, str) else [str(s) for s in specs if str(s).strip()]
+    if not wanted:
+        return schema.empty(TARGETS_SCHEMA), ""
+    for text in wanted:
+        parse_spec(text)
+    try:
+        cluster = client.connect(kubeconfig, context, timeout_s=timeout_s)
+        found = targets(wanted, cluster)
+    except ClusterError as exc:
+        return schema.empty(TARGETS_SCHEMA), f"Kubernetes targets not resolved: {exc}"
+    return found, f"{len(found)} target(s) from {', '.join(wanted)} ({cluster.describe()})"
+
+
 def _target(
     ip: str, kind: str, ns: object, name: object, node: object, port: int | None, ready: object
 ) -> dict[str, Any]:

@@ -164,9 +164,34 @@ def label(df: pd.DataFrame, column: str) -> pd.Series:
     return text.fillna(ip).astype("string")
 
 
-_CACHE: dict[tuple[str, str, str], tuple[float, Inventory]] = {}
+_CACHE: dict[tuple[str, str, str], tuple[float, Inventory | None, str]] = {}
 CACHE_S = 60.0
-"""How long :func:`enrich_if_available` reuses an inventory: notebooks enrich several frames."""
+"""How long an inventory (or the reason there is none) is reused: notebooks enrich several
+frames, and an unreachable cluster should cost its timeout once, not once per table."""
+
+
+def inventory_if_available(
+    *, kubeconfig: str = "", context: str = "", namespace: str = "", timeout_s: float = 5.0
+) -> tuple[Inventory | None, str]:
+    """The cluster's inventory and a one-line note, or None and why there is none."""
+    from netdebug_nb.errors import ClusterError
+    from netdebug_nb.k8s import client, inventory
+
+    key = (kubeconfig, context, namespace)
+    cached = _CACHE.get(key)
+    if cached and time.monotonic() - cached[0] < CACHE_S:
+        return cached[1], cached[2]
+    inv: Inventory | None
+    try:
+        cluster = client.connect(kubeconfig, context, timeout_s=timeout_s)
+        inv = inventory.collect(cluster, namespace or None)
+        msg = f"Kubernetes names from {inv.cluster}: {inv.summary()}"
+        if inv.warnings:
+            msg += f"; partial: {' | '.join(inv.warnings)}"
+    except ClusterError as exc:
+        inv, msg = None, f"Kubernetes names not added: {exc}"
+    _CACHE[key] = (time.monotonic(), inv, msg)
+    return inv, msg
 
 
 def enrich_if_available(
@@ -180,22 +205,9 @@ def enrich_if_available(
 ) -> tuple[pd.DataFrame, str]:
     """Enrich when a cluster can be read; otherwise return ``df`` unchanged. Never raises a
     ClusterError: the one-line message says which case happened, for the notebook to print."""
-    from netdebug_nb.errors import ClusterError
-    from netdebug_nb.k8s import client, inventory
-
-    key = (kubeconfig, context, namespace)
-    cached = _CACHE.get(key)
-    if cached and time.monotonic() - cached[0] < CACHE_S:
-        inv = cached[1]
-    else:
-        try:
-            cluster = client.connect(kubeconfig, context, timeout_s=timeout_s)
-            inv = inventory.collect(cluster, namespace or None)
-        except ClusterError as exc:
-            return df, f"Kubernetes names not added: {exc}"
-        _CACHE[key] = (time.monotonic(), inv)
-    out = enrich(df, columns, inv)
-    msg = f"Kubernetes names from {inv.cluster}: {inv.summary()}"
-    if inv.warnings:
-        msg += f"; partial: {' | '.join(inv.warnings)}"
-    return out, msg
+    inv, msg = inventory_if_available(
+        kubeconfig=kubeconfig, context=context, namespace=namespace, timeout_s=timeout_s
+    )
+    if inv is None:
+        return df, msg
+    return enrich(df, columns, inv), msg

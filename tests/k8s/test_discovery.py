@@ -123,3 +123,15 @@ def test_no_kube_dns_service(kubeconfig: Path, apiserver: FakeApiServer) -> None
     dns = discovery.cluster_dns(client.connect(str(kubeconfig)), environ={"POD_NAME": "x"})
     assert dns.service_name is None and "no kube-dns service found" in dns.summary()
     assert pd.isna(dns.servers()["name"]).sum() == 0
+
+
+def test_targets_if_available(kubeconfig: Path, apiserver: FakeApiServer, tmp_path: Path) -> None:
+    found, note = discovery.targets_if_available(["service:payments/api", ""], kubeconfig=str(kubeconfig))
+    assert len(found) == 6 and note.startswith("6 target(s) from service:payments/api (context 'fake'")
+    empty, note = discovery.targets_if_available([], kubeconfig=str(kubeconfig))
+    assert empty.empty and note == ""
+    none, note = discovery.targets_if_available("nodes", kubeconfig=str(tmp_path / "absent"))
+    schema.check(none, discovery.TARGETS_SCHEMA)
+    assert none.empty and note.startswith("Kubernetes targets not resolved: kubeconfig")
+    with pytest.raises(TargetSpecError):  # a typo is reported even without a cluster
+        discovery.targets_if_available("pod:", kubeconfig=str(tmp_path / "absent"))

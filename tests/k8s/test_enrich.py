@@ -130,3 +130,22 @@ def test_enrich_if_available(kubeconfig: Path, apiserver: FakeApiServer, tmp_pat
     # no cluster: the frame comes back unchanged with one line saying why, quickly
     same, why = enrich_if_available(df, "server", kubeconfig=str(tmp_path / "none"), timeout_s=1)
     assert same is df and why.startswith("Kubernetes names not added: kubeconfig") and "\n" not in why
+
+
+def test_an_unreachable_cluster_costs_its_timeout_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netdebug_nb.k8s import client
+
+    k8s_enrich._CACHE.clear()
+    srv = FakeApiServer().start()
+    path = str(srv.write_kubeconfig(tmp_path / "kc"))
+    srv.stop()
+    attempts = []
+    real_connect = client.connect
+    monkeypatch.setattr(client, "connect", lambda *a, **kw: attempts.append(a) or real_connect(*a, **kw))
+    df = pd.DataFrame({"ip": ["10.0.0.1"]})
+    _, first = enrich_if_available(df, "ip", kubeconfig=path)
+    _, second = enrich_if_available(df, "ip", kubeconfig=path)
+    assert first == second and "connection refused" in first
+    assert len(attempts) == 1
