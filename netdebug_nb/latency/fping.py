@@ -70,7 +70,15 @@ _LINE = re.compile(
     r")",
     re.MULTILINE,
 )
-_N_GROUPS = 21
+_REPLY = re.compile(
+    r"^" + _TS + r"(\S+)[ \t]+:[ \t]+\[(\d+)\],[ \t]+(\d+)[ \t]+bytes,[ \t]+([\d.]+)[ \t]+ms", re.MULTILINE
+)
+"""The common case, most lines of a big run: a reply. Matched with few groups for speed."""
+_OTHER = re.compile(
+    r"^(?!(?:\[[^\]\n]*\][ \t]+)?\S+[ \t]+:[ \t]+\[\d+\],[ \t]+\d+[ \t]+bytes,)[^\n]*\S[^\n]*$", re.MULTILINE
+)
+"""Every non-blank line that is not a reply line (timeouts, summaries, errors): usually few."""
+_STATS_BLOCK = re.compile(r"^[ \t]+[\d.]+ (?:ms \(|sec \(|\w)", re.MULTILINE)
 
 
 class FpingOutputError(ParseError):
@@ -177,13 +185,18 @@ def parse(text: str, *, source: str = "fping output") -> FpingOutput:
         raise FpingOutputError(source, "empty: no fping output")
     if stripped.startswith("{"):
         return parse_json(text, source=source)
-    hits = _LINE.findall(text)
-    if not hits:
+    replies = _REPLY.findall(text)
+    others = _OTHER.findall(text)
+    other_text = "\n".join(others)
+    hits = _LINE.findall(other_text)
+    if not hits and not replies:
         first = stripped.splitlines()[0][:80]
         raise FpingOutputError(source, f"no fping result lines recognised (first line: {first!r})")
-    cols = [np.array(c, dtype=object) for c in zip(*hits, strict=True)]
+    cols = (
+        [np.array(c, dtype=str) for c in zip(*hits, strict=True)] if hits else [np.array([], dtype=str)] * 21
+    )
     g = dict(enumerate(cols, start=1))
-    notes = _notes(text, len(hits), g)
+    notes = _notes(text, other_text, len(others) - len(hits), bool(replies) or bool((g[3] != "").any()), g)
 
     is_reply = g[3] != ""
     is_dup = g[7] != ""
@@ -194,7 +207,10 @@ def parse(text: str, *, source: str = "fping output") -> FpingOutput:
     is_unres = (g[19] != "") | (g[21] != "")
 
     parts: list[pd.DataFrame] = []
-    # per-reply and timeout lines (priority 0: they carry timestamps)
+    if replies:
+        ts, host, seq, nbytes, rtt = (np.array(c, dtype=str) for c in zip(*replies, strict=True))
+        parts.append(_rows(host, seq, ts, rtt, nbytes, lost=np.zeros(len(host), bool), prio=0))
+    # timeout lines (priority 0: they carry timestamps)
     if is_reply.any():
         parts.append(
             _rows(
@@ -374,7 +390,7 @@ def parse_json(text: str, *, source: str = "fping output") -> FpingOutput:
     probes = _combine(parts)
     if dups is not None and len(dups):
         probes = pd.concat([probes, dups], ignore_index=True)
-    probes = _with_send_times(probes)
+    probes = _with_send_times(_with_errors(probes, schema.empty(ICMP_ERRORS_SCHEMA)))
     if not summaries and not vsum:
         notes.append("truncated: no summary objects at the end (fping interrupted or output cut)")
     return FpingOutput(_order(probes), schema.empty(ICMP_ERRORS_SCHEMA), tuple(notes))
@@ -396,15 +412,27 @@ def _rows(
     return pd.DataFrame(
         {
             "target": host,
-            "seq": pd.to_numeric(pd.Series(seq, dtype=object), errors="coerce"),
+            "seq": _num(seq),
             "ts_raw": ts,
-            "rtt_ms": pd.to_numeric(pd.Series(rtt, dtype=object).replace("", np.nan), errors="coerce"),
-            "bytes": pd.to_numeric(pd.Series(nbytes, dtype=object).replace("", np.nan), errors="coerce"),
+            "rtt_ms": _num(rtt),
+            "bytes": _num(nbytes),
             "lost": np.asarray(lost, dtype=bool),
             "dup": False,
             "prio": prio,
         }
     )
+
+
+def _num(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Text to float64 (NaN for empty) in one C-level cast; mixed objects take the slow path."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iuf":
+        return arr.astype("float64")
+    try:
+        text = arr.astype(str)
+        return np.where(text == "", "nan", text).astype("float64")
+    except ValueError:
+        return pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(dtype="float64")
 
 
 def _from_summary(hosts: np.ndarray[Any, Any], xmt: np.ndarray[Any, Any]) -> pd.DataFrame:
@@ -467,7 +495,7 @@ def _with_send_times(probes: pd.DataFrame) -> pd.DataFrame:
         return probes
     ts = _parse_ts(probes["ts_raw"].astype(object).where(probes["ts_raw"].notna(), ""))
     ts_ns = ts.astype("int64").where(ts.notna())
-    rtt_ns = (probes["rtt_ms"].astype(float) * 1e6).fillna(0.0)
+    rtt_ns = (probes["rtt_ms"].astype(float) * 1e6).round().fillna(0.0)
     sent = ts_ns - rtt_ns
     replies = probes["lost"].eq(False) & sent.notna() & ~probes["dup"].astype(bool)
     period_ns = np.nan
@@ -506,21 +534,19 @@ def _order(probes: pd.DataFrame) -> pd.DataFrame:
     return schema.conform(probes, PROBES_SCHEMA)
 
 
-def _notes(text: str, matched: int, g: dict[int, np.ndarray[Any, Any]]) -> list[str]:
+def _notes(
+    text: str, other_text: str, unmatched: int, has_lines: bool, g: dict[int, np.ndarray[Any, Any]]
+) -> list[str]:
     notes: list[str] = []
     tail = text.rstrip("\n").rsplit("\n", 1)[-1]
     if not text.endswith("\n") and tail.strip() and not _LINE.match(tail):
         notes.append(f"truncated: last line is incomplete ({tail[:60]!r})")
-    has_lines = bool((g[3] != "").any())
     has_summary = bool((g[10] != "").any() or (g[12] != "").any())
     if has_lines and not has_summary:
         notes.append("truncated: per-probe lines but no final summary (fping interrupted or output cut)")
-    nonblank = sum(1 for _ in re.finditer(r"^[ \t]*\S", text, re.MULTILINE))
-    stats_block = len(re.findall(r"^[ \t]+\d[^\n]*$", text, re.MULTILINE))
-    other = nonblank - matched - stats_block
-    fping_msgs = re.findall(r"^fping: ([^\n]*)$", text, re.MULTILINE)
+    fping_msgs = re.findall(r"^fping: ([^\n]*)$", other_text, re.MULTILINE)
     notes += [f"fping said: {m}" for m in fping_msgs[:5]]
-    other -= len(fping_msgs)
+    other = unmatched - len(_STATS_BLOCK.findall(other_text)) - len(fping_msgs)
     if other > 0:
         notes.append(f"{other} line(s) not recognised as fping output were ignored")
     return notes
