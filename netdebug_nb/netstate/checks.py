@@ -241,9 +241,8 @@ def mtu_findings(st: State) -> list[Finding]:
     if i.empty:
         return []
     routed = set(st.routes[(st.routes["table"] != "local")]["dev"].dropna()) - {""}
-    used = i[
-        i["up"].fillna(False) & ~i["ifname"].isin(_VIRTUAL) & (i["ifname"].isin(routed) | (i["master"] != ""))
-    ]
+    carrying = i["up"].fillna(False) & i["lower_up"].fillna(False) & ~i["ifname"].isin(_VIRTUAL)
+    used = i[carrying & (i["ifname"].isin(routed) | (i["master"] != ""))]
     mtus = sorted({int(m) for m in used["mtu"].dropna()})
     if len(mtus) < 2:
         return []

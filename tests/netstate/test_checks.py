@@ -138,3 +138,14 @@ def test_notes_name_package_capability_file() -> None:
     assert "nftables" in got["collect.tool_missing"].detail
     assert "NET_ADMIN" in got["collect.permission_denied"].detail
     assert got["snapshot.unparseable"].detail == "snap/ip-route.json:2: not valid JSON"
+
+
+def test_mtu_ignores_links_without_carrier(tmp_path: Path, fixtures: Path) -> None:
+    d = tmp_path / "snap"
+    shutil.copytree(fixtures / "netstate/router", d)
+    links = json.loads((d / "ip-link.json").read_text())
+    for link in links:
+        if link["ifname"] == "v0router":
+            link["flags"] = ["BROADCAST", "MULTICAST", "UP"]  # NO-CARRIER
+    (d / "ip-link.json").write_text(json.dumps(links))
+    assert checks.mtu_findings(state.build(snapshot.read(d))) == []
