@@ -7,9 +7,9 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "k8s"))
 
-from apiserver import FakeApiServer, apiserver, kubeconfig  # noqa: E402, F401  (pytest fixtures)
+from apiserver import FakeApiServer, apiserver, kubeconfig  # noqa: F401  (pytest fixtures)
 
-from netdebug_nb.dns import servers  # noqa: E402
+from netdebug_nb.dns import servers
 
 
 def test_every_coredns_endpoint_and_the_nodelocal_cache_are_found(kubeconfig: Path) -> None:  # noqa: F811
