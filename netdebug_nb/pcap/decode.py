@@ -43,7 +43,7 @@ class Decoded:
     ip_version: I64  # 0 = none
     src4: npt.NDArray[np.uint32]
     dst4: npt.NDArray[np.uint32]
-    src6: npt.NDArray[np.uint64]  # (n, 2) hi/lo
+    src6: npt.NDArray[np.uint64]  # (number of IPv6 rows, 2) hi/lo, in row order
     dst6: npt.NDArray[np.uint64]
     proto: I64
     ttl: I64
@@ -65,6 +65,12 @@ class Decoded:
     icmp_code: I64
     l4_offset: I64
     has_l4_offset: B
+
+
+def col(m: np.ndarray, at: int, dt: str) -> I64:
+    """Column ``at`` of a gathered header matrix, read as ``dt`` (big-endian network fields)."""
+    d = np.dtype(dt)
+    return np.ascontiguousarray(m[:, at : at + d.itemsize]).view(d)[:, 0].astype(np.int64)
 
 
 def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded:
@@ -151,42 +157,43 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     ver = rd("u1", l3, (l3 >= 0) & (etype == 0x0800) & (cl > l3)) >> 4
     etype = np.where((etype == 0x0800) & (ver == 6), 0x86DD, etype)
 
-    # --- IPv4 -----------------------------------------------------------------------------
+    # --- IPv4: one 60-byte gather per packet at the network header, fields are its columns -----
     ip_version = zero.copy()
-    v4 = (l3 >= 0) & (etype == 0x0800) & (cl >= l3 + 20)
-    vihl = rd("u1", l3, v4)
+    at_l3 = np.where(l3 >= 0, off + l3, 0)
+    h3 = g.rows(60, at_l3)
+    vihl = col(h3, 0, "u1")
     ihl = (vihl & 0x0F) * 4
-    tot = rd(">u2", l3 + 2, v4)
+    tot = col(h3, 2, ">u2")
+    v4 = (l3 >= 0) & (etype == 0x0800) & (cl >= l3 + 20)
     v4 &= ((vihl >> 4) == 4) & (ihl >= 20) & ((tot >= ihl) | (tot == 0))
-    ip_version = np.where(v4, 4, ip_version)
-    src4 = np.where(v4, rd(">u4", l3 + 12, v4), 0).astype(np.uint32)
-    dst4 = np.where(v4, rd(">u4", l3 + 16, v4), 0).astype(np.uint32)
-    fragw = rd(">u2", l3 + 6, v4)
+    ip_version[v4] = 4
+    src4 = col(h3, 12, ">u4").astype(np.uint32)
+    dst4 = col(h3, 16, ">u4").astype(np.uint32)
+    fragw = col(h3, 6, ">u2")
     frag_off = fragw & 0x1FFF
     frag = v4 & (((fragw & 0x2000) != 0) | (frag_off != 0))
     later_frag = v4 & (frag_off != 0)
-    proto = rd("u1", l3 + 9, v4)
-    ttl = rd("u1", l3 + 8, v4)
-    ip_id = rd(">u2", l3 + 4, v4)
+    proto = col(h3, 9, "u1")
+    ttl = col(h3, 8, "u1")
+    ip_id = col(h3, 4, ">u2")
     has_ip_id = v4.copy()
     l4 = np.where(v4, l3 + ihl, -1)
     ip_end = np.where(v4, np.where(tot == 0, batch.wirelen, l3 + tot), 0)
 
     # --- IPv6 and its extension headers -------------------------------------------------------
-    v6 = (l3 >= 0) & (etype == 0x86DD) & (cl >= l3 + 40)
-    v6 &= (rd("u1", l3, v6) >> 4) == 6
-    src6 = np.zeros((n, 2), dtype=np.uint64)
-    dst6 = np.zeros((n, 2), dtype=np.uint64)
-    if v6.any():
-        ip_version = np.where(v6, 6, ip_version)
-        idx = np.flatnonzero(v6)
-        base = off[idx] + l3[idx]
-        for col, at in ((src6, 8), (dst6, 24)):
-            col[idx, 0] = g.read(">u8", base + at)
-            col[idx, 1] = g.read(">u8", base + at + 8)
-        plen = rd(">u2", l3 + 4, v6)
-        nh = rd("u1", l3 + 6, v6)
-        ttl = np.where(v6, rd("u1", l3 + 7, v6), ttl)
+    v6 = (l3 >= 0) & (etype == 0x86DD) & (cl >= l3 + 40) & ((vihl >> 4) == 6)
+    v6_idx = np.flatnonzero(v6)
+    src6 = np.empty((len(v6_idx), 2), dtype=np.uint64)
+    dst6 = np.empty((len(v6_idx), 2), dtype=np.uint64)
+    if len(v6_idx):
+        ip_version[v6] = 6
+        sub = h3[v6_idx]
+        for dst_arr, at in ((src6, 8), (dst6, 24)):
+            dst_arr[:, 0] = col(sub, at, ">u8")
+            dst_arr[:, 1] = col(sub, at + 8, ">u8")
+        plen = col(h3, 4, ">u2")
+        nh = np.where(v6, col(h3, 6, "u1"), 0)
+        ttl = np.where(v6, col(h3, 7, "u1"), ttl)
         cur = np.where(v6, l3 + 40, -1)
         ip_end = np.where(v6, np.where(plen == 0, batch.wirelen, l3 + 40 + plen), ip_end)
         for _ in range(8):
@@ -212,28 +219,29 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
         l4 = np.where(v6, cur, l4)
     has_ip = v4 | v6
 
-    # --- transport ---------------------------------------------------------------------------
+    # --- transport: one 20-byte gather at the transport header ---------------------------------
     l4ok = has_ip & ~later_frag & (l4 >= 0)
+    h4 = g.rows(20, np.where(l4ok, off + l4, 0))
     remaining = ip_end - l4
     has_ports = l4ok & np.isin(proto, (TCP, UDP, UDPLITE, SCTP)) & (cl >= l4 + 4)
     tcp = has_ports & (proto == TCP) & (cl >= l4 + 20)
     udp = has_ports & ((proto == UDP) | (proto == UDPLITE)) & (cl >= l4 + 8)
-    sport = rd(">u2", l4, has_ports)
-    dport = rd(">u2", l4 + 2, has_ports)
-    tcp_seq = rd(">u4", l4 + 4, tcp)
-    tcp_ack = rd(">u4", l4 + 8, tcp)
-    offflags = rd(">u2", l4 + 12, tcp)
+    sport = col(h4, 0, ">u2")
+    dport = col(h4, 2, ">u2")
+    tcp_seq = col(h4, 4, ">u4")
+    tcp_ack = col(h4, 8, ">u4")
+    offflags = col(h4, 12, ">u2")
     thl = (offflags >> 12) * 4
     tcp_flags = offflags & 0x01FF
-    tcp_win = rd(">u2", l4 + 14, tcp)
-    ulen = rd(">u2", l4 + 4, udp)
+    tcp_win = col(h4, 14, ">u2")
+    ulen = col(h4, 4, ">u2")
     payload_len = np.where(tcp, remaining - thl, np.where(udp & (proto == UDP), ulen - 8, remaining - 8))
     has_payload_len = (tcp & (thl >= 20) | udp) & (payload_len >= 0)
     l4_offset = np.where(tcp, l4 + thl, l4 + 8)
     has_l4_offset = tcp & (thl >= 20) | udp
     icmp = l4ok & (((proto == ICMP) & v4) | ((proto == ICMPV6) & v6)) & (cl >= l4 + 2)
-    icmp_type = rd("u1", l4, icmp)
-    icmp_code = rd("u1", l4 + 1, icmp)
+    icmp_type = col(h4, 0, "u1")
+    icmp_code = col(h4, 1, "u1")
 
     return Decoded(
         vlan=vlan,

@@ -98,23 +98,14 @@ class Gather:
         out = self._view(dt)[pos]
         return out.astype(out.dtype.newbyteorder("="), copy=False)
 
-    def records(self, dtype: np.dtype, pos: I64) -> np.ndarray:
-        """Structured records of ``dtype`` starting at each of ``pos``."""
-        return self._view_struct(dtype)[pos]
-
-    def _view_struct(self, dtype: np.dtype) -> np.ndarray:
-        key = str(id(dtype))
-        v = self._views.get(key)
-        if v is None:
-            n = len(self.buf) - dtype.itemsize + 1
-            v = np.ndarray((n,), dtype=dtype, buffer=self.buf, strides=(1,))
-            self._views[key] = v
-        return v
+    def rows(self, width: int, pos: I64) -> U8:
+        """A (len(pos), width) byte matrix: ``width`` bytes starting at each of ``pos``."""
+        return self._view(f"V{width}")[pos].view(np.uint8).reshape(len(pos), width)
 
 
 # --- the record walk -------------------------------------------------------------------------
 
-Step = Callable[[Gather, I64, int], tuple[I64, npt.NDArray[np.int8]]]
+Step = Callable[..., tuple[I64, np.ndarray]]
 Plausible = Callable[[Gather, I64, int], npt.NDArray[np.bool_]]
 
 
@@ -127,7 +118,7 @@ class Walk:
     code: int  # _INCOMPLETE (needs more data), _ABSURD (bad length at stop), _SECTION (pcapng SHB)
 
 
-def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, seg: int = 1 << 17) -> Walk:
+def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, seg: int = 1 << 14) -> Walk:
     """All record positions from ``start`` following ``step`` until a record does not fit/is bad."""
     parts: list[I64] = []
     pos = start
@@ -147,13 +138,26 @@ def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, s
 
 
 def _guesses(g: Gather, start: int, end: int, plausible: Plausible, seg: int) -> I64:
-    win = 4096
+    """First plausible record start in a window after each segment boundary."""
+    win = 1024
     bounds = np.arange(start + seg, end - seg, seg, dtype=np.int64)
-    cand = (bounds[:, None] + np.arange(win, dtype=np.int64)[None, :]).ravel()
-    ok = plausible(g, cand, end).reshape(len(bounds), win)
-    has = ok.any(axis=1)
-    first = bounds[has] + ok[has].argmax(axis=1)
-    return np.concatenate([np.array([start], dtype=np.int64), first])
+    pre = getattr(plausible, "prefilter", None)
+    if pre is not None:  # cheap range test on one field over a strided 2-D view, no gather
+        dt, at, lo, hi = pre
+        v = g._view(dt)
+        grid = np.lib.stride_tricks.as_strided(
+            v[int(bounds[0]) + at :], shape=(len(bounds), win), strides=(seg, 1)
+        )
+        r, c = (
+            np.nonzero((grid >= lo) & (grid <= hi)) if len(bounds) else (np.empty(0, int), np.empty(0, int))
+        )
+        cand = bounds[r] + c
+    else:
+        cand = (bounds[:, None] + np.arange(win, dtype=np.int64)[None, :]).ravel()
+        r = np.repeat(np.arange(len(bounds)), win)
+    ok = plausible(g, cand, end)
+    rows, first_idx = np.unique(r[ok], return_index=True)
+    return np.concatenate([np.array([start], dtype=np.int64), cand[ok][first_idx]])
 
 
 def _walk_lockstep(g: Gather, starts: I64, end: int, step: Step) -> Walk:
@@ -166,35 +170,34 @@ def _walk_lockstep(g: Gather, starts: I64, end: int, step: Step) -> Walk:
     limit = np.append(starts[1:], np.int64(end))
     pos = starts.copy()
     active = pos < limit
-    codes = np.zeros(s, dtype=np.int8)
+    stopped = np.zeros(s, dtype=bool)
     rows: list[I64] = []
     while active.any():
-        p = np.where(active, pos, 0)
-        nxt, code = step(g, p, end)
-        ok = active & (code == _OK)
+        nxt, ok = step(g, np.where(active, pos, 0), end)
+        ok &= active
         rows.append(np.where(ok, pos, -1))
-        bad = active & ~ok
-        codes[bad] = code[bad]
+        stopped |= active & ~ok
         pos = np.where(ok, nxt, pos)
         active = ok & (nxt < limit)
-    # walker i is finished: codes[i] == OK and pos[i] >= limit[i], or stopped with a code at pos[i]
+    # walker i is done: reached its limit (pos >= limit) or stopped at pos by a bad/cut record
     good = s
     for i in range(s):
-        if codes[i] != _OK or (i + 1 < s and pos[i] != starts[i + 1]):
+        if stopped[i] or (i + 1 < s and pos[i] != starts[i + 1]):
             good = i + 1
             break
     if rows:
-        mat = np.stack(rows, axis=1)[:good]
-        flat = mat.ravel()
+        flat = np.stack(rows, axis=1)[:good].ravel()
         found = flat[flat >= 0]
     else:
         found = np.empty(0, dtype=np.int64)
     last = good - 1
-    if codes[last] != _OK:
-        return Walk(found, int(pos[last]), int(codes[last]))
+    at = int(pos[last])
+    if stopped[last]:
+        _nxt, code = step(g, np.array([at], dtype=np.int64), end, why=True)  # type: ignore[call-arg]
+        return Walk(found, at, int(code[0]))
     if last == s - 1:  # ran to the end of the data exactly
-        return Walk(found, int(pos[last]), _INCOMPLETE)
-    return Walk(found, int(pos[last]), -1)
+        return Walk(found, at, _INCOMPLETE)
+    return Walk(found, at, -1)
 
 
 # --- classic pcap ---------------------------------------------------------------------------
@@ -249,9 +252,11 @@ class Scan:
         u32 = order + "u4"
         frac_max = 1_000_000_000 // frac_ns
 
-        def step(g: Gather, p: I64, end: int) -> tuple[I64, npt.NDArray[np.int8]]:
+        def step(g: Gather, p: I64, end: int, why: bool = False) -> tuple[I64, np.ndarray]:
             cl = g.read(u32, p + 8).astype(np.int64)
             nxt = p + hdr + cl
+            if not why:
+                return nxt, (cl <= limit) & (nxt <= end)
             code = np.where(
                 p + hdr > end,
                 _INCOMPLETE,
@@ -260,18 +265,24 @@ class Scan:
             return nxt, code
 
         def plausible(g: Gather, p: I64, end: int) -> npt.NDArray[np.bool_]:
-            ok = p + 2 * hdr <= end
-            p = np.where(ok, p, 0)
+            out = np.zeros(len(p), dtype=bool)
+            p = np.where(p + 2 * hdr <= end, p, 0)
+            cl = g.read(u32, p + 8)
+            idx = np.flatnonzero((cl > 0) & (cl <= limit))  # cheap first cut, then the full test
+            q = p[idx]
+            ok = np.ones(len(q), dtype=bool)
             for _hop in range(2):
-                cl = g.read(u32, p + 8).astype(np.int64)
-                wl = g.read(u32, p + 12).astype(np.int64)
-                fr = g.read(u32, p + 4)
+                cl = g.read(u32, q + 8).astype(np.int64)
+                wl = g.read(u32, q + 12).astype(np.int64)
+                fr = g.read(u32, q + 4)
                 ok &= (cl > 0) & (cl <= limit) & (wl >= cl) & (wl <= (1 << 24)) & (fr < frac_max)
-                p = np.where(ok, p + hdr + cl, 0)
-                ok &= p + hdr <= end
-                p = np.where(ok, p, 0)
-            return ok
+                q = np.where(ok, q + hdr + cl, 0)
+                ok &= q + hdr <= end
+                q = np.where(ok, q, 0)
+            out[idx] = ok
+            return out
 
+        plausible.prefilter = (u32, 8, 1, limit)  # type: ignore[attr-defined]
         offset = 24  # file offset of buf[0]
         for buf, fill, eof in self._chunks(f, hdr + MAX_CAPLEN):
             g = Gather(buf)
@@ -313,10 +324,12 @@ class Scan:
         offset = 0
 
         def step_for(u32: str) -> Step:
-            def step(g: Gather, p: I64, end: int) -> tuple[I64, npt.NDArray[np.int8]]:
+            def step(g: Gather, p: I64, end: int, why: bool = False) -> tuple[I64, np.ndarray]:
                 typ = g.read(u32, p)
                 ln = g.read(u32, p + 4).astype(np.int64)
                 nxt = p + ln
+                if not why:
+                    return nxt, (ln >= 12) & (ln % 4 == 0) & (ln <= MAX_BLOCK) & (nxt <= end) & (typ != _SHB)
                 code = np.where(
                     p + 12 > end,
                     _INCOMPLETE,
@@ -342,6 +355,7 @@ class Scan:
                 tail = g.read(u32, np.where(ok, p + ln - 4, 0)).astype(np.int64)
                 return ok & (tail == ln)
 
+            plausible.prefilter = (u32, 4, 12, MAX_BLOCK)  # type: ignore[attr-defined]
             return plausible
 
         buf_head = head

@@ -190,7 +190,7 @@ def _addresses(
         cats.extend(socket.inet_ntoa(int(v).to_bytes(4, "big")) for v in u4)
     is6 = ver == 6
     if is6.any():
-        both = np.concatenate([src6, dst6])[is6]
+        both = np.concatenate([src6, dst6])
         ch, uh = pd.factorize(both[:, 0])
         cl, ul = pd.factorize(both[:, 1])
         c6, u6 = pd.factorize(ch.astype(np.int64) * max(len(ul), 1) + cl)
