@@ -148,6 +148,11 @@ def enrich(
     return out
 
 
+def optional(df: pd.DataFrame, columns: str | Sequence[str], inventory: Inventory | None) -> pd.DataFrame:
+    """:func:`enrich` when there is an inventory, ``df`` unchanged when there is none (notebooks)."""
+    return df if inventory is None else enrich(df, columns, inventory)
+
+
 def label(df: pd.DataFrame, column: str) -> pd.Series:
     """``payments/api-7d9f (node-3)``, ``svc kube-system/kube-dns``, ``node node-2`` or the IP itself."""
     import pandas as pd
@@ -171,12 +176,21 @@ frames, and an unreachable cluster should cost its timeout once, not once per ta
 
 
 def inventory_if_available(
-    *, kubeconfig: str = "", context: str = "", namespace: str = "", timeout_s: float = 5.0
+    *,
+    enabled: bool = True,
+    kubeconfig: str = "",
+    context: str = "",
+    namespace: str = "",
+    timeout_s: float = 5.0,
 ) -> tuple[Inventory | None, str]:
-    """The cluster's inventory and a one-line note, or None and why there is none."""
+    """The cluster's inventory and a one-line note, or None and why there is none.
+
+    ``enabled`` is the notebook's ``kubernetes`` parameter, so the cell needs no ``if``."""
     from netdebug_nb.errors import ClusterError
     from netdebug_nb.k8s import client, inventory
 
+    if not enabled:
+        return None, "Kubernetes names off (kubernetes=False)"
     key = (kubeconfig, context, namespace)
     cached = _CACHE.get(key)
     if cached and time.monotonic() - cached[0] < CACHE_S:

@@ -11,6 +11,7 @@ from netdebug_nb import schema
 from netdebug_nb.k8s import enrich as k8s_enrich
 from netdebug_nb.k8s import inventory
 from netdebug_nb.k8s.enrich import enrich, enrich_if_available, label
+from netdebug_nb.k8s.enrich import optional as enrich_optional
 
 OBJECTS = [d for d in yaml.safe_load_all((FIXTURES / "cluster.yaml").read_text()) if d]
 
@@ -149,3 +150,12 @@ def test_an_unreachable_cluster_costs_its_timeout_once(
     _, second = enrich_if_available(df, "ip", kubeconfig=path)
     assert first == second and "connection refused" in first
     assert len(attempts) == 1
+
+
+def test_optional_and_disabled(kubeconfig: Path, apiserver: FakeApiServer) -> None:
+    df = pd.DataFrame({"ip": ["10.96.0.10"]})
+    assert enrich_optional(df, "ip", None) is df
+    assert list(enrich_optional(df, "ip", _inv())["ip_name"]) == ["kube-dns"]
+    inv, note = k8s_enrich.inventory_if_available(enabled=False, kubeconfig=str(kubeconfig))
+    assert inv is None and note == "Kubernetes names off (kubernetes=False)"
+    assert not any(p == "/version/" for _, p, _ in apiserver.requests)
