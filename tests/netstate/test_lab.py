@@ -117,6 +117,10 @@ def test_netstate_lab_client_and_router(lab: Lab, tmp_path: Path) -> None:
         ("198.18.2.10", 9002, "udp")
     ]
     assert ("198.18.1.2", 8080, "tcp") in closed
+    ports = [p for f in ("port.closed", "port.filtered") for p in got[f]["evidence"]["ports"]]
+    assert {p["method"] for p in ports if p["target"] == "198.18.2.10"} == {
+        "nmap"
+    }  # root: nmap for TCP and UDP
     filtered = {(p["target"], p["port"]): p["reason"] for p in got["port.filtered"]["evidence"]["ports"]}
     assert filtered[("198.18.2.10", 9001)] == "no answer"
     assert ("198.18.2.10", 5201) not in filtered and ("198.18.2.10", 5201, "tcp") not in closed
