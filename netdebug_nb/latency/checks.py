@@ -6,7 +6,7 @@ id, naming the targets concerned, keeps a 200-target run readable.
 
 Stable ids: ``latency.loss``, ``latency.high_p99``, ``latency.jitter``, ``latency.outage``,
 ``target.unreachable``, ``target.unresolvable``, ``path.hop_loss``, ``path.rate_limited_hop``,
-``path.mtu_blackhole``, ``path.mtu_reduced``, ``latency.input_truncated``, ``latency.ok``.
+``path.unreached``, ``path.mtu_blackhole``, ``path.mtu_reduced``, ``latency.input_truncated``, ``latency.ok``.
 """
 
 from __future__ import annotations
@@ -171,6 +171,22 @@ def path(path_frame: pd.DataFrame, th: Thresholds = Thresholds()) -> list[Findin
     if len(path_frame) == 0:
         return out
     for dst, p in path_frame.groupby("dst", sort=False):
+        if (p["verdict"] == "unreached").any():
+            answered = p[p["responded"].astype(bool)]
+            last = answered.iloc[-1] if len(answered) else None
+            where = f"hop {int(last['hop'])} ({last['host']})" if last is not None else "no hop at all"
+            out.append(
+                Finding(
+                    "path.unreached",
+                    "warning",
+                    f"Path to {dst}: the destination never answered; the last answer came from {where}",
+                    "Probes die after the last answering hop: a firewall dropping the traffic, a missing "
+                    "route (or return route) beyond it, or a host that is down. Per-hop loss on such a path "
+                    "cannot be told from rate limiting, so it is not judged.",
+                    {"dst": dst, "hops": _hops(p)},
+                )
+            )
+            continue
         origin = loss_origin(p, loss_threshold_pct=th.hop_loss_pct)
         final = p[p["hop"] == p["hop"].max()]
         dest_loss = float(final["carried_loss_pct"].max())

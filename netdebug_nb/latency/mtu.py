@@ -84,10 +84,13 @@ def collect(target: str, sizes: Sequence[int], *, count: int = 3, interval_s: fl
 
 
 def sweep(targets: Sequence[str], sizes: Sequence[int], *, count: int = 3, interval_s: float = 0.2) -> str:
-    """:func:`collect` for several targets, one after the other (big probes should not compete)."""
-    return "\n".join(
-        collect(t, sizes, count=count, interval_s=interval_s) for t in dict.fromkeys(targets) if t
-    )
+    """:func:`collect` for several targets in parallel (sizes one after the other per target)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [t for t in dict.fromkeys(targets) if t]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        texts = list(pool.map(lambda t: collect(t, sizes, count=count, interval_s=interval_s), names))
+    return "\n".join(texts)
 
 
 _HEADER = re.compile(r"^# size (\d+) target (\S+)$", re.MULTILINE)

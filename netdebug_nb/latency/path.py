@@ -31,6 +31,13 @@ def interpret(hops: pd.DataFrame, *, loss_threshold_pct: float = 2.0) -> pd.Data
     """
     if len(hops) == 0:
         return schema.empty(PATH_SCHEMA)
+    if hops["dst"].nunique(dropna=False) > 1:
+        parts = [_one_path(g, loss_threshold_pct) for _, g in hops.groupby("dst", sort=False, dropna=False)]
+        return schema.frame(pd.concat(parts, ignore_index=True), PATH_SCHEMA)
+    return _one_path(hops, loss_threshold_pct)
+
+
+def _one_path(hops: pd.DataFrame, loss_threshold_pct: float) -> pd.DataFrame:
     h = hops.sort_values(["hop", "responder"], kind="stable").reset_index(drop=True)
     # one loss figure per hop (responders of one hop share the hop's loss, as mtr reports it)
     per_hop = h.groupby("hop", sort=True).agg(loss=("loss_pct", "min"), responded=("responded", "any"))

@@ -59,7 +59,19 @@ def test_unreached_destination() -> None:
     hops = mtr.read(FIX / "mtr_clean.json")
     hops = hops.assign(dst="198.18.9.9")
     hops.loc[1, ["host", "responded", "loss_pct"]] = ["???", False, 100.0]
-    assert path.interpret(hops)["verdict"].tolist() == ["ok", "unreached"]
+    p = path.interpret(hops)
+    assert p["verdict"].tolist() == ["ok", "unreached"]
+    (f,) = checks.path(p)
+    assert f.id == "path.unreached" and "hop 1 (198.18.1.1)" in f.title
+
+
+def test_several_destinations_are_separate_paths() -> None:
+    both = pd.concat([mtr.read(FIX / "mtr_ratelimited.json"), mtr.read(FIX / "mtr_loss.json")])
+    p = path.interpret(both)
+    assert p.groupby("dst")["verdict"].apply(list).to_dict() == {
+        "198.18.2.10": ["rate_limited", "destination"],
+        "198.18.2.11": ["ok", "destination"],
+    }
 
 
 def test_empty() -> None:
