@@ -11,6 +11,7 @@ resend (the resolver's timeout as it happened on the wire). The result has the t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,13 +24,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def read(path: str | Path, conf: ResolvConf) -> pd.DataFrame:
+def read(path: str | Path, conf: ResolvConf, *, qtypes: Sequence[str] = ("A", "AAAA")) -> pd.DataFrame:
     """Per-query rows (:data:`QUERY_SCHEMA`) for every DNS query in the capture at ``path``."""
     from netdebug_nb.pcap import dns as pcap_dns
     from netdebug_nb.pcap import reader
 
     packets = reader.read(path)
-    return from_transactions(pcap_dns.transactions(pcap_dns.read(path, packets)), conf)
+    return from_transactions(pcap_dns.transactions(pcap_dns.read(path, packets)), conf, qtypes=qtypes)
 
 
 def base_name(qname: str, conf: ResolvConf) -> str:
@@ -76,7 +77,9 @@ class _Chain:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def from_transactions(tx: pd.DataFrame, conf: ResolvConf, *, gap_s: float | None = None) -> pd.DataFrame:
+def from_transactions(
+    tx: pd.DataFrame, conf: ResolvConf, *, qtypes: Sequence[str] = ("A", "AAAA"), gap_s: float | None = None
+) -> pd.DataFrame:
     """Regroup query/response pairs into resolver lookups (see the module doc)."""
     import pandas as pd
 
@@ -86,26 +89,29 @@ def from_transactions(tx: pd.DataFrame, conf: ResolvConf, *, gap_s: float | None
         return schema.empty(QUERY_SCHEMA)
     window = pd.Timedelta(seconds=gap_s if gap_s is not None else conf.timeout_s * conf.attempts + 1)
     t = tx[tx["qname"].notna()].sort_values(["query_ts", "query_frame"], kind="stable")
-    open_chains: dict[tuple[str, str], _Chain] = {}
     chains: list[_Chain] = []
     occurrences: dict[str, int] = {}
     records: Any = t.itertuples(index=False)  # row fields are plain Python/pandas scalars
     for r in records:
         qname = str(r.qname).lower()
         client = str(r.client)
-        chain = None
-        for key, c in list(open_chains.items()):
-            if key[0] != client or r.query_ts - c.last > window:
-                continue
-            if qname in c.candidates and not _already_answered(c, qname, str(r.qtype), str(r.transport)):
-                chain = c
-                break
+        fits = [
+            c
+            for c in chains
+            if c.client == client
+            and r.query_ts - c.last <= window
+            and qname in c.candidates
+            and not _complete(c, qtypes)
+            and not _already_answered(c, qname, str(r.qtype), str(r.transport))
+        ]
+        # concurrent lookups of one name: glibc sends a pair to one server, so prefer the chain using it
+        same_server = [c for c in fits if c.rows and c.rows[-1]["server"] == r.server]
+        chain: _Chain | None = (same_server or fits)[-1] if fits else None
         if chain is None:
             base = base_name(qname, conf)
             trial = occurrences.get(base, 0)
             occurrences[base] = trial + 1
             chain = _Chain(client, base, trial, r.query_ts, r.query_ts, _candidates(base, conf) or [qname])
-            open_chains[(client, base)] = chain
             chains.append(chain)
         chain.last = max(chain.last, r.query_ts if bool(pd.isna(r.response_ts)) else r.response_ts)
         attempt = sum(
@@ -153,6 +159,24 @@ def from_transactions(tx: pd.DataFrame, conf: ResolvConf, *, gap_s: float | None
     return schema.frame(rows, QUERY_SCHEMA)
 
 
+def _true(v: Any) -> bool:
+    """A nullable boolean cell as a plain bool (NA is False)."""
+    import pandas as pd
+
+    return v is not None and v is not pd.NA and bool(v)
+
+
+def _complete(chain: _Chain, qtypes: Sequence[str]) -> bool:
+    """The lookup got its answer: every record type a lookup asks has a full (non-truncated) response."""
+    if not chain.rows:
+        return False
+    last = chain.rows[-1]
+    rows = [x for x in chain.rows if x["qname"] == last["qname"] and x["server"] == last["server"]]
+    done = {x["qtype"] for x in rows if x["status"] == "ok" and not _true(x["tc"])}
+    has_answer = any(x["status"] == "ok" and not _true(x["tc"]) and _true(x["answers"]) for x in rows)
+    return has_answer and done >= {*qtypes}
+
+
 def _already_answered(chain: _Chain, qname: str, qtype: str, transport: str) -> bool:
     """This exact question already got a complete answer in the chain: a new query is a new lookup."""
     return any(
@@ -160,7 +184,7 @@ def _already_answered(chain: _Chain, qname: str, qtype: str, transport: str) -> 
         and x["qtype"] == qtype
         and x["transport"] == transport
         and x["status"] == "ok"
-        and x["tc"] is not True
+        and not _true(x["tc"])
         for x in chain.rows
     )
 

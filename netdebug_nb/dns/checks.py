@@ -287,10 +287,8 @@ def server_latency(
     ]
 
 
-def replicas(
-    compared: pd.DataFrame, stats: pd.DataFrame, odd: pd.DataFrame, th: Thresholds = Thresholds()
-) -> list[Finding]:
-    """Findings from asking every server the same questions."""
+def inconsistent(odd: pd.DataFrame) -> list[Finding]:
+    """dns.inconsistent_answers from :func:`netdebug_nb.dns.servers.disagreements` (live comparison or a capture)."""
     out: list[Finding] = []
     if not odd.empty:
         bad = odd[~odd["agrees"].astype(bool)]
@@ -311,6 +309,14 @@ def replicas(
                 },
             )
         )
+    return out
+
+
+def replicas(
+    compared: pd.DataFrame, stats: pd.DataFrame, odd: pd.DataFrame, th: Thresholds = Thresholds()
+) -> list[Finding]:
+    """Findings from asking every server the same questions."""
+    out = inconsistent(odd)
     out.extend(server_latency(stats, th))
     if not stats.empty and (stats["timeouts"] > 0).any():
         t = stats[stats["timeouts"] > 0]

@@ -7,7 +7,7 @@ import pytest
 
 from netdebug_nb import schema
 from netdebug_nb.catalogue import DATA_DIR
-from netdebug_nb.dns import capture, checks, resolvconf, tracer
+from netdebug_nb.dns import capture, checks, resolvconf, servers, tracer
 
 CONF = resolvconf.read(DATA_DIR / "dns" / "resolv.conf")
 
@@ -85,15 +85,24 @@ def test_empty_transactions() -> None:
 
 def test_sample_capture_shows_expansion_stall_and_truncation() -> None:
     q = capture.read(DATA_DIR / "dns" / "sample_dns.pcap", CONF)
-    lookups = tracer.summarize(q).set_index("lookup")
-    assert lookups.loc["api.example.com", "nxdomain_queries"] == 8
-    assert lookups.loc["api.example.com", "outcome"] == "answer"
-    assert lookups.loc["nosuch.example.com", "outcome"] == "NXDOMAIN"
-    assert lookups.loc["db", "waited_timeout_ms"] > 4000  # the 5 s resolver retry
-    assert lookups.loc["big", "tcp_fallbacks"] == 1
+    lookups = tracer.summarize(q).set_index(["lookup", "trial"])
+    assert lookups.loc[("api.example.com", 0), "nxdomain_queries"] == 8
+    assert lookups.loc[("api.example.com", 0), "outcome"] == "answer"
+    assert lookups.loc[("nosuch.example.com", 0), "outcome"] == "NXDOMAIN"
+    assert lookups.loc[("db", 0), "waited_timeout_ms"] > 4000  # the 5 s resolver retry
+    assert lookups.loc[("big", 0), "tcp_fallbacks"] == 1
+    assert lookups.loc[("big", 1), "truncated_no_tcp"] == 1  # the replica that refuses TCP
+    assert set(lookups.loc["web"]["servers"]) == {"198.18.2.10", "198.18.2.11"}  # rotate over two replicas
     ids = {f.id for f in checks.lookups(tracer.summarize(q), q, CONF)}
-    assert {"dns.ndots_amplification", "dns.retry_5s", "dns.timeout", "dns.nxdomain"} <= ids
-    assert "dns.truncated_no_tcp" not in ids
+    assert {
+        "dns.ndots_amplification",
+        "dns.retry_5s",
+        "dns.timeout",
+        "dns.nxdomain",
+        "dns.truncated_no_tcp",
+    } <= ids
+    odd = servers.disagreements(q[~q["tc"].fillna(False).astype(bool)])
+    assert list(odd[~odd["agrees"].astype(bool)]["server"]) == ["198.18.2.11"]  # the broken replica
 
 
 def test_sample_files_are_small(tmp_path: Path) -> None:
