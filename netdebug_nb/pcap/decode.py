@@ -69,8 +69,17 @@ class Decoded:
 
 def col(m: np.ndarray, at: int, dt: str) -> I64:
     """Column ``at`` of a gathered header matrix, read as ``dt`` (big-endian network fields)."""
-    d = np.dtype(dt)
-    return np.ascontiguousarray(m[:, at : at + d.itemsize]).view(d)[:, 0].astype(np.int64)
+    width = m.shape[1]
+    d = np.dtype({"names": ["f"], "formats": [dt], "offsets": [at], "itemsize": width})
+    return m.view(d)["f"][:, 0].astype(np.int64)
+
+
+def isin(a: I64, values: tuple[int, ...]) -> B:
+    """``np.isin`` for a handful of constants (much cheaper than the general version)."""
+    out = a == values[0]
+    for v in values[1:]:
+        out |= a == v
+    return out
 
 
 def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded:
@@ -88,7 +97,7 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
 
     zero = np.zeros(n, dtype=np.int64)
     # --- link layer: ethertype and offset of the network header ---------------------------------
-    wanted = np.isin(lt, np.fromiter(linktypes, dtype=np.int64)) if n else np.zeros(0, dtype=bool)
+    wanted = isin(lt, tuple(linktypes)) if n and linktypes else np.zeros(n, dtype=bool)
     etype = zero.copy()
     l3 = np.full(n, -1, dtype=np.int64)
 
@@ -115,10 +124,10 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
             fam = rd(dt, zero, m)
             swapped = ((fam & 0xFF) << 24) | ((fam & 0xFF00) << 8) | ((fam >> 8) & 0xFF00) | (fam >> 24)
             fam = np.where((fam & 0xFFFF0000) != 0, swapped, fam)
-            et = np.where(fam == 2, 0x0800, np.where(np.isin(fam, _AF_INET6), 0x86DD, 0))
+            et = np.where(fam == 2, 0x0800, np.where(isin(fam, _AF_INET6), 0x86DD, 0))
             etype = np.where(m, et, etype)
             l3 = np.where(m, 4, l3)
-    m = wanted & np.isin(lt, (*RAW_ALIASES, IPV4, IPV6)) & (cl >= 1)
+    m = wanted & isin(lt, (*RAW_ALIASES, IPV4, IPV6)) & (cl >= 1)
     if m.any():
         ver = rd("u1", zero, m) >> 4
         etype = np.where(m, np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, 0)), etype)
@@ -130,7 +139,7 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     vlan_inner = zero.copy()
     has_vlan_inner = np.zeros(n, dtype=bool)
     for depth in range(4):
-        m = (l3 >= 0) & np.isin(etype, _VLAN_TPIDS) & (cl >= l3 + 4)
+        m = (l3 >= 0) & isin(etype, _VLAN_TPIDS) & (cl >= l3 + 4)
         if not m.any():
             break
         vid = rd(">u2", l3, m) & 0x0FFF
@@ -197,7 +206,7 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
         cur = np.where(v6, l3 + 40, -1)
         ip_end = np.where(v6, np.where(plen == 0, batch.wirelen, l3 + 40 + plen), ip_end)
         for _ in range(8):
-            ext = v6 & ~later_frag & (np.isin(nh, _V6_EXT_8) | (nh == _V6_FRAG) | (nh == _V6_AH))
+            ext = v6 & ~later_frag & (isin(nh, _V6_EXT_8) | (nh == _V6_FRAG) | (nh == _V6_AH))
             if not ext.any():
                 break
             cut = ext & (cl < cur + 8)
@@ -223,7 +232,7 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     l4ok = has_ip & ~later_frag & (l4 >= 0)
     h4 = g.rows(20, np.where(l4ok, off + l4, 0))
     remaining = ip_end - l4
-    has_ports = l4ok & np.isin(proto, (TCP, UDP, UDPLITE, SCTP)) & (cl >= l4 + 4)
+    has_ports = l4ok & isin(proto, (TCP, UDP, UDPLITE, SCTP)) & (cl >= l4 + 4)
     tcp = has_ports & (proto == TCP) & (cl >= l4 + 20)
     udp = has_ports & ((proto == UDP) | (proto == UDPLITE)) & (cl >= l4 + 8)
     sport = col(h4, 0, ">u2")

@@ -118,7 +118,7 @@ class Walk:
     code: int  # _INCOMPLETE (needs more data), _ABSURD (bad length at stop), _SECTION (pcapng SHB)
 
 
-def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, seg: int = 1 << 14) -> Walk:
+def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, seg: int = 1 << 15) -> Walk:
     """All record positions from ``start`` following ``step`` until a record does not fit/is bad."""
     parts: list[I64] = []
     pos = start
@@ -138,26 +138,35 @@ def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, s
 
 
 def _guesses(g: Gather, start: int, end: int, plausible: Plausible, seg: int) -> I64:
-    """First plausible record start in a window after each segment boundary."""
-    win = 1024
+    """First plausible record start in a window after each segment boundary.
+
+    Windows are searched 256 bytes at a time, only for segments without a hit yet: most records
+    are short, so most segments are settled by the first slice.
+    """
     bounds = np.arange(start + seg, end - seg, seg, dtype=np.int64)
-    pre = getattr(plausible, "prefilter", None)
-    if pre is not None:  # cheap range test on one field over a strided 2-D view, no gather
-        dt, at, lo, hi = pre
-        v = g._view(dt)
-        grid = np.lib.stride_tricks.as_strided(
-            v[int(bounds[0]) + at :], shape=(len(bounds), win), strides=(seg, 1)
+    found = np.full(len(bounds), -1, dtype=np.int64)
+    dt, at, lo, hi = plausible.prefilter  # type: ignore[attr-defined]
+    view = g._view(dt)
+    step = 256
+    todo = np.arange(len(bounds))
+    for w0 in range(0, 2048, step):
+        if not len(todo):
+            break
+        base = bounds[todo] + w0
+        every = np.lib.stride_tricks.as_strided(
+            view[int(bounds[0]) + w0 + at :],
+            shape=(len(bounds), step),
+            strides=(seg * view.strides[0], view.strides[0]),
         )
-        r, c = (
-            np.nonzero((grid >= lo) & (grid <= hi)) if len(bounds) else (np.empty(0, int), np.empty(0, int))
-        )
-        cand = bounds[r] + c
-    else:
-        cand = (bounds[:, None] + np.arange(win, dtype=np.int64)[None, :]).ravel()
-        r = np.repeat(np.arange(len(bounds)), win)
-    ok = plausible(g, cand, end)
-    rows, first_idx = np.unique(r[ok], return_index=True)
-    return np.concatenate([np.array([start], dtype=np.int64), cand[ok][first_idx]])
+        grid = every if len(todo) == len(bounds) else every[todo]
+        flat = np.flatnonzero(((grid - np.uint32(lo)) <= np.uint32(hi - lo)).ravel())
+        r, c = np.divmod(flat, step)
+        cand = base[r] + c
+        ok = plausible(g, cand, end)
+        rows, first = np.unique(r[ok], return_index=True)
+        found[todo[rows]] = cand[ok][first]
+        todo = np.delete(todo, rows)
+    return np.concatenate([np.array([start], dtype=np.int64), found[found >= 0]])
 
 
 def _walk_lockstep(g: Gather, starts: I64, end: int, step: Step) -> Walk:
@@ -251,6 +260,7 @@ class Scan:
         limit = max(snaplen if snaplen < (1 << 31) else 0, MAX_CAPLEN)
         u32 = order + "u4"
         frac_max = 1_000_000_000 // frac_ns
+        rec_dtype = np.dtype([("sec", u32), ("frac", u32), ("caplen", u32), ("wirelen", u32)])
 
         def step(g: Gather, p: I64, end: int, why: bool = False) -> tuple[I64, np.ndarray]:
             cl = g.read(u32, p + 8).astype(np.int64)
@@ -289,13 +299,14 @@ class Scan:
             w = walk(g, 0, fill, step, plausible)
             p = w.pos
             if len(p):
+                hdrs = g.rows(16, p).view(rec_dtype)[:, 0]
                 yield Batch(
                     buf=buf,
                     off=p + hdr,
-                    caplen=g.read(u32, p + 8).astype(np.int64),
-                    wirelen=g.read(u32, p + 12).astype(np.int64),
-                    ts_ns=g.read(u32, p).astype(np.int64) * 1_000_000_000
-                    + g.read(u32, p + 4).astype(np.int64) * frac_ns,
+                    caplen=hdrs["caplen"].astype(np.int64),
+                    wirelen=hdrs["wirelen"].astype(np.int64),
+                    ts_ns=hdrs["sec"].astype(np.int64) * 1_000_000_000
+                    + hdrs["frac"].astype(np.int64) * frac_ns,
                     iface=np.zeros(len(p), dtype=np.uint16),
                     linktype=np.full(len(p), linktype, dtype=np.uint16),
                 )
