@@ -14,6 +14,7 @@ node is still known). Everything else is ``external``.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -146,6 +147,31 @@ def enrich(
             mapping = {k: v[i] for k, v in table.items()}
             out[f"{col}_{suffix}"] = df[col].map(mapping).astype("string")
     return out
+
+
+_SEPARATORS = re.compile(r"[\s|,;]+")
+
+
+def addresses(df: pd.DataFrame, column: str, *, into: str = "ip") -> pd.DataFrame:
+    """One row per IP address found in a text column (DNS ``answer_data`` like
+    ``"A 10.96.0.10 | AAAA fd00::a"``), the address in column ``into``; rows without one dropped.
+
+    Answers are lists, not one address per row: exploding them lets :func:`enrich` name each."""
+    import pandas as pd
+
+    if column not in df.columns:
+        raise KeyError(
+            f"addresses: no column {column!r} in the frame (has: {', '.join(map(str, df.columns))})"
+        )
+    found = df[column].map(
+        lambda text: (
+            [c for tok in _SEPARATORS.split(str(text)) if (c := canonical(tok))] if pd.notna(text) else []
+        )
+    )
+    out = df.assign(**{into: found}).explode(into)
+    out = out[out[into].notna()].copy()
+    out[into] = out[into].astype("string")
+    return out.reset_index(drop=True)
 
 
 def optional(df: pd.DataFrame, columns: str | Sequence[str], inventory: Inventory | None) -> pd.DataFrame:

@@ -159,3 +159,24 @@ def test_optional_and_disabled(kubeconfig: Path, apiserver: FakeApiServer) -> No
     inv, note = k8s_enrich.inventory_if_available(enabled=False, kubeconfig=str(kubeconfig))
     assert inv is None and note == "Kubernetes names off (kubernetes=False)"
     assert not any(p == "/version/" for _, p, _ in apiserver.requests)
+
+
+def test_dns_answers_are_exploded_then_named() -> None:
+    lookups = pd.DataFrame(
+        {
+            "name": ["kube-dns.kube-system.svc.cluster.local", "api.payments.svc", "nx.example", "db"],
+            "answer_data": [
+                "A 10.96.0.10 | AAAA fd00:10:96::a",
+                "A 10.96.120.15",
+                pd.NA,
+                "CNAME db.example.",
+            ],
+        }
+    )
+    rows = k8s_enrich.addresses(lookups, "answer_data", into="answer_ip")
+    assert list(rows["answer_ip"]) == ["10.96.0.10", "fd00:10:96::a", "10.96.120.15"]
+    assert list(rows["name"]) == ["kube-dns.kube-system.svc.cluster.local"] * 2 + ["api.payments.svc"]
+    named = enrich(rows, "answer_ip", _inv())
+    assert list(named["answer_ip_name"]) == ["kube-dns", "kube-dns", "api"]
+    empty = k8s_enrich.addresses(lookups.iloc[2:], "answer_data")
+    assert len(empty) == 0 and "ip" in empty.columns
