@@ -91,3 +91,22 @@ def test_no_cluster_is_one_line_nonzero_and_fast(tmp_path: Path) -> None:
 def test_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(*argv)
     assert code == 2 and (err or capsys.readouterr().err)  # argparse writes to sys.stderr
+
+
+def test_installed_cli_reads_the_fake_cluster(
+    kubeconfig: Path, apiserver: FakeApiServer, tmp_path: Path
+) -> None:
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    argv = [
+        *netdebug_cmd(),
+        "k8s",
+        "inventory",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--namespace",
+        "kube-system",
+    ]
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "coredns-5d78c9869d-8xq2p" in p.stdout and "api-7d9f8b6c5" not in p.stdout
+    assert ("GET", "/api/v1/namespaces/kube-system/pods", {"limit": "500"}) in apiserver.requests
