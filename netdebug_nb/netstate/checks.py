@@ -69,7 +69,7 @@ def notes(items: Sequence[Note]) -> list[Finding]:
             Finding(
                 "collect.tool_missing",
                 "info",
-                f"{len(missing)} state command(s) not installed; those sections are skipped",
+                f"{len(missing)} state command(s) not installed; their outputs are missing",
                 "; ".join(n.message for n in missing) + (f" — {'; '.join(pk)}" if pk else ""),
                 {"files": [n.source for n in missing], "hints": pk},
             )
@@ -81,7 +81,7 @@ def notes(items: Sequence[Note]) -> list[Finding]:
             Finding(
                 "collect.permission_denied",
                 "warning",
-                f"{len(denied)} state command(s) not permitted; those sections are skipped",
+                f"{len(denied)} state command(s) not permitted; their outputs are missing",
                 "; ".join(n.message for n in denied) + (f" — {caps[0]}" if len(caps) == 1 else ""),
                 {"files": [n.source for n in denied], "hints": caps},
             )
@@ -92,7 +92,7 @@ def notes(items: Sequence[Note]) -> list[Finding]:
             Finding(
                 "collect.failed",
                 "info",
-                f"{len(failed)} state command(s) failed; those sections are skipped",
+                f"{len(failed)} state command(s) failed; their outputs are missing",
                 "; ".join(n.message for n in failed),
                 {"files": [n.source for n in failed]},
             )

@@ -59,6 +59,32 @@ def parse_stats(text: str, source: str = "conntrack-S.txt") -> pd.DataFrame:
     return schema.frame(rows, STATS_SCHEMA)
 
 
+_PROC_NAMES = {"clashres": "clash_resolve", "icmp_error": "error"}
+
+
+def parse_proc_stat(text: str, source: str = "nf_conntrack-stat.txt") -> pd.DataFrame:
+    """``/proc/net/stat/nf_conntrack`` (hex, one row per CPU): the same counters without NET_ADMIN."""
+    lines = [(no, ln.split()) for no, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
+    if not lines:
+        return schema.empty(STATS_SCHEMA)
+    _, header = lines[0]
+    if "entries" not in header:
+        raise ParseError(
+            source, "expected the 'entries ...' header of /proc/net/stat/nf_conntrack", line=lines[0][0]
+        )
+    names = [_PROC_NAMES.get(h, h) for h in header]
+    rows = []
+    for cpu, (no, values) in enumerate(lines[1:]):
+        if len(values) != len(names):
+            raise ParseError(source, f"{len(values)} columns, header has {len(names)}", line=no)
+        try:
+            fields = {n: int(v, 16) for n, v in zip(names, values, strict=True)}
+        except ValueError as exc:
+            raise ParseError(source, f"not a hex counter: {exc}", line=no) from exc
+        rows.append({"cpu": cpu, **{c: fields.get(c) for c in COUNTERS}})
+    return schema.frame(rows, STATS_SCHEMA)
+
+
 def parse_count(text: str, source: str = "conntrack-count.txt") -> int | None:
     """``conntrack -C`` prints one number."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

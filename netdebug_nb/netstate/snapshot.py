@@ -16,6 +16,7 @@ Layout (file → command that produces it; every file is optional)::
     conntrack-S.txt        conntrack -S
     conntrack-count.txt    conntrack -C
     sysctl.txt             sysctl net.netfilter.nf_conntrack_max net.netfilter.nf_conntrack_count ...
+    nf_conntrack-stat.txt  cat /proc/net/stat/nf_conntrack   (the conntrack -S counters, readable without NET_ADMIN)
     iptables-save.txt      iptables-save -c        (backend read from its header: nf_tables or legacy)
     ip6tables-save.txt     ip6tables-save -c
     iptables-legacy-save.txt  iptables-legacy-save -c
@@ -82,6 +83,7 @@ SECTIONS: Mapping[str, str] = {
     "conntrack-S.txt": "conntrack",
     "conntrack-count.txt": "conntrack",
     "sysctl.txt": "conntrack",
+    "nf_conntrack-stat.txt": "conntrack",
     "iptables-save.txt": "firewall",
     "ip6tables-save.txt": "firewall",
     "iptables-legacy-save.txt": "firewall",
@@ -164,7 +166,7 @@ def collect(
     *,
     files: Sequence[str] | None = None,
     timeout: float = 20.0,
-    proc_sys: Path = Path("/proc/sys"),
+    proc: Path = Path("/proc"),
 ) -> Snapshot:
     """Run every state command and write its output into ``out``; failures become notes.
 
@@ -189,10 +191,18 @@ def collect(
             continue
         (out / name).write_text(done.stdout, encoding="utf-8")
         snap.texts[name] = done.stdout
+    if files is None or "nf_conntrack-stat.txt" in files:
+        try:
+            text = (proc / "net/stat/nf_conntrack").read_text(encoding="utf-8")
+        except OSError:
+            pass  # no conntrack module: conntrack -S says so too
+        else:
+            (out / "nf_conntrack-stat.txt").write_text(text, encoding="utf-8")
+            snap.texts["nf_conntrack-stat.txt"] = text
     if files is None or "sysctl.txt" in files:
         lines = []
         for key in SYSCTLS:
-            path = proc_sys / key.replace(".", "/")
+            path = proc / "sys" / key.replace(".", "/")
             try:
                 value = " ".join(path.read_text(encoding="utf-8").split())
             except OSError:
@@ -247,7 +257,7 @@ def read(directory: Path | str) -> Snapshot:
             snap.notes.append(Note("snapshot", META_FILE, "unparseable", f"{meta_path}: not a JSON object"))
     explained = {n.source for n in collected_notes}
     snap.notes.extend(collected_notes)
-    for name in [*COMMANDS, "sysctl.txt"]:
+    for name in [*COMMANDS, "sysctl.txt", "nf_conntrack-stat.txt"]:
         path = d / name
         if path.is_file():
             try:

@@ -57,6 +57,8 @@ def build(snap: Snapshot) -> State:
         schema.empty(interfaces.IFACE_SCHEMA),
     )
     stats = parsed("conntrack-S.txt", conntrack.parse_stats, schema.empty(conntrack.STATS_SCHEMA))
+    if stats.empty:  # conntrack not permitted or not installed: the kernel's own counters
+        stats = parsed("nf_conntrack-stat.txt", conntrack.parse_proc_stat, stats)
     count = parsed("conntrack-count.txt", conntrack.parse_count, None)
     sysctls = parsed("sysctl.txt", conntrack.parse_sysctl, {})
     fw_parts = [

@@ -43,3 +43,29 @@ def test_bad_line() -> None:
     with pytest.raises(ParseError) as exc:
         conntrack.parse_stats("cpu=0 found=1\nconntrack v1.4.7: Operation failed\n", "conntrack-S.txt")
     assert exc.value.line == 2
+
+
+def test_proc_stat_without_net_admin() -> None:
+    text = (
+        "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n"
+        "0000002a  00000003 00000010 00000000 00000005 00000000 00000000 00000000 00000000 0000000b 0000000b 00000000 00000001  00000000 00000000 00000000 00000007\n"
+        "0000002a  00000001 00000020 00000000 00000000 00000000 00000000 00000000 00000000 00000001 00000001 00000002 00000000  00000000 00000000 00000000 00000000\n"
+    )
+    df = conntrack.parse_proc_stat(text)
+    schema.check(df, conntrack.STATS_SCHEMA)
+    assert (
+        list(df["insert_failed"]) == [11, 1]
+        and list(df["clash_resolve"]) == [3, 1]
+        and list(df["early_drop"]) == [0, 2]
+    )
+    with pytest.raises(ParseError) as exc:
+        conntrack.parse_proc_stat(text + "0000002a 0001\n", "nf_conntrack-stat.txt")
+    assert exc.value.line == 4
+
+
+def test_proc_stat_live_matches_the_kernel() -> None:
+    path = Path("/proc/net/stat/nf_conntrack")
+    if not path.is_file():
+        pytest.skip("no nf_conntrack module loaded")
+    df = conntrack.parse_proc_stat(path.read_text())
+    assert len(df) >= 1 and df["insert_failed"].notna().all()
