@@ -73,6 +73,7 @@ def label(packets: pd.DataFrame) -> pd.DataFrame:
     flow = np.full(len(packets), -1, dtype=np.int64)
     if len(keys):
         flow[has_ip] = keys.groupby(["p", "lo", "hi"], sort=False).ngroup().to_numpy(np.int64)
+        flow = _split_reused_ports(packets, flow, proto)
     forward = np.ones(len(packets), dtype=bool)
     if has_ip.any():
         ids, first = np.unique(flow[has_ip], return_index=True)
@@ -81,6 +82,42 @@ def label(packets: pd.DataFrame) -> pd.DataFrame:
         forward[has_ip] = key_s[has_ip] == first_key[flow[has_ip]]
     out = frame({"flow": flow, "forward": forward}, LABELS_SCHEMA)
     out.index = packets.index
+    return out
+
+
+def _split_reused_ports(packets: pd.DataFrame, flow: np.ndarray, proto: np.ndarray) -> np.ndarray:
+    """A new TCP connection on a 5-tuple already seen (a SYN with a new ISN) gets its own flow.
+
+    Busy clients reuse ephemeral ports within minutes; like Wireshark's ``tcp.stream``, each
+    connection is then its own flow so sequence analysis does not mix two connections.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from netdebug_nb.pcap.schema import TCP_ACK, TCP_SYN
+
+    flags = packets["tcp_flags"].to_numpy(dtype=np.int64, na_value=0)
+    syn = (proto == 6) & ((flags & TCP_SYN) > 0) & ((flags & TCP_ACK) == 0) & (flow >= 0)
+    if not syn.any():
+        return flow
+    idx = np.flatnonzero(syn)
+    seq = packets["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)[idx]
+    s = pd.DataFrame({"flow": flow[idx], "seq": seq, "row": idx})
+    prev_seq = s.groupby("flow")["seq"].shift(1)
+    first_row = pd.Series(np.arange(len(flow))).groupby(flow).transform("min").to_numpy()[idx]
+    new = (prev_seq.notna() & (prev_seq != s["seq"])).to_numpy() | (
+        (prev_seq.isna()).to_numpy() & (first_row < idx)
+    )
+    if not new.any():
+        return flow
+    starts = np.zeros(len(flow), dtype=np.int64)
+    starts[idx[new]] = 1
+    sub = pd.Series(starts).groupby(flow).cumsum().to_numpy()
+    out = flow.copy()
+    ok = flow >= 0
+    out[ok] = (
+        pd.DataFrame({"f": flow[ok], "sub": sub[ok]}).groupby(["f", "sub"], sort=False).ngroup().to_numpy()
+    )
     return out
 
 

@@ -8,8 +8,8 @@ The sequence analysis follows Wireshark's ideas, simplified:
 * sequence numbers are made relative to the first packet of each direction (flows under 2 GiB);
 * a segment that starts below the highest sequence number already seen in its direction is a
   *retransmission*, unless it fills a hole never seen before and arrives within the flow's
-  handshake RTT (or ``ooo_threshold_ms`` when unknown) of the previous segment: then it is
-  *out of order*;
+  handshake RTT (at least ``ooo_threshold_ms``) of the previous segment: then it is *out of
+  order*. Unlike Wireshark, a resend of bytes the capture did see is always a retransmission;
 * a one-byte (or empty) segment one below the highest sequence is a keep-alive, not a
   retransmission;
 * a segment starting above the highest sequence seen means the capture missed data
@@ -18,6 +18,9 @@ The sequence analysis follows Wireshark's ideas, simplified:
   data outstanding is a *duplicate ACK*;
 * IPv4 packets seen twice with the same IP ID (a capture on ``any`` sees forwarded packets on two
   interfaces) are counted once, so they do not pass for retransmissions.
+
+A flow is a 5-tuple: a client port reused for a new connection within one capture is analysed
+as one flow (its sequence numbers jump, which shows as gaps).
 
 Round-trip samples pair a data segment with the first ACK that acknowledges exactly its end,
 skipping retransmitted ranges (Karn). Where the capture was taken decides what they measure: at
@@ -183,7 +186,7 @@ def analyze(
     keep = ~captured_twice
 
     # --- segments: retransmission, out of order, unseen -----------------------------------
-    hs_ns = (ack_ts - syn_last) if n else np.array([])
+    hs_ns = ack_ts - syn_last
     thr = np.where(np.isnan(hs_ns), ooo_threshold_ms * 1e6, np.maximum(hs_ns, ooo_threshold_ms * 1e6))
     is_seg = keep & (seg_len > 0) & ~rst
     s = pd.DataFrame({"g": g[is_seg], "rel": rel[is_seg], "end": end[is_seg], "ts": tsf[is_seg]})

@@ -238,3 +238,21 @@ def test_non_tcp_and_empty_input_give_empty_declared_frames() -> None:
     df["proto"] = pd.array([17] * 3, dtype="UInt8")
     a = tcp.analyze(df, flows.label(df))
     assert a.health.empty and a.events.empty
+
+
+def test_reused_port_starts_a_new_flow() -> None:
+    second = [
+        (100, "c>s", "S", 90000, 0, 0),
+        (110, "s>c", "SA", 70000, 90001, 0),
+        (112, "c>s", "A", 90001, 70001, 0),
+        (120, "c>s", "PA", 90001, 70001, 50),
+    ]
+    first = [*HANDSHAKE, (20, "c>s", "PA", 1001, 5001, 100), (30, "c>s", "FA", 1101, 5001, 0)]
+    df = packets(first + second)
+    labels = flows.label(df)
+    assert labels["flow"].tolist() == [0] * 5 + [1] * 4
+    a = tcp.analyze(df, labels)
+    assert a.health["state"].tolist() == ["established", "established"]
+    assert a.events.empty
+    # a SYN after packets of a connection whose start was not captured also starts a new flow
+    assert flows.label(packets(first[3:] + second))["flow"].tolist() == [0, 0, 1, 1, 1, 1]
