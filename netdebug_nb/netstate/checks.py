@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.findings import Finding, Severity
 from netdebug_nb.netstate import firewall, neighbours
-from netdebug_nb.netstate.snapshot import Note
+from netdebug_nb.netstate.snapshot import COMMANDS, Note
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +59,12 @@ def _na(v: Any) -> bool:
 # --- collection ---------------------------------------------------------------------------
 
 
+def _command(source: str) -> str:
+    """``conntrack -S (conntrack-S.txt)`` for a snapshot file name."""
+    argv = COMMANDS.get(source)
+    return f"{' '.join(argv)} ({source})" if argv else source
+
+
 def notes(items: Sequence[Note]) -> list[Finding]:
     """Tools missing / not permitted / files unparseable: say which package, capability, file and line."""
     out: list[Finding] = []
@@ -70,8 +76,10 @@ def notes(items: Sequence[Note]) -> list[Finding]:
                 "collect.tool_missing",
                 "info",
                 f"{len(missing)} state command(s) not installed; their outputs are missing",
-                "; ".join(n.message for n in missing) + (f" — {'; '.join(pk)}" if pk else ""),
-                {"files": [n.source for n in missing], "hints": pk},
+                "Not installed: "
+                + ", ".join(_command(n.source) for n in missing)
+                + (f" — {'; '.join(pk)}" if pk else ""),
+                {"files": [n.source for n in missing], "hints": pk, "messages": [n.message for n in missing]},
             )
         )
     denied = [n for n in items if n.kind == "permission"]
@@ -82,8 +90,10 @@ def notes(items: Sequence[Note]) -> list[Finding]:
                 "collect.permission_denied",
                 "warning",
                 f"{len(denied)} state command(s) not permitted; their outputs are missing",
-                "; ".join(n.message for n in denied) + (f" — {caps[0]}" if len(caps) == 1 else ""),
-                {"files": [n.source for n in denied], "hints": caps},
+                "Not permitted: "
+                + ", ".join(_command(n.source) for n in denied)
+                + (f" — {'; '.join(caps)}" if caps else ""),
+                {"files": [n.source for n in denied], "hints": caps, "messages": [n.message for n in denied]},
             )
         )
     failed = [n for n in items if n.kind in ("failed", "timeout")]
