@@ -1,5 +1,8 @@
 """Conversations: bidirectional 5-tuples with packets and bytes each way, start, duration, throughput.
 
+A TCP port reused for a new connection (a SYN with a new ISN) starts a new conversation, as in
+Wireshark's ``tcp.stream``.
+
 Side ``a`` is the source of the conversation's first packet, so for TCP it is usually the client.
 Byte counts are bytes on the wire (``wirelen``), the figure a link's capacity is measured in.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,30 @@ def test_default_parameters_fail_with_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert "NoCaptureError" in last and "'pcap'" in last and "Traceback" not in done.stderr
+
+
+def test_notebook_live_capture_in_a_namespace(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    a, b = lab.host("a"), lab.host("b")
+    ia, _ = lab.link(a, "198.18.9.1/24", b, "198.18.9.2/24")
+    b.spawn("python3", "-m", "http.server", "-b", "198.18.9.2", "8000")
+    out = tmp_path / "report"
+    run = subprocess.Popen(
+        a.cmd(*netdebug_cmd(), "run", "pcap_analysis", "-p", "capture_interface", ia, "-p", "capture_filter", "tcp",
+              "-p", "capture_seconds", "6", "-p", "capture_file", str(tmp_path / "live.pcap"), "--out", str(out)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "live.pcap").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for _ in range(3):
+        a.run(
+            "curl", "-s", "-o", "/dev/null", "--retry", "3", "--retry-connrefused", "http://198.18.9.2:8000/"
+        )
+    _, err = run.communicate(timeout=180)
+    assert run.returncode == 0, err
+    doc = json.loads((out / "pcap_analysis" / "findings.json").read_text())
+    assert doc["parameters"]["capture_interface"] == ia
+    assert [f["id"] for f in doc["findings"]] == ["pcap.no_problems"]
+    assert doc["findings"][0]["evidence"]["tcp_flows"] >= 3
