@@ -17,7 +17,7 @@ def interface_counters(ifaces: pd.DataFrame) -> Any:
     df = df[df.sum(axis=1) > 0]
     if df.empty:
         return None
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.4 * len(df)))
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 1 + 0.4 * len(df))))
     df.plot.barh(stacked=True, ax=ax)
     ax.set_xlabel("packets (since the interface came up)")
     ax.set_title("Interface errors and drops")
