@@ -345,9 +345,13 @@ class Scan:
                     p + 12 > end,
                     _INCOMPLETE,
                     np.where(
-                        (ln < 12) | (ln % 4 != 0) | (ln > MAX_BLOCK),
-                        _ABSURD,
-                        np.where(nxt > end, _INCOMPLETE, np.where(typ == _SHB, _SECTION, _OK)),
+                        typ == _SHB,
+                        _SECTION,
+                        np.where(
+                            (ln < 12) | (ln % 4 != 0) | (ln > MAX_BLOCK),
+                            _ABSURD,
+                            np.where(nxt > end, _INCOMPLETE, _OK),
+                        ),
                     ),
                 ).astype(np.int8)
                 return nxt, code
