@@ -245,6 +245,212 @@ def cmd_k8s_lab(args: argparse.Namespace, env: Env) -> int:
 _EXTENSIONS.append(_add_k8s)
 
 
+# --- fleet: one notebook on many nodes as Jobs (netdebug_nb.fleet) --------------------------
+
+
+def _add_fleet(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from netdebug_nb.fleet.result import DEFAULT_LIMIT
+
+    fleet = sub.add_parser("fleet", help="run a notebook on many nodes as Kubernetes Jobs, merge the results")
+    fs = fleet.add_subparsers(dest="fleet_command", required=True, metavar="FLEET_COMMAND")
+
+    def cluster_args(s: argparse.ArgumentParser) -> None:
+        s.add_argument(
+            "--kubeconfig",
+            default="",
+            metavar="FILE",
+            help="default: in-cluster, $KUBECONFIG, ~/.kube/config",
+        )
+        s.add_argument("--context", default="", help="kubeconfig context (default: current)")
+        s.add_argument(
+            "-n", "--namespace", default="netdebug", help="namespace of the Jobs (default: netdebug)"
+        )
+
+    s = fs.add_parser("run", help="one Job per node; collect DIR/<node>/NOTEBOOK/, merge, incident index")
+    s.add_argument("notebook", help="notebook name (see 'list')")
+    cluster_args(s)
+    s.add_argument("--nodes", default="all", help="all | a label selector (role=worker) | name,name")
+    s.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    s.add_argument("-f", "--parameters-file", metavar="FILE", help="YAML file of parameter values")
+    s.add_argument("--out", type=Path, default=None, metavar="DIR", help="default: fleet-NOTEBOOK-RUNID")
+    s.add_argument(
+        "--mesh", action="store_true", help="latency mesh: each node probes every other node's InternalIP"
+    )
+    s.add_argument("--host-network", action="store_true", help="run in each node's network namespace")
+    s.add_argument("--image", default=None, help="lab image (default: ghcr.io/netdebug/netdebug:lab)")
+    s.add_argument(
+        "--service-account", default="netdebug", help="the read-only ServiceAccount (deploy/rbac.yaml)"
+    )
+    s.add_argument(
+        "--timeout",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="notebook limit; Job deadline adds --start-margin",
+    )
+    s.add_argument(
+        "--start-margin", type=int, default=120, metavar="SECONDS", help="image pull and start-up allowance"
+    )
+    s.add_argument(
+        "--ttl", type=int, default=3600, metavar="SECONDS", help="ttlSecondsAfterFinished (backstop cleanup)"
+    )
+    s.add_argument(
+        "--pin", choices=("affinity", "nodeName"), default="affinity", help="how Jobs are pinned to nodes"
+    )
+    s.add_argument("--tolerations", default="all", help="all | none | KEY[=VALUE][:EFFECT],...")
+    s.add_argument("--cpu", default="1", help="CPU limit per Job (request 100m)")
+    s.add_argument("--memory", default="1Gi", help="memory limit per Job (request 256Mi)")
+    s.add_argument(
+        "--result-limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        metavar="BYTES",
+        help="max compressed result per node",
+    )
+    s.add_argument("--qps", type=float, default=20.0, help="Job creations per second")
+    s.add_argument("--burst", type=int, default=20, help="creations allowed at once")
+    s.add_argument("--batch-size", type=int, default=50, help="Jobs per creation batch")
+    s.add_argument("--collect-concurrency", type=int, default=8, help="pod logs read at once")
+    s.add_argument(
+        "--pending-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up on unschedulable / image-pull pods",
+    )
+    s.add_argument("--keep-jobs", action="store_true", help="leave the Jobs (their TTL still applies)")
+    s.add_argument("--no-merge", action="store_true", help="skip the fleet_mesh merge notebook")
+    s.set_defaults(func=cmd_fleet_run)
+
+    s = fs.add_parser("clean", help="delete Jobs created by fleet runs")
+    cluster_args(s)
+    s.add_argument("--run", default="", metavar="RUN_ID", help="only this run (default: every fleet Job)")
+    s.add_argument("-A", "--all-namespaces", action="store_true")
+    s.set_defaults(func=cmd_fleet_clean)
+
+    s = fs.add_parser("emit", help="write a run directory to stdout as a framed result (used in Jobs)")
+    s.add_argument("run_dir", type=Path, help="OUT/NOTEBOOK directory of a run")
+    s.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="BYTES", help="max compressed size")
+    s.set_defaults(func=cmd_fleet_emit)
+
+    s = fs.add_parser("exec", help="run a notebook then emit its result (the command of each Job)")
+    s.add_argument("notebook")
+    s.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    s.add_argument("--out", type=Path, default=Path("/tmp/out"), metavar="DIR")
+    s.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    s.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="BYTES")
+    s.add_argument(
+        "--fping-first", action="store_true", help="mesh mode: probe, then run the notebook offline"
+    )
+    s.set_defaults(func=cmd_fleet_exec)
+
+
+def cmd_fleet_run(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb import catalogue
+    from netdebug_nb.fleet import controller, jobspec
+    from netdebug_nb.fleet.api import Api
+    from netdebug_nb.fleet.progress import Progress
+    from netdebug_nb.parameters import read_file, validate
+
+    info = catalogue.find(args.notebook)
+    params = read_file(args.parameters_file) if args.parameters_file else {}
+    params.update({name: value for name, value in args.parameter})
+    params = validate(info.parameters, params, notebook=info.name)  # refuse before creating anything
+    if args.mesh and info.parameter("targets") is None:
+        raise jobspec.JobSpecError(f"--mesh: notebook {info.name!r} has no 'targets' parameter")
+    run_id = controller.new_run_id()
+    opts = jobspec.JobOptions(
+        notebook=info.name,
+        run_id=run_id,
+        parameters=params,
+        image=args.image or jobspec.DEFAULT_IMAGE,
+        namespace=args.namespace,
+        service_account=args.service_account,
+        timeout_s=args.timeout,
+        start_margin_s=args.start_margin,
+        ttl_s=args.ttl,
+        host_network=args.host_network,
+        pin=args.pin,
+        tolerations=jobspec.parse_tolerations(args.tolerations),
+        cpu_limit=args.cpu,
+        memory_limit=args.memory,
+        result_limit=args.result_limit,
+        fping_first=args.mesh and info.name == "latency",
+    )
+    fopts = controller.FleetOptions(
+        nodes=args.nodes,
+        qps=args.qps,
+        burst=args.burst,
+        batch_size=args.batch_size,
+        collect_concurrency=args.collect_concurrency,
+        pending_timeout_s=args.pending_timeout,
+        keep_jobs=args.keep_jobs,
+        mesh=args.mesh,
+        merge=not args.no_merge,
+    )
+    out = args.out or Path(f"fleet-{info.name}-{run_id}")
+    api = Api.connect(args.kubeconfig, args.context)
+    nodes = controller.select_nodes(api, fopts.nodes)
+    progress = Progress(env.stderr, total=len(nodes), interactive=env.interactive)
+    env.stderr.write(f"fleet run {run_id}: {info.name} on {len(nodes)} node(s), Jobs in {args.namespace}\n")
+    ctl = controller.Controller(
+        api, opts, fopts, out, on_progress=lambda c, final: progress.update(c, force=final)
+    )
+    res = ctl.run(nodes)
+    if fopts.merge:
+        res.merge_error = controller.merge(out)
+    from netdebug_nb import report
+
+    res.index = report.build(out)
+    progress.done(ctl.tracker.counts() if ctl.tracker else {})
+    for run in res.failed:
+        why = run.message if run.state == "failed" else run.result
+        env.stdout.write(f"{run.node}: {run.reason or 'no result'}: {why}\n")
+    if res.merge_error is not None:
+        env.stderr.write(f"netdebug-nb: fleet: merge notebook failed: {res.merge_error}\n")
+    env.stdout.write(f"report: {res.index}\n")
+    return 3 if res.failed or res.merge_error else 0
+
+
+def cmd_fleet_clean(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.fleet import controller
+    from netdebug_nb.fleet.api import Api
+
+    api = Api.connect(args.kubeconfig, args.context)
+    n = controller.clean(api, None if args.all_namespaces else args.namespace, args.run or None)
+    env.stdout.write(f"deleted {n} fleet Job(s)\n")
+    return 0
+
+
+def cmd_fleet_emit(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.fleet import result
+
+    rec = result.emit(args.run_dir, env.stdout, limit=args.limit)
+    if not rec.ok:
+        env.stderr.write(
+            f"netdebug-nb: fleet emit: {args.run_dir}: {rec.error} ({rec.size} bytes, limit {args.limit})\n"
+        )
+    return 0 if rec.ok else 1
+
+
+def cmd_fleet_exec(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.fleet import pod
+
+    return pod.execute(
+        args.notebook,
+        {name: value for name, value in args.parameter},
+        out=args.out,
+        stdout=env.stdout,
+        stderr=env.stderr,
+        timeout=args.timeout,
+        limit=args.limit,
+        fping_first=args.fping_first,
+    )
+
+
+_EXTENSIONS.append(_add_fleet)
+
+
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     env = env or Env()
     parser = build_parser()

@@ -53,27 +53,13 @@ class Api:
         self.pool = urllib3.PoolManager(**kwargs)
 
     @classmethod
-    def connect(
-        cls, kubeconfig: str | None = None, context: str | None = None, *, timeout_s: float = 30.0
-    ) -> Api:
-        """From a kubeconfig (default ``$KUBECONFIG`` / ``~/.kube/config``), or in-cluster."""
-        import os
+    def connect(cls, kubeconfig: str | None = None, context: str | None = None, *, timeout_s: float = 30.0) -> Api:
+        """Connect the way ``netdebug-nb k8s`` does (explicit kubeconfig/context, else in-cluster,
+        else ``$KUBECONFIG`` / ``~/.kube/config``), so both fail the same way when they cannot."""
+        from netdebug_nb.k8s import client
 
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
-
-        cfg = client.Configuration()
-        try:
-            if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-                config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
-            else:
-                config.load_incluster_config(client_configuration=cfg)
-        except (ConfigException, OSError, TypeError, ValueError) as exc:
-            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            raise ClusterError(
-                f"kubeconfig {where}: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-            ) from exc
-        return cls(cfg, timeout_s=timeout_s)
+        cluster = client.connect(kubeconfig or "", context or "", timeout_s=min(timeout_s, 10.0))
+        return cls(cluster.api.configuration, timeout_s=timeout_s)
 
     # --- plumbing -------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from netdebug_nb import __version__
 from netdebug_nb.errors import UsageError
 
 GROUP = "netdebug.dev"
@@ -42,7 +41,8 @@ OUT_DIR = "/tmp/out"
 FLEET_SELECTOR = f"{LABEL_MANAGED}={MANAGED_BY}"
 """Selects every object any fleet run created (``fleet clean``)."""
 
-DEFAULT_IMAGE = f"ghcr.io/netdebug/netdebug-lab:{__version__}"
+DEFAULT_IMAGE = "ghcr.io/netdebug/netdebug:lab"
+"""The same image as ``netdebug-nb k8s lab`` (deploy/); its ServiceAccount is ``netdebug``."""
 
 
 class JobSpecError(UsageError):
@@ -72,6 +72,7 @@ class JobOptions:
     memory_limit: str = "1Gi"
     result_limit: int = 4 * 1024 * 1024
     priority_class: str = ""
+    fping_first: bool = False  # mesh mode: probe with fping, then run the notebook on its output
 
 
 def run_selector(run_id: str) -> str:
@@ -107,6 +108,8 @@ def command(opts: JobOptions) -> list[str]:
         "--limit",
         str(opts.result_limit),
     ]
+    if opts.fping_first:
+        argv.append("--fping-first")
     for k, v in opts.parameters.items():
         argv += ["-p", str(k), _param_text(v)]
     return argv
