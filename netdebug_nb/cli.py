@@ -172,6 +172,18 @@ def _add_k8s(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_k8s_inventory)
 
+    s = ks.add_parser("targets", help="addresses to probe from Kubernetes selectors")
+    cluster_args(s)
+    s.add_argument("spec", nargs="+", help="nodes[:label=value] | pods:NS[/label=value] | service:NS/NAME")
+    s.add_argument("--family", type=int, choices=(4, 6), default=None, help="only IPv4 or IPv6")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_k8s_targets)
+
+    s = ks.add_parser("dns", help="cluster DNS: kube-dns, CoreDNS endpoints, NodeLocal DNSCache, this pod")
+    cluster_args(s)
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_k8s_dns)
+
     s = ks.add_parser("lab", help="create the JupyterLab pod (+ read-only RBAC, token Secret)")
     cluster_args(s)
     s.add_argument("-n", "--namespace", default="netdebug")
@@ -221,6 +233,50 @@ def cmd_k8s_inventory(args: argparse.Namespace, env: Env) -> int:
             env.stdout.write((df.to_string(index=False) if len(df) else "(none)") + "\n")
     for w in inv.warnings:
         env.stderr.write(f"netdebug-nb: warning: {w}\n")
+    return 0
+
+
+def cmd_k8s_targets(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.k8s import client, discovery
+
+    for spec in args.spec:  # a typo is a usage error before any connection
+        discovery.parse_spec(spec)
+    cluster = client.connect(args.kubeconfig, args.context, timeout_s=args.timeout)
+    found = discovery.targets(args.spec, cluster, family=args.family)
+    if args.json:
+        env.stdout.write(found.to_json(orient="records") + "\n")
+    else:
+        env.stdout.write((found.to_string(index=False) if len(found) else "(no targets)") + "\n")
+    return 0
+
+
+def cmd_k8s_dns(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.k8s import client, discovery
+
+    cluster = client.connect(args.kubeconfig, args.context, timeout_s=args.timeout)
+    dns = discovery.cluster_dns(cluster)
+    servers = dns.servers()
+    if args.json:
+        doc = {
+            "summary": dns.summary(),
+            "service": dns.service_name,
+            "service_ips": dns.service_ips,
+            "nodelocal_ip": dns.nodelocal_ip if dns.nodelocal else None,
+            "own_pod": dns.own_pod,
+            "dns_policy": dns.dns_policy,
+            "dns_config": dns.dns_config,
+            "notes": dns.notes,
+            "servers": json.loads(servers.to_json(orient="records")),
+        }
+        json.dump(doc, env.stdout, indent=2)
+        env.stdout.write("\n")
+    else:
+        env.stdout.write(dns.summary() + "\n\n")
+        env.stdout.write(
+            (servers.to_string(index=False) if len(servers) else "(no DNS servers found)") + "\n"
+        )
+    for note in dns.notes:
+        env.stderr.write(f"netdebug-nb: warning: {note}\n")
     return 0
 
 

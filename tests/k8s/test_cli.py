@@ -110,3 +110,34 @@ def test_installed_cli_reads_the_fake_cluster(
     assert p.returncode == 0, p.stderr
     assert "coredns-5d78c9869d-8xq2p" in p.stdout and "api-7d9f8b6c5" not in p.stdout
     assert ("GET", "/api/v1/namespaces/kube-system/pods", {"limit": "500"}) in apiserver.requests
+
+
+def test_targets_and_dns(kubeconfig: Path, apiserver: FakeApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    kc = ["--kubeconfig", str(kubeconfig)]
+    code, out, _ = run(
+        "k8s",
+        "targets",
+        "service:payments/api",
+        "nodes:topology.kubernetes.io/zone=zone-b",
+        "--family",
+        "4",
+        *kc,
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["target", "family", "kind"] and len(lines) == 1 + 3 + 1
+    assert "10.0.0.13" in out and "api-7d9f8b6c5-x2x9k" in out
+    code, out, _ = run("k8s", "targets", "service:payments/api", "--json", *kc)
+    assert code == 0 and len(json.loads(out)) == 6
+    code, _, err = run("k8s", "targets", "deployment:payments/api", *kc)
+    assert code == 2 and "unknown kind 'deployment'" in err
+
+    monkeypatch.setenv("POD_NAME", "debug-shell")
+    monkeypatch.setenv("POD_NAMESPACE", "default")
+    code, out, err = run("k8s", "dns", *kc)
+    assert code == 0 and err == ""
+    assert out.startswith("cluster DNS kube-system/kube-dns at 10.96.0.10, fd00:10:96::a; 2 CoreDNS pod(s)")
+    assert "this pod default/debug-shell: dnsPolicy ClusterFirst" in out
+    code, out, _ = run("k8s", "dns", "--json", *kc)
+    doc = json.loads(out)
+    assert doc["nodelocal_ip"] == "169.254.20.10" and doc["servers"][0]["role"] == "nodelocal"
