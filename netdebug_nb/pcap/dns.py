@@ -173,21 +173,34 @@ def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, byt
         by_frame = dict(zip(packets["frame"].to_numpy(dtype=np.int64).tolist(), payloads, strict=True))
     cand = candidates(packets)
     rows: list[dict[str, Any]] = []
-    udp = cand[cand["proto"] == 17]
-    udp_rows: Iterable[Any] = udp.itertuples(index=False)
-    for r in udp_rows:
-        raw = by_frame.get(int(r.frame))
+    cache: dict[bytes, dict[str, Any]] = {}
+    proto = cand["proto"].to_numpy(dtype=np.int64)
+    frames = cand["frame"].to_numpy(dtype=np.int64)
+    starts = cand["l4_offset"].to_numpy(dtype=np.int64)
+    lengths = cand["payload_len"].to_numpy(dtype=np.int64)
+    for i in np.flatnonzero(proto == 17).tolist():
+        raw = by_frame.get(int(frames[i]))
         if raw is None:
             continue
-        start = int(r.l4_offset)
-        wire = raw[start : start + int(r.payload_len)]
-        rows.append(_row(r, wire, "udp", int(r.payload_len)))
-    tcp = cand[cand["proto"] == 6]
-    if len(tcp):
-        rows.extend(_tcp_rows(tcp, by_frame))
+        start, n = int(starts[i]), int(lengths[i])
+        rows.append(_row(i, raw[start : start + n], "udp", n, cache))
+    if (proto == 6).any():
+        rows.extend(_tcp_rows(cand.assign(pos_=np.arange(len(cand)))[proto == 6], by_frame, cache))
     if not rows:
         return empty(MESSAGES_SCHEMA)
-    out = frame(rows, MESSAGES_SCHEMA)
+    meta = cand.iloc[[r["pos_"] for r in rows]]
+    columns: dict[str, Any] = {
+        "frame": meta["frame"].to_numpy(),
+        "ts": meta["ts"].array,
+        "src": meta["src"].astype("string").array,
+        "dst": meta["dst"].astype("string").array,
+        "sport": meta["sport"].array,
+        "dport": meta["dport"].array,
+    }
+    for col in MESSAGES_SCHEMA:
+        if col not in columns:
+            columns[col] = [r[col] for r in rows]
+    out = frame(columns, MESSAGES_SCHEMA)
     return out.sort_values("frame", kind="stable", ignore_index=True)
 
 
@@ -427,7 +440,14 @@ def parse(wire: bytes) -> dict[str, Any]:
         return out
     flags = struct.unpack("!H", wire[2:4])[0]
     out.update(_flags(flags))
-    out["questions"], out["ancount"] = struct.unpack("!HH", wire[4:8])
+    qd, an, ns, ar = struct.unpack("!HHHH", wire[4:12])
+    out["questions"], out["ancount"] = qd, an
+    if qd == 1 and an == ns == ar == 0:
+        question = _simple_question(wire)
+        if question is not None:  # most queries: no need for the full parser
+            out["qname"], out["qtype"] = question
+            out["answers"] = 0
+            return out
     try:
         msg = dns.message.from_wire(wire, ignore_trailing=True, one_rr_per_rrset=True)
     except (dns.exception.DNSException, ValueError, IndexError, struct.error) as exc:
@@ -451,6 +471,40 @@ def parse(wire: bytes) -> dict[str, Any]:
     out["ttl_min_s"] = min(ttls) if ttls else None
     out["edns_payload"] = msg.payload if msg.edns >= 0 else None
     return out
+
+
+_PLAIN = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_*")
+
+
+def _simple_question(wire: bytes) -> tuple[str, str] | None:
+    """(qname, qtype) of a message that is exactly one question of plain labels, else None.
+
+    Anything unusual (compression, escapes needed, trailing bytes) goes to dnspython instead, so
+    both paths give the same text.
+    """
+    import dns.rdatatype
+
+    labels: list[str] = []
+    pos = 12
+    while True:
+        if pos >= len(wire):
+            return None
+        n = wire[pos]
+        if n == 0:
+            break
+        if n > 63 or pos + 1 + n > len(wire):
+            return None
+        label = wire[pos + 1 : pos + 1 + n]
+        if not _PLAIN.issuperset(label):
+            return None
+        labels.append(label.decode("ascii").lower())
+        pos += 1 + n
+    if pos + 5 != len(wire):
+        return None
+    rdtype, rdclass = struct.unpack("!HH", wire[pos + 1 : pos + 5])
+    if rdclass != 1:
+        return None
+    return ".".join(labels) + "." if labels else ".", dns.rdatatype.to_text(rdtype)
 
 
 def _flags(flags: int) -> dict[str, Any]:
@@ -482,25 +536,29 @@ def _question_only(wire: bytes) -> dict[str, Any]:
     return {"qname": name.to_text().lower(), "qtype": dns.rdatatype.to_text(rdtype)}
 
 
-def _row(r: Any, wire: bytes, transport: str, expected: int) -> dict[str, Any]:
-    out = parse(wire)
+def _row(
+    pos: int, wire: bytes, transport: str, expected: int, cache: dict[bytes, dict[str, Any]]
+) -> dict[str, Any]:
+    """The parsed fields of one message, ``pos_`` its packet's position in the candidates."""
+    key = wire[2:]  # a name asked again differs only in its id
+    parsed = cache.get(key)
+    if parsed is None:
+        parsed = cache[key] = parse(wire)
+    out = dict(parsed)
+    if len(wire) >= 2:
+        out["id"] = struct.unpack("!H", wire[:2])[0]
     if len(wire) < expected and not out["error"]:
         out["error"] = f"truncated capture ({len(wire)} of {expected} bytes)"
     elif len(wire) < expected:
         out["error"] = f"truncated capture ({len(wire)} of {expected} bytes); {out['error']}"
-    out.update(
-        frame=int(r.frame),
-        ts=r.ts,
-        src=None if r.src is None else str(r.src),
-        dst=None if r.dst is None else str(r.dst),
-        sport=r.sport,
-        dport=r.dport,
-        transport=transport,
-    )
+    out["transport"] = transport
+    out["pos_"] = pos
     return out
 
 
-def _tcp_rows(tcp: pd.DataFrame, by_frame: Mapping[int, bytes]) -> list[dict[str, Any]]:
+def _tcp_rows(
+    tcp: pd.DataFrame, by_frame: Mapping[int, bytes], cache: dict[bytes, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Reassemble each TCP direction (by sequence number) and cut it at the 2-byte length prefixes."""
     import pandas as pd
 
@@ -535,6 +593,6 @@ def _tcp_rows(tcp: pd.DataFrame, by_frame: Mapping[int, bytes]) -> list[dict[str
             (length,) = struct.unpack("!H", stream[pos : pos + 2])
             owner = next(r for o, r in reversed(owners) if o <= pos)
             body = bytes(stream[pos + 2 : pos + 2 + length])
-            rows.append(_row(owner, body, "tcp", length))
+            rows.append(_row(int(owner.pos_), body, "tcp", length, cache))
             pos += 2 + length
     return rows

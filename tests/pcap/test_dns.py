@@ -219,3 +219,17 @@ def _empty_packets() -> pd.DataFrame:
     from netdebug_nb.schema import empty
 
     return empty(PACKETS_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["web.shop.svc.cluster.local.", "WWW.Example.COM.", "_http._tcp.x.", "a\\.b.example.", "sp ace.x.", "."],
+)
+def test_quick_question_parse_matches_dnspython(name: str) -> None:
+    from dns import message as dnsmessage
+
+    wire = dnsmessage.make_query(name, "AAAA", use_edns=False).to_wire()
+    got = dns.parse(wire)
+    ref = dnsmessage.from_wire(wire)
+    assert got["qname"] == ref.question[0].name.to_text().lower()
+    assert (got["qtype"], got["answers"], got["error"], got["qr"]) == ("AAAA", 0, None, False)
