@@ -53,7 +53,9 @@ class Api:
         self.pool = urllib3.PoolManager(**kwargs)
 
     @classmethod
-    def connect(cls, kubeconfig: str | None = None, context: str | None = None, *, timeout_s: float = 30.0) -> Api:
+    def connect(
+        cls, kubeconfig: str | None = None, context: str | None = None, *, timeout_s: float = 30.0
+    ) -> Api:
         """Connect the way ``netdebug-nb k8s`` does (explicit kubeconfig/context, else in-cluster,
         else ``$KUBECONFIG`` / ``~/.kube/config``), so both fail the same way when they cannot."""
         from netdebug_nb.k8s import client

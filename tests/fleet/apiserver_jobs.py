@@ -119,9 +119,15 @@ class JobsSim:
     # -- set-up helpers -------------------------------------------------------------------------
 
     def add_nodes(
-        self, names: list[str], *, ip_prefix: str = "10.0", labels: dict[str, str] | None = None
+        self,
+        names: list[str],
+        *,
+        ip_prefix: str = "10.0",
+        labels: dict[str, str] | None = None,
+        ips: list[str] | None = None,
     ) -> None:
         for i, name in enumerate(names):
+            ip = ips[i] if ips else f"{ip_prefix}.{i // 250}.{i % 250 + 1}"
             self.srv.put(
                 {
                     "apiVersion": "v1",
@@ -129,7 +135,7 @@ class JobsSim:
                     "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **(labels or {})}},
                     "status": {
                         "addresses": [
-                            {"type": "InternalIP", "address": f"{ip_prefix}.{i // 250}.{i % 250 + 1}"},
+                            {"type": "InternalIP", "address": ip},
                             {"type": "Hostname", "address": name},
                         ],
                         "conditions": [{"type": "Ready", "status": "True"}],

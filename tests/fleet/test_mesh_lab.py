@@ -16,9 +16,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lab import Lab  # noqa: E402
+from lab import Lab
 
-from netdebug_nb.fleet import mesh  # noqa: E402
+from netdebug_nb.fleet import mesh
 
 pytestmark = pytest.mark.lab
 
