@@ -45,22 +45,27 @@ def waterfall(queries: pd.DataFrame, *, max_lookups: int = 8, trial: int | None 
     from matplotlib.patches import Patch
 
     q = queries if trial is None else queries[queries["trial"].fillna(0) == trial]
-    names = list(dict.fromkeys(q["lookup"].dropna()))[:max_lookups]
-    if not names:
+    keys = list(dict.fromkeys(zip(q["lookup"].astype(str), q["trial"].fillna(-1).astype(int), strict=True)))[
+        :max_lookups
+    ]
+    if not keys:
         fig, ax = plt.subplots(figsize=(8, 1.5))
         ax.text(0.5, 0.5, "no queries", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    heights = [max(len(q[q["lookup"] == n]), 1) * 0.28 + 0.8 for n in names]
+    groups = [q[(q["lookup"] == name) & (q["trial"].fillna(-1) == t)] for name, t in keys]
+    heights = [max(len(g), 1) * 0.28 + 0.8 for g in groups]
     fig, axes = plt.subplots(
-        len(names), 1, figsize=(11, sum(heights)), gridspec_kw={"height_ratios": heights}, squeeze=False
+        len(keys), 1, figsize=(11, sum(heights) + 0.4), gridspec_kw={"height_ratios": heights}, squeeze=False
     )
-    for ax, name in zip(axes[:, 0], names, strict=True):
-        g = q[q["lookup"] == name].sort_values("start_ms", kind="stable").reset_index(drop=True)
+    repeated = {name for name, t in keys if t > 0}
+    for ax, (name, t), g in zip(axes[:, 0], keys, groups, strict=True):
+        g = g.sort_values("start_ms", kind="stable").reset_index(drop=True)
         labels = []
         span = float((g["start_ms"] + g["wait_ms"].fillna(0)).max() - g["start_ms"].min()) if len(g) else 1.0
         min_width = max(span * 0.006, 0.05)
-        for i, r in enumerate(g.itertuples()):
+        records: Any = g.itertuples()  # cells are plain scalars or NA
+        for i, r in enumerate(records):
             kind = _kind(
                 r.status,
                 bool(r.tc) if not pd.isna(r.tc) else False,
@@ -78,12 +83,13 @@ def waterfall(queries: pd.DataFrame, *, max_lookups: int = 8, trial: int | None 
             labels.append(f"{r.qname} {r.qtype} @{r.server}{' tcp' if r.transport == 'tcp' else ''}")
         ax.set_yticks(range(len(g)), labels, fontsize=7)
         ax.invert_yaxis()
-        ax.set_title(f"{name}", fontsize=9, loc="left")
+        title = f"{name} (lookup #{t + 1})" if name in repeated or t > 0 else name
+        ax.set_title(title, fontsize=9, loc="left")
         ax.set_xlabel("ms since the lookup started", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     handles = [Patch(color=c, label=k) for k, c in COLORS.items() if k != "other"]
-    axes[0, 0].legend(handles=handles, fontsize=7, ncol=4, loc="lower right")
-    fig.tight_layout()
+    fig.legend(handles=handles, fontsize=7, ncol=len(handles), loc="upper center", frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (sum(heights) + 0.4)))
     return fig
 
 

@@ -23,6 +23,7 @@ that changes nothing the tables show.
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -216,6 +217,92 @@ def exchange_message(
     }, r
 
 
+def exchange_pair(
+    qname: str,
+    qtypes: Sequence[str],
+    server: str,
+    *,
+    port: int = 53,
+    timeout_s: float = 5.0,
+    edns_payload: int | None = None,
+    ad: bool = False,
+) -> list[dict[str, Any]]:
+    """Several queries for one name sent back to back from ONE UDP socket, answers awaited together.
+
+    This is what glibc does for getaddrinfo's A+AAAA pair (same source port, so both share one
+    conntrack entry: the setting of the famous Kubernetes conntrack race). One deadline covers
+    all; a query without an answer by then is a timeout.
+    """
+    where = server.split("%")[0]
+    family = socket.AF_INET6 if ":" in where else socket.AF_INET
+    rows: dict[int, dict[str, Any]] = {}
+    sent: dict[int, tuple[float, str]] = {}
+    refused: OSError | None
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.connect((where, port))
+        start = time.monotonic()
+        for qtype in qtypes:
+            q = dns.message.make_query(
+                qname, qtype, use_edns=0 if edns_payload else False, payload=edns_payload or 512
+            )
+            if ad:
+                q.flags |= dns.flags.AD
+            t0 = time.monotonic()
+            base = {"qname": qname, "qtype": qtype.upper(), "server": server, "port": port, "transport": "udp",
+                    "ts": datetime.now(UTC), "t0": t0}  # fmt: skip
+            rows[q.id] = base
+            sent[q.id] = (t0, qtype.upper())
+            try:
+                sock.send(q.to_wire())
+            except OSError as exc:  # an ICMP error for an earlier query of the pair surfaces here
+                refused = exc
+                break
+        else:
+            refused = None
+        deadline = start + timeout_s
+        pending = set(sent)
+        if refused is not None:
+            for qid in pending:
+                rows[qid].update(
+                    _failed("error", _os_reason(refused), (time.monotonic() - sent[qid][0]) * 1000)
+                )
+            pending.clear()
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
+                break
+            try:
+                wire = sock.recv(65535)
+            except OSError as exc:
+                for qid in pending:
+                    rows[qid].update(
+                        _failed("error", _os_reason(exc), (time.monotonic() - sent[qid][0]) * 1000)
+                    )
+                pending.clear()
+                break
+            try:
+                r = dns.message.from_wire(wire, ignore_trailing=True)
+            except dns.exception.DNSException:
+                continue  # garbage on our port: the resolver ignores it too
+            if r.id not in pending or not r.question or r.question[0].name != dns.name.from_text(qname):
+                continue
+            t0, qtype = sent[r.id]
+            rtt_ms = (time.monotonic() - t0) * 1000
+            rows[r.id].update(
+                {**describe(r, qtype), "rtt_ms": rtt_ms, "wait_ms": rtt_ms, "status": "ok", "error": None}
+            )
+            pending.discard(r.id)
+        for qid in pending:
+            rows[qid].update(_failed("timeout", "timeout", (deadline - sent[qid][0]) * 1000))
+    return list(rows.values())
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return str(exc.strerror or type(exc).__name__).lower()
+
+
 def _udp(q: dns.message.Message, where: str, port: int, timeout_s: float) -> dns.message.Message:
     """UDP over a *connected* socket, as glibc does: an ICMP port unreachable becomes ECONNREFUSED at once."""
     family = socket.AF_INET6 if ":" in where else socket.AF_INET
@@ -328,17 +415,42 @@ class _Replay:
             return tcp_row
         return row
 
+    def _send_pair(
+        self, step: int, attempt: int, qname: str, types: Sequence[str], server: str, timeout_s: float
+    ) -> list[dict[str, Any]]:
+        """The pair on one socket; a truncated answer sends BOTH queries again over TCP (glibc ``send_vc``)."""
+        rows = exchange_pair(
+            qname,
+            types,
+            server,
+            port=self.opts.port,
+            timeout_s=timeout_s,
+            edns_payload=GLIBC_EDNS_PAYLOAD if self.conf.has("edns0") else None,
+            ad=self.conf.has("trust-ad"),
+        )
+        for row in rows:
+            row.update(
+                lookup=self.name,
+                trial=self.trial,
+                resolver=self.opts.resolver,
+                step=step,
+                attempt=attempt,
+                source="live",
+            )
+            row["start_ms"] = (row.pop("t0") - self.t_start) * 1000
+            self.rows.append(row)
+        if any(r["status"] == "ok" and r["tc"] for r in rows):
+            return [self._send(step, attempt, qname, t, server, timeout_s, tcp=True) for t in types]
+        return rows
+
     def _pair(
         self, step: int, attempt: int, qname: str, types: Sequence[str], server: str, timeout_s: float
     ) -> list[dict[str, Any]]:
         tcp = self.conf.has("use-vc")
         serial = self.conf.has("single-request") or self.conf.has("single-request-reopen") or len(types) == 1
-        if serial:
+        if serial or tcp:
             return [self._send(step, attempt, qname, t, server, timeout_s, tcp) for t in types]
-        with ThreadPoolExecutor(len(types)) as pool:
-            results = list(
-                pool.map(lambda t: self._send(step, attempt, qname, t, server, timeout_s, tcp), types)
-            )
+        results = self._send_pair(step, attempt, qname, types, server, timeout_s)
         got = [r for r in results if r["status"] == "ok"]
         if got and any(r["status"] == "timeout" for r in results):
             # glibc: one answer arrived, the other timed out -> single-request mode, resend the missing one

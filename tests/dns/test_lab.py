@@ -77,10 +77,12 @@ def test_udp_drops_cause_timeouts_and_resolver_retries(dnslab: DnsLab) -> None:
     out = trace(dnslab, text, ["web", "db"], trials=4)
     timeouts = [q for q in out["queries"] if q["status"] == "timeout"]
     assert timeouts and all(q["server"] == DNS3 for q in timeouts)
-    assert all(q["wait_ms"] == pytest.approx(1000) for q in timeouts)  # timeout:1 for the first server
+    assert all(
+        q["wait_ms"] == pytest.approx(1000, abs=20) for q in timeouts
+    )  # timeout:1 for the first server
     assert all(row["outcome"] == "answer" for row in out["lookups"])  # the next server answered
     stalled = [row for row in out["lookups"] if row["timeouts"]]
-    assert stalled and all(row["waited_timeout_ms"] >= 1000 for row in stalled)
+    assert stalled and all(row["waited_timeout_ms"] >= 950 for row in stalled)
     ids = {f["id"] for f in out["findings"]}
     assert {"dns.timeout", "dns.retry_5s"} <= ids
 
