@@ -7,8 +7,9 @@ millions of packets but a few hundred addresses), then mapped back onto the rows
 
 Precedence when an address has several owners: a Service's ClusterIP / external IP, then a pod's
 own IP, then a node's address (host-network pods share it and are named by their node), then the
-NodeLocal DNSCache link-local address, then a node's pod CIDR (a pod that no longer exists: its
-node is still known). Everything else is ``external``.
+NodeLocal DNSCache link-local address, then an endpoint that is not a pod (named by its
+selector-less service), then a node's pod CIDR (a pod that no longer exists: its node is still
+known). Everything else is ``external``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def index(inventory: Inventory) -> pd.DataFrame:
     nodelocal = inventory.pods[inventory.pods["labels"].map(lambda lb: lb.get("k8s-app") == "node-local-dns")]
     if len(nodelocal):
         add([NODELOCAL_DNS_IP], "pod", nodelocal["namespace"].iloc[0], nodelocal["workload"].iloc[0], None)
+    # endpoints that are not pods (a selector-less service in front of a VM or database): the
+    # address is outside the cluster, but the service in front of it is what the reader knows
+    for e in _records(inventory.endpoints):
+        if not isinstance(e["target_kind"], str):
+            add([e["ip"]], "service", e["namespace"], e["service"], e["node"])
     if not rows:
         return schema.empty(INDEX_SCHEMA)
     df = schema.frame(rows, INDEX_SCHEMA)

@@ -180,3 +180,25 @@ def test_dns_answers_are_exploded_then_named() -> None:
     assert list(named["answer_ip_name"]) == ["kube-dns", "kube-dns", "api"]
     empty = k8s_enrich.addresses(lookups.iloc[2:], "answer_data")
     assert len(empty) == 0 and "ip" in empty.columns
+
+
+def test_selector_less_service_names_its_outside_endpoint() -> None:
+    inv = _inv()
+    external = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "legacy-db-1",
+            "namespace": "payments",
+            "labels": {"kubernetes.io/service-name": "legacy-db"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["192.0.2.40"], "conditions": {"ready": True}}],
+        "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}],
+    }
+    inv.endpoints = inventory.endpoint_slices(
+        [*[d for d in OBJECTS if d["kind"] == "EndpointSlice"], external]
+    )
+    out = enrich(pd.DataFrame({"ip": ["192.0.2.40", "10.0.0.11"]}), "ip", inv)
+    assert _row(out, "ip", 0) == ("service", "payments", "legacy-db", None)
+    assert _row(out, "ip", 1) == ("node", None, "node-1", "node-1")  # the `kubernetes` endpoint stays a node
