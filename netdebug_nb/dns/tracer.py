@@ -553,7 +553,7 @@ def trace(names: Sequence[str], conf: ResolvConf, opts: Options = Options(), *, 
     errors: list[str] = []
     valid: list[str] = []
     invalid_rows: list[dict[str, Any]] = []
-    for name in names:
+    for name in dict.fromkeys(names):  # a name listed twice is one lookup (use trials to repeat)
         try:
             valid.append(expansion.validate(name))
         except InvalidNameError as exc:
