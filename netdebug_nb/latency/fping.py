@@ -15,10 +15,12 @@ lines of the default mode, and the ``-J`` JSON-lines stream of fping 5.5+.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,9 @@ _REPLY = re.compile(
     r"^" + _TS + r"(\S+)[ \t]+:[ \t]+\[(\d+)\],[ \t]+(\d+)[ \t]+bytes,[ \t]+([\d.]+)[ \t]+ms", re.MULTILINE
 )
 """The common case, most lines of a big run: a reply. Matched with few groups for speed."""
+_REPLY_PREFIX = r"(?:\[[^\]\n]*\][ \t]+)?\S+[ \t]+:[ \t]+\[\d+\],[ \t]+\d+[ \t]+bytes,[ \t]+[\d.]+[ \t]+ms"
+_SPLIT = re.compile(r"^(?:(" + _REPLY_PREFIX + r")[^\n]*|([^\n]*\S[^\n]*))$", re.MULTILINE)
+"""One pass over the text: group 1 is a reply line (up to "ms"), group 2 any other non-blank line."""
 _OTHER = re.compile(
     r"^(?!(?:\[[^\]\n]*\][ \t]+)?\S+[ \t]+:[ \t]+\[\d+\],[ \t]+\d+[ \t]+bytes,)[^\n]*\S[^\n]*$", re.MULTILINE
 )
@@ -185,18 +190,23 @@ def parse(text: str, *, source: str = "fping output") -> FpingOutput:
         raise FpingOutputError(source, "empty: no fping output")
     if stripped.startswith("{"):
         return parse_json(text, source=source)
-    replies = _REPLY.findall(text)
-    others = _OTHER.findall(text)
+    split = _SPLIT.findall(text)
+    # map/itemgetter/filter run in C: the lines are routed without a Python-level loop
+    reply_text = "\n".join(filter(None, map(itemgetter(0), split)))
+    others = list(filter(None, map(itemgetter(1), split)))
     other_text = "\n".join(others)
     hits = _LINE.findall(other_text)
-    if not hits and not replies:
+    replies = _read_replies(reply_text) if reply_text else None
+    if not hits and replies is None:
         first = stripped.splitlines()[0][:80]
         raise FpingOutputError(source, f"no fping result lines recognised (first line: {first!r})")
     cols = (
         [np.array(c, dtype=str) for c in zip(*hits, strict=True)] if hits else [np.array([], dtype=str)] * 21
     )
     g = dict(enumerate(cols, start=1))
-    notes = _notes(text, other_text, len(others) - len(hits), bool(replies) or bool((g[3] != "").any()), g)
+    notes = _notes(
+        text, other_text, len(others) - len(hits), replies is not None or bool((g[3] != "").any()), g
+    )
 
     is_reply = g[3] != ""
     is_dup = g[7] != ""
@@ -207,9 +217,8 @@ def parse(text: str, *, source: str = "fping output") -> FpingOutput:
     is_unres = (g[19] != "") | (g[21] != "")
 
     parts: list[pd.DataFrame] = []
-    if replies:
-        ts, host, seq, nbytes, rtt = (np.array(c, dtype=str) for c in zip(*replies, strict=True))
-        parts.append(_rows(host, seq, ts, rtt, nbytes, lost=np.zeros(len(host), bool), prio=0))
+    if replies is not None:
+        parts.append(replies)
     # timeout lines (priority 0: they carry timestamps)
     if is_reply.any():
         parts.append(
@@ -399,6 +408,43 @@ def parse_json(text: str, *, source: str = "fping output") -> FpingOutput:
 # --- internals ------------------------------------------------------------------------------
 
 
+def _read_replies(reply_text: str) -> pd.DataFrame:
+    """Reply lines through pandas' C CSV tokenizer: numbers are parsed without Python objects.
+
+    Brackets and commas become blanks, so ``[ts] host : [seq], N bytes, R ms`` is 8 (7 without
+    -D) whitespace-separated fields. Mixed or exotic timestamp forms take the regex path.
+    """
+    n_lines = reply_text.count("\n") + 1
+    n_ts = ("\n" + reply_text).count("\n[")
+    if n_ts in (0, n_lines):
+        clean = reply_text.replace("[", " ").replace("]", " ").replace(",", " ")
+        names = ["ts", "host", "colon", "seq", "bytes", "word", "rtt", "ms"][(0 if n_ts else 1) :]
+        for ts_type in ("float64", object):  # epoch seconds, else ISO text
+            try:
+                df = pd.read_csv(
+                    io.StringIO(clean),
+                    sep=r"\s+",
+                    header=None,
+                    names=names,
+                    usecols=[c for c in ("ts", "host", "seq", "bytes", "rtt") if c in names],
+                    dtype={"ts": ts_type, "host": object, "seq": "int64", "bytes": "int64", "rtt": "float64"},
+                    na_filter=False,
+                    engine="c",
+                )
+            except (ValueError, pd.errors.ParserError):
+                continue
+            if len(df) == n_lines:
+                ts = df["ts"].to_numpy() if n_ts else np.full(len(df), "", dtype=object)
+                return _rows(
+                    df["host"].to_numpy(), df["seq"].to_numpy(), ts, df["rtt"].to_numpy(), df["bytes"].to_numpy(),
+                    lost=np.zeros(len(df), bool), prio=0,
+                )  # fmt: skip
+            break
+    hits = _REPLY.findall(reply_text)
+    ts, host, seq, nbytes, rtt = (np.array(c, dtype=str) for c in zip(*hits, strict=True))
+    return _rows(host, seq, ts, rtt, nbytes, lost=np.zeros(len(host), bool), prio=0)
+
+
 def _rows(
     host: np.ndarray[Any, Any],
     seq: np.ndarray[Any, Any],
@@ -413,7 +459,7 @@ def _rows(
         {
             "target": host,
             "seq": _num(seq),
-            "ts_raw": ts,
+            "ts_s": _seconds(np.asarray(ts)),
             "rtt_ms": _num(rtt),
             "bytes": _num(nbytes),
             "lost": np.asarray(lost, dtype=bool),
@@ -421,6 +467,22 @@ def _rows(
             "prio": prio,
         }
     )
+
+
+def _seconds(ts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """-D timestamps as epoch seconds: fping's ``[1795847437.45584]``, or ISO text of newer versions."""
+    if ts.dtype == object and len(ts):
+        try:  # the common case, all epoch numbers: one C-level conversion
+            return np.array(pd.to_numeric(pd.Series(ts), errors="raise").to_numpy(dtype="float64"))
+        except (ValueError, TypeError):
+            pass
+    secs = np.array(_num(ts), dtype="float64")  # a writable copy
+    text = ts.astype(str) if ts.dtype.kind != "U" else ts
+    other = np.isnan(secs) & (text != "") & (text != "None") & (text != "nan")
+    if other.any():
+        parsed = pd.to_datetime(pd.Series(text[other]), utc=True, errors="coerce", format="mixed")
+        secs[other] = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+    return secs
 
 
 def _num(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -446,10 +508,19 @@ def _from_summary(hosts: np.ndarray[Any, Any], xmt: np.ndarray[Any, Any]) -> pd.
 
 def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
-        return pd.DataFrame(columns=["target", "seq", "ts_raw", "rtt_ms", "bytes", "lost", "dup", "prio"])
-    df = pd.concat(parts, ignore_index=True)
-    df = df.sort_values("prio", kind="stable").drop_duplicates(["target", "seq"], keep="first")
-    return df.sort_index()
+        return pd.DataFrame(columns=["target", "seq", "ts_s", "rtt_ms", "bytes", "lost", "dup", "prio"])
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    prio = df["prio"].to_numpy()
+    if not (prio > 0).any():
+        return df  # only lines that each describe one probe: nothing to de-duplicate
+    codes, _ = pd.factorize(df["target"].to_numpy())
+    seq = np.nan_to_num(df["seq"].to_numpy(dtype="float64"), nan=-1).astype(np.int64)
+    key = codes.astype(np.int64) * (1 << 32) + seq
+    order = np.argsort(prio, kind="stable")
+    _, first = np.unique(key[order], return_index=True)
+    keep = np.zeros(len(df), dtype=bool)
+    keep[order[first]] = True
+    return df[keep]
 
 
 def _icmp_errors(
@@ -475,32 +546,21 @@ def _with_errors(probes: pd.DataFrame, icmp: pd.DataFrame) -> pd.DataFrame:
     return probes
 
 
-def _parse_ts(raw: pd.Series) -> pd.Series:
-    num = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
-    ts = pd.to_datetime(num * 1e9, unit="ns", utc=True, errors="coerce")
-    need = num.isna() & raw.ne("") & raw.notna()
-    if need.any():
-        ts = ts.astype("datetime64[ns, UTC]")
-        ts[need] = pd.to_datetime(raw[need], utc=True, errors="coerce", format="mixed").astype(
-            "datetime64[ns, UTC]"
-        )
-    return ts.astype("datetime64[ns, UTC]")
-
-
 def _with_send_times(probes: pd.DataFrame) -> pd.DataFrame:
     """Send time = reply time - RTT; lost probes get the target's fitted schedule (or timeout - period)."""
     probes = probes.copy()
     if len(probes) == 0:
         probes["sent_ts"] = pd.Series([], dtype="datetime64[ns, UTC]")
         return probes
-    ts = _parse_ts(probes["ts_raw"].astype(object).where(probes["ts_raw"].notna(), ""))
-    ts_ns = ts.astype("int64").where(ts.notna())
+    ts_ns = pd.Series(probes["ts_s"].to_numpy(dtype="float64") * 1e9, index=probes.index)
     rtt_ns = (probes["rtt_ms"].astype(float) * 1e6).round().fillna(0.0)
     sent = ts_ns - rtt_ns
     replies = probes["lost"].eq(False) & sent.notna() & ~probes["dup"].astype(bool)
     period_ns = np.nan
     if replies.sum() > 1:
-        r = pd.DataFrame({"t": probes["target"][replies], "s": probes["seq"][replies], "x": sent[replies]})
+        # the schedule is regular: the first 200k replies estimate the period as well as all of them
+        pick = probes.index[replies.to_numpy()][:200_000]
+        r = pd.DataFrame({"t": probes.loc[pick, "target"], "s": probes.loc[pick, "seq"], "x": sent[pick]})
         r = r.sort_values(["t", "s"])
         ds, dx = r.groupby("t")["s"].diff(), r.groupby("t")["x"].diff()
         per = (dx / ds)[ds > 0]
@@ -508,9 +568,10 @@ def _with_send_times(probes: pd.DataFrame) -> pd.DataFrame:
             period_ns = float(per.median())
     lost = probes["lost"].astype(bool) & ts_ns.notna()
     if lost.any() and not np.isnan(period_ns):
+        lossy = replies & probes["target"].isin(pd.unique(probes["target"][lost].to_numpy()))
         base = (
-            (sent[replies] - probes["seq"][replies].astype(float) * period_ns)
-            .groupby(probes["target"][replies])
+            (sent[lossy] - probes["seq"][lossy].astype(float) * period_ns)
+            .groupby(probes["target"][lossy])
             .median()
         )
         fitted = probes["target"].map(base) + probes["seq"].astype(float) * period_ns
@@ -527,11 +588,10 @@ def _with_send_times(probes: pd.DataFrame) -> pd.DataFrame:
 def _order(probes: pd.DataFrame) -> pd.DataFrame:
     if len(probes) == 0:
         return schema.empty(PROBES_SCHEMA)
-    first = pd.unique(probes["target"].to_numpy())
-    rank = pd.Series(np.arange(len(first)), index=first)
-    probes = probes.assign(_r=probes["target"].map(rank).to_numpy(), _d=probes["dup"].astype(bool))
-    probes = probes.sort_values(["_r", "seq", "_d"], kind="stable", na_position="last")
-    return schema.conform(probes, PROBES_SCHEMA)
+    codes, _ = pd.factorize(probes["target"].to_numpy())  # targets in order of first appearance
+    seq = np.nan_to_num(probes["seq"].to_numpy(dtype="float64"), nan=np.inf)
+    order = np.lexsort((probes["dup"].to_numpy(dtype=bool), seq, codes))
+    return schema.conform(probes.take(order), PROBES_SCHEMA)
 
 
 def _notes(

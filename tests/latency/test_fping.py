@@ -72,9 +72,8 @@ def test_quiet_vcount_only() -> None:
 
 def test_default_mode_alive_unreachable() -> None:
     p = fping.read(FIX / "fping5_default.txt").probes
-    state = dict(zip(p["target"], p["lost"], strict=True))
-    assert state["198.18.2.10"] is False or state["198.18.2.10"] == False  # noqa: E712
-    assert state["198.18.2.12"] and state["198.18.2.11"]
+    state = {str(t): bool(v) for t, v in zip(p["target"], p["lost"].fillna(True), strict=True)}
+    assert not state["198.18.2.10"] and state["198.18.2.12"] and state["198.18.2.11"]
     assert p.loc[p["target"] == "nope.invalid", "error"].iloc[0].startswith("unresolvable")
 
 
@@ -143,3 +142,12 @@ def test_million_lines_parse_vectorized() -> None:
     elapsed = time.perf_counter() - t0
     assert len(out.probes) == n_targets * n_probes
     assert elapsed < 30  # a per-line Python loop with per-row frames would take minutes
+
+
+def test_missing_fping_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from netdebug_nb.errors import ToolNotFoundError
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolNotFoundError) as err:
+        fping.collect(["198.18.2.10"], count=1)
+    assert str(err.value) == "fping: not found on PATH (install the Debian package 'fping')"

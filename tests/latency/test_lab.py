@@ -175,3 +175,37 @@ def _cli(*args: str) -> Any:
     return subprocess.run(
         [*netdebug_cmd(), "run", "latency", *args], capture_output=True, text=True, timeout=120
     )
+
+
+def test_without_net_raw_the_error_names_the_capability(lab: Lab, tmp_path: Path) -> None:
+    """A pod without NET_RAW: fping/mtr/ping cannot get raw sockets; the kit says which capability."""
+    import subprocess
+
+    drop = ["setpriv", "--inh-caps=-net_raw", "--bounding-set=-net_raw"]
+    code = (
+        "import json\n"
+        "from netdebug_nb.errors import NetdebugError\n"
+        "from netdebug_nb.latency import fping, mtr, mtu\n"
+        "out = []\n"
+        "for call in (lambda: fping.collect(['127.0.0.1'], count=1), lambda: mtr.collect('127.0.0.1', count=1),\n"
+        "             lambda: mtu.collect('127.0.0.1', [56], count=1)):\n"
+        "    try:\n"
+        "        call()\n"
+        "        out.append('no error')\n"
+        "    except NetdebugError as exc:\n"
+        "        out.append(type(exc).__name__ + ': ' + str(exc))\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run([*drop, sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for msg in json.loads(done.stdout.strip().splitlines()[-1]):
+        assert msg.startswith("ToolPermissionError") and "NET_RAW" in msg, msg
+    run = subprocess.run(
+        [*drop, *netdebug_cmd(), "run", "latency", "-p", "targets", '["127.0.0.1"]', "-p", "count", "1",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    found = json.loads((tmp_path / "latency" / "findings.json").read_text())["findings"]
+    failed = next(f for f in found if f["id"] == "latency.probe_failed")
+    assert "NET_RAW" in failed["detail"]
