@@ -1,4 +1,4 @@
-"""Benchmark: the packet-table analysis (flows, TCP health, conversations, IO graph) against tshark.
+"""Benchmark: the packet-table analysis (flows, TCP health, conversations, IO graph, DNS) against tshark.
 
 Uses bench/pcap_read.py's generator for a mixed 1,000,000-packet capture (TCP flows with 3 %
 retransmissions, DNS, ICMP, IPv6, VLAN) in a temporary directory. Times each analysis stage on
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pcap_read import generate
 
-from netdebug_nb.pcap import conversations, flows, iograph, reader, summary, tcp
+from netdebug_nb.pcap import conversations, dns, flows, iograph, reader, summary, tcp
 
 
 def stage(name: str, fn, *args, **kw):  # type: ignore[no-untyped-def]
@@ -57,6 +57,12 @@ def main() -> int:
         _, dt = stage(
             "summary (overview/talkers)", lambda: (summary.overview(packets), summary.talkers(packets))
         )
+        total += dt
+        msgs, dt = stage("dns.read (re-reads payloads)", dns.read, path, packets)
+        total += dt
+        tx, dt = stage("dns.transactions", dns.transactions, msgs)
+        total += dt
+        _, dt = stage("dns.retries + expansions", lambda: (dns.retries(tx), dns.expansions(tx)))
         total += dt
         print(f"  {'analysis total':<28} {total:7.2f} s  ({len(packets) / total:,.0f} packets/s)")
         print(
