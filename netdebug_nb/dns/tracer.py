@@ -45,6 +45,7 @@ import dns.rdatatype
 from netdebug_nb.dns import expansion
 from netdebug_nb.dns.expansion import InvalidNameError, Resolver
 from netdebug_nb.dns.resolvconf import ResolvConf
+from netdebug_nb.errors import ParameterTypeError
 from netdebug_nb.schema import Schema
 
 if TYPE_CHECKING:
@@ -112,6 +113,15 @@ class Options:
     resolver: Resolver = "glibc"
     qtypes: tuple[str, ...] = ("A", "AAAA")
     max_workers: int = 32
+
+    def __post_init__(self) -> None:
+        if self.resolver not in expansion.RESOLVERS:
+            raise ParameterTypeError("resolver", self.resolver, "glibc or musl")
+        for t in self.qtypes:
+            try:
+                dns.rdatatype.from_text(t)
+            except dns.rdatatype.UnknownRdatatype as exc:
+                raise ParameterTypeError("qtypes", t, "a DNS record type (A, AAAA, SRV, TXT ...)") from exc
 
 
 @dataclass

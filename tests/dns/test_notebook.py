@@ -53,3 +53,15 @@ def test_offline_demo_from_the_sample_capture(tmp_path: Path) -> None:
     nb = json.loads((tmp_path / "out" / "dns_trace" / "dns_trace.ipynb").read_text())
     images = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # waterfall and latency histograms
+
+
+def test_unreadable_capture_is_a_finding_and_the_rest_still_runs(tmp_path: Path) -> None:
+    bad = tmp_path / "notacapture.pcap"
+    bad.write_text("hello\n")
+    report = _run(
+        tmp_path / "out", "-p", "pcap", str(bad), "-p", "resolv_conf", str(DATA_DIR / "dns" / "resolv.conf")
+    )
+    assert report["status"] == "ok"
+    f = {f["id"]: f for f in report["findings"]}  # type: ignore[attr-defined]
+    assert f["dns.capture"]["severity"] == "critical" and "notacapture.pcap" in f["dns.capture"]["detail"]
+    assert "dns.nodelocal_cache" in f

@@ -114,3 +114,12 @@ def test_empty_trace() -> None:
     t = tracer.trace([], resolvconf.parse("nameserver 198.18.2.10\n"))
     assert t.queries.empty and t.lookups.empty and t.errors == []
     schema.check(t.lookups, tracer.LOOKUP_SCHEMA)
+
+
+def test_bad_options_are_parameter_errors() -> None:
+    from netdebug_nb.errors import ParameterTypeError
+
+    with pytest.raises(ParameterTypeError, match="resolver"):
+        tracer.Options(resolver="bionic")  # type: ignore[arg-type]
+    with pytest.raises(ParameterTypeError, match="AAAAA"):
+        tracer.Options(qtypes=("A", "AAAAA"))
