@@ -26,7 +26,7 @@ from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FAST_LINKTYPES", "CaptureWarning", "PcapFormatError", "packet_bytes", "read"]
+__all__ = ["FAST_LINKTYPES", "CaptureWarning", "PcapFormatError", "packet_bytes", "packet_records", "read"]
 
 
 def read(
@@ -96,9 +96,14 @@ def packet_bytes(path: str | Path, frames: Sequence[int]) -> list[bytes]:
     The analysis uses these with the ``l4_offset`` column to parse payloads (DNS) that the fast
     path does not decode. Reads the file again; cost is a scan without the decode.
     """
+    return [data for data, _lt, _ts in packet_records(path, frames)]
+
+
+def packet_records(path: str | Path, frames: Sequence[int]) -> list[tuple[bytes, int, int]]:
+    """(captured bytes, link type, timestamp ns) of the given 1-based frame numbers, in that order."""
     path = Path(path)
     want = np.asarray(sorted(set(frames)), dtype=np.int64)
-    found: dict[int, bytes] = {}
+    found: dict[int, tuple[bytes, int, int]] = {}
     first = 1
     if len(want):
         with warnings.catch_warnings():
@@ -109,13 +114,14 @@ def packet_bytes(path: str | Path, frames: Sequence[int]) -> list[bytes]:
                 for k in want[lo:hi].tolist():
                     i = k - first
                     o = int(batch.off[i])
-                    found[k] = batch.buf[o : o + int(batch.caplen[i])].tobytes()
+                    data = batch.buf[o : o + int(batch.caplen[i])].tobytes()
+                    found[k] = (data, int(batch.linktype[i]), int(batch.ts_ns[i]))
                 first += n
                 if hi >= len(want):
                     break
     missing = [k for k in frames if k not in found]
     if missing:
-        raise InputError(path, f"no frame {missing[0]} in the capture ({first - 1} packets)")
+        raise InputError(path, f"no frame {missing[0]} in the capture ({first - 1} packets read)")
     return [found[k] for k in frames]
 
 

@@ -1,0 +1,40 @@
+"""Deep inspection of selected packets with scapy: every protocol scapy knows, for a few rows.
+
+The packet table covers the common headers for millions of packets; when a notebook needs the
+rest (DNS answers, TLS handshakes, options) for the handful of packets a finding points at, it
+hands those rows here. scapy is imported only when this is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netdebug_nb.pcap.reader import packet_records
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def dissect(path: str | Path, rows: pd.DataFrame | Sequence[int]) -> list[Any]:
+    """scapy packets for ``rows`` (packet-table rows, or 1-based frame numbers), in that order.
+
+    Each packet is dissected with the layer scapy registers for its link type (raw bytes when
+    scapy does not know it) and carries its capture time in ``.time``, as ``rdpcap`` would.
+    """
+    from scapy.config import conf
+    from scapy.packet import Raw
+
+    frames = [int(f) for f in (rows["frame"] if hasattr(rows, "columns") else rows)]  # type: ignore[union-attr, call-overload]
+    out = []
+    for data, linktype, ts_ns in packet_records(path, frames):
+        cls = conf.l2types.num2layer.get(linktype, Raw)
+        try:
+            pkt = cls(data)
+        except Exception:  # scapy raises arbitrary errors on malformed input; keep the bytes
+            pkt = Raw(data)
+        pkt.time = Decimal(ts_ns) / Decimal(1_000_000_000)
+        out.append(pkt)
+    return out
