@@ -29,15 +29,22 @@ def smoke(bands: pd.DataFrame, *, max_targets: int = _MAX_PANELS) -> Any:
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.9 * len(names) + 0.6), sharex=True, squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=True):
         b = bands[bands["target"] == name]
-        x = b["bucket_ts"].dt.tz_convert(None)
-        f = {c: b[c].astype("float64").to_numpy() for c in ("p10_ms", "p25_ms", "p50_ms", "p75_ms", "p90_ms")}
+        x0 = pd.DatetimeIndex(b["bucket_ts"].dt.tz_convert(None))
+        width = x0.to_series().diff().min() if len(x0) > 1 else pd.Timedelta(seconds=1)
+        x = x0.append(pd.DatetimeIndex([x0[-1] + width]))  # close the last bucket of the step plot
+        f = {
+            c: np.r_[v, v[-1:]]
+            for c in ("p10_ms", "p25_ms", "p50_ms", "p75_ms", "p90_ms")
+            for v in [b[c].astype("float64").to_numpy()]
+        }
         ax.fill_between(x, f["p10_ms"], f["p90_ms"], color="0.85", step="post", linewidth=0)
         ax.fill_between(x, f["p25_ms"], f["p75_ms"], color="0.6", step="post", linewidth=0)
         ax.step(x, f["p50_ms"], where="post", color="tab:green", linewidth=1.2)
-        loss = b["loss_pct"].astype("float64").to_numpy()
+        loss = np.r_[b["loss_pct"].astype("float64").to_numpy(), 0.0]
         lossy = loss > 0
         if lossy.any():
-            top = np.nanmax(f["p90_ms"]) if np.isfinite(np.nanmax(np.r_[f["p90_ms"], 0])) else 1.0
+            finite = f["p90_ms"][np.isfinite(f["p90_ms"])]
+            top = float(finite.max()) if len(finite) else 1.0
             sc = ax.scatter(x[lossy], np.full(lossy.sum(), top if top > 0 else 1.0), c=loss[lossy], cmap="autumn_r",
                             vmin=0, vmax=100, marker="|", s=200)  # fmt: skip
             fig.colorbar(sc, ax=ax, pad=0.01, label="loss %")
