@@ -5,7 +5,8 @@ conclusion and its threshold is unit-testable without a kernel. Finding ids are 
 ``capture.empty``, ``capture.truncated``, ``tcp.retransmissions``, ``tcp.resets``,
 ``tcp.zero_window``, ``tcp.handshake_failures``, ``tcp.slow_handshake``, ``tcp.out_of_order``,
 ``tcp.dup_acks``, ``tcp.capture_gaps``, ``dns.unanswered``, ``dns.nxdomain_expansion``,
-``dns.retry_after_timeout``, ``dns.errors``, ``dns.slow``, ``dns.malformed``.
+``dns.retry_after_timeout``, ``dns.errors``, ``dns.slow``, ``dns.malformed``,
+``icmp.fragmentation_needed``, ``icmp.unreachable``, ``pcap.no_problems``.
 """
 
 from __future__ import annotations
@@ -301,6 +302,50 @@ def dns_findings(
     return out
 
 
+def icmp_findings(errors: pd.DataFrame) -> list[Finding]:
+    """Path-MTU errors and unreachable destinations reported by ICMP."""
+    from netdebug_nb.pcap.icmp import MTU_ERRORS
+
+    out: list[Finding] = []
+    mtu = errors[errors["meaning"].isin(MTU_ERRORS)]
+    if len(mtu):
+        out.append(
+            Finding(
+                "icmp.fragmentation_needed",
+                "warning",
+                f"{int(mtu['packets'].sum())} ICMP 'fragmentation needed' / 'packet too big' messages",
+                "the path MTU is smaller than the packets sent: check the overlay (VXLAN/IPIP) MTU and "
+                "MSS clamping; if these errors are filtered elsewhere, large transfers stall",
+                {"senders": sorted(set(", ".join(mtu["senders"]).split(", ")))},
+            )
+        )
+    unreachable = errors[
+        ~errors["meaning"].isin(MTU_ERRORS)
+        & errors["meaning"].str.contains("unreachable|prohibited|no route")
+    ]
+    if len(unreachable):
+        out.append(
+            Finding(
+                "icmp.unreachable",
+                "warning",
+                f"{int(unreachable['packets'].sum())} ICMP destination-unreachable messages",
+                "; ".join(
+                    f"{n} × {m}" for m, n in zip(unreachable["meaning"], unreachable["packets"], strict=True)
+                ),
+                {
+                    "by_meaning": dict(
+                        zip(
+                            unreachable["meaning"].astype(str),
+                            unreachable["packets"].astype(int),
+                            strict=True,
+                        )
+                    )
+                },
+            )
+        )
+    return out
+
+
 def _rows(df: pd.DataFrame, cols: list[str], n: int, *, keys: bool = True) -> list[dict[str, Any]]:
     """The first ``n`` rows as small dicts for a finding's evidence."""
     from netdebug_nb.findings import jsonable
@@ -320,6 +365,7 @@ def evaluate(
     messages: pd.DataFrame,
     thresholds: Thresholds = Thresholds(),
     *,
+    icmp_errors: pd.DataFrame | None = None,
     top_n: int = 5,
 ) -> list[Finding]:
     """Every check of the capture, most severe first; one info finding when nothing is wrong."""
@@ -329,12 +375,14 @@ def evaluate(
     out = capture_findings(overview)
     out += tcp_findings(health, thresholds, top_n=top_n)
     out += dns_findings(transactions, retries, expansions, messages, thresholds, capture_end=end, top_n=top_n)
+    if icmp_errors is not None:
+        out += icmp_findings(icmp_errors)
     if len(overview) and int(overview["packets"].iloc[0]) and all(f.severity == "info" for f in out):
         out.append(
             Finding(
                 "pcap.no_problems",
                 "info",
-                "no TCP or DNS problem above the thresholds in this capture",
+                "no TCP, DNS or ICMP problem above the thresholds in this capture",
                 "",
                 {
                     "packets": int(overview["packets"].iloc[0]),
