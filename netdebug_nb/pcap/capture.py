@@ -8,6 +8,7 @@ capability become the kit's usual errors.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -52,10 +53,8 @@ def capture(
     if not prefix:
         argv[0] = tools.which("tcpdump")
     proc = tools.start(argv)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        pass
     code = tools.stop(proc)
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if code != 0 or not path.exists():

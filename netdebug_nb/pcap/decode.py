@@ -76,7 +76,7 @@ def col(m: np.ndarray, at: int, dt: str) -> I64:
 
 def isin(a: I64, values: tuple[int, ...]) -> B:
     """``np.isin`` for a handful of constants (much cheaper than the general version)."""
-    out = a == values[0]
+    out: B = a == values[0]
     for v in values[1:]:
         out |= a == v
     return out

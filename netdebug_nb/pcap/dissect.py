@@ -35,6 +35,6 @@ def dissect(path: str | Path, rows: pd.DataFrame | Sequence[int]) -> list[Any]:
             pkt = cls(data)
         except Exception:  # scapy raises arbitrary errors on malformed input; keep the bytes
             pkt = Raw(data)
-        pkt.time = Decimal(ts_ns) / Decimal(1_000_000_000)
+        pkt.time = Decimal(ts_ns) / Decimal(1_000_000_000)  # type: ignore[assignment]
         out.append(pkt)
     return out

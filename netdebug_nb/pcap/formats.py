@@ -320,9 +320,8 @@ class Scan:
             left = fill - w.stop
             if eof:
                 if left:
-                    self._truncated(
-                        offset + w.stop, left, hdr, lambda: hdr + int(g.read(u32, np.array([w.stop + 8]))[0])
-                    )
+                    claimed = hdr + int(g.read(u32, np.array([w.stop + 8]))[0]) if left >= hdr else 0
+                    self._truncated(offset + w.stop, left, hdr, claimed)
                 return
             offset += w.stop
             self._consumed = w.stop
@@ -368,7 +367,8 @@ class Scan:
                     (typ >= 1) & (typ <= 6) & (ln >= 12) & (ln % 4 == 0) & (ln <= MAX_BLOCK) & (p + ln <= end)
                 )
                 tail = g.read(u32, np.where(ok, p + ln - 4, 0)).astype(np.int64)
-                return ok & (tail == ln)
+                result: npt.NDArray[np.bool_] = ok & (tail == ln)
+                return result
 
             plausible.prefilter = (u32, 4, 12, MAX_BLOCK)  # type: ignore[attr-defined]
             return plausible
@@ -402,18 +402,17 @@ class Scan:
                     continue
                 break
             if w.code == _ABSURD:
-                ln = struct.unpack_from(order + "I", buf, w.stop + 4)[0]
+                ln = struct.unpack_from(order + "I", buf.data, w.stop + 4)[0]
                 self.warnings.append(
                     f"{self.path}: block at byte offset {offset + w.stop} has invalid length {ln}; stopped reading there"
                 )
                 return
-            stop = w.stop if w.code != _SECTION else w.stop
+            stop = w.stop
             left = fill - stop
             if eof:
                 if left:
-                    self._truncated(
-                        offset + stop, left, 8, lambda: int(struct.unpack_from(order + "I", buf, stop + 4)[0])
-                    )
+                    claimed = int(struct.unpack_from(order + "I", buf.data, stop + 4)[0]) if left >= 8 else 0
+                    self._truncated(offset + stop, left, 8, claimed)
                 return
             offset += stop
             self._consumed = stop
@@ -431,7 +430,7 @@ class Scan:
             raise PcapFormatError(
                 self.path, f"pcapng section header with bad byte-order magic {bom.hex()}", offset=offset + at
             )
-        (length,) = struct.unpack_from(order + "I", buf, at + 4)
+        (length,) = struct.unpack_from(order + "I", buf.data, at + 4)
         if length < 28 or length % 4 or length > MAX_BLOCK:
             raise PcapFormatError(
                 self.path, f"pcapng section header with invalid length {length}", offset=offset + at
@@ -504,13 +503,12 @@ class Scan:
 
     # shared ----------------------------------------------------------------------------------
 
-    def _truncated(self, at: int, have: int, hdr: int, claimed: Callable[[], int]) -> None:
+    def _truncated(self, at: int, have: int, hdr: int, need: int) -> None:
         if have < hdr:
             self.warnings.append(
                 f"{self.path}: last record header cut short at byte offset {at} ({have} of {hdr} bytes); dropped"
             )
             return
-        need = claimed()
         self.warnings.append(
             f"{self.path}: last record at byte offset {at} truncated: {need - have} of {need} bytes cut; dropped"
         )
@@ -565,18 +563,19 @@ class _Iface:
 
     @classmethod
     def parse(cls, buf: U8, at: int, order: str) -> _Iface:
-        ln = struct.unpack_from(order + "I", buf, at + 4)[0]
-        linktype, _res, snaplen = struct.unpack_from(order + "HHI", buf, at + 8)
+        mv = buf.data
+        ln = struct.unpack_from(order + "I", mv, at + 4)[0]
+        linktype, _res, snaplen = struct.unpack_from(order + "HHI", mv, at + 8)
         me = cls(linktype, snaplen)
         o, end = at + 16, at + ln - 4
         while o + 4 <= end:
-            code, olen = struct.unpack_from(order + "HH", buf, o)
+            code, olen = struct.unpack_from(order + "HH", mv, o)
             if code == 0 or o + 4 + olen > end:
                 break
             if code == 9 and olen >= 1:
                 me.tsresol = int(buf[o + 4])
             elif code == 14 and olen >= 8:
-                me.tsoffset = struct.unpack_from(order + "q", buf, o + 4)[0]
+                me.tsoffset = struct.unpack_from(order + "q", mv, o + 4)[0]
             o += 4 + ((olen + 3) & ~3)
         return me
 

@@ -42,7 +42,6 @@ def read(
     a row). ``max_packets`` stops early, for a quick look at a huge file. Raises
     :class:`PcapFormatError` when the file is not a capture; a damaged tail gives a warning.
     """
-    import pandas as pd
 
     from netdebug_nb.schema import empty
 
@@ -56,7 +55,7 @@ def read(
         take = len(batch)
         if max_packets is not None:
             take = min(take, max_packets - total)
-        meta = {
+        meta: dict[str, np.ndarray] = {
             "caplen": batch.caplen[:take],
             "wirelen": batch.wirelen[:take],
             "ts_ns": batch.ts_ns[:take],
@@ -78,10 +77,7 @@ def read(
         total += take
         if max_packets is not None and total >= max_packets:
             break
-    if not total:
-        df = empty(PACKETS_SCHEMA)
-    else:
-        df = _frame(pd, parts, total)
+    df = empty(PACKETS_SCHEMA) if not total else _frame(parts, total)
     df.attrs["path"] = str(path)
     df.attrs["format"] = scan.format
     df.attrs["warnings"] = list(scan.warnings)
@@ -125,7 +121,9 @@ def packet_records(path: str | Path, frames: Sequence[int]) -> list[tuple[bytes,
     return [found[k] for k in frames]
 
 
-def _frame(pd: Any, parts: list[tuple[dict[str, np.ndarray], Decoded]], n: int) -> pd.DataFrame:
+def _frame(parts: list[tuple[dict[str, np.ndarray], Decoded]], n: int) -> pd.DataFrame:
+    import pandas as pd
+
     def cat(name: str) -> np.ndarray:
         arrs = [getattr(d, name) for _, d in parts]
         return arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
@@ -171,7 +169,7 @@ def _frame(pd: Any, parts: list[tuple[dict[str, np.ndarray], Decoded]], n: int) 
         "icmp_code": nullable(cat("icmp_code"), icmp, "UInt8"),
         "l4_offset": nullable(cat("l4_offset"), cat("has_l4_offset"), "Int64"),
     }
-    df = pd.DataFrame(cols, copy=False)
+    df: pd.DataFrame = pd.DataFrame(cols, copy=False)
     assert list(df.columns) == list(PACKETS_SCHEMA)
     return df
 

@@ -94,9 +94,12 @@ def compare(df: pd.DataFrame, rows: list[list[str]], fast: frozenset[int], *, ch
             continue  # tshark reassembles: transport fields move to the last fragment
         for proto in ("tcp", "udp"):
             sp, dp = v[f"{proto}.srcport"], v[f"{proto}.dstport"]
-            if sp and "," not in sp:
-                if t["sport"] is pd.NA or int(sp) != t["sport"] or int(dp) != t["dport"]:
-                    bad(f"{proto} ports", (t["sport"], t["dport"]), (sp, dp))
+            if (
+                sp
+                and "," not in sp
+                and (t["sport"] is pd.NA or int(sp) != t["sport"] or int(dp) != t["dport"])
+            ):
+                bad(f"{proto} ports", (t["sport"], t["dport"]), (sp, dp))
         if v["tcp.flags"] and "," not in v["tcp.flags"]:
             if t["tcp_flags"] is pd.NA or int(v["tcp.flags"], 16) & 0x1FF != t["tcp_flags"]:
                 bad("tcp flags", t["tcp_flags"], v["tcp.flags"])
