@@ -158,6 +158,11 @@ class JobsSim:
         with self.srv._lock:
             meta = obj["metadata"]
             ns = meta.get("namespace", "")
+            if etype == "MODIFIED" and (key, ns, meta["name"]) not in self.srv.objects:
+                return  # deleted meanwhile: a real API server would answer 404 to the update
+            owner = (meta.get("labels") or {}).get("job-name")
+            if etype == "ADDED" and owner and (JOBS.key, ns, owner) not in self.srv.objects:
+                return  # the Job went away before its pod was created
             if etype == "DELETED":
                 self.srv.objects.pop((key, ns, meta["name"]), None)
                 meta["resourceVersion"] = self.srv._next_rv()
