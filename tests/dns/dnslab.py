@@ -61,6 +61,7 @@ def dnsmasq(host: Host, addr: str, tmp: Path, *, web: str = WEB) -> None:
         "--host-record=db.default.svc.cluster.local,198.18.5.11",
         f"--host-record=api.example.com,{API}",
         f"--addn-hosts={big}", "--log-queries", "--log-facility=-",
+        f"--server=/fail.example.com/{ROOT}",  # a broken upstream zone: SERVFAIL
     ]  # fmt: skip
     host.spawn(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

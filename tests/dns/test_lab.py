@@ -63,6 +63,18 @@ def test_ndots_expansion_sends_every_search_suffix_first(dnslab: DnsLab) -> None
     assert "dns.timeout" not in ids
 
 
+def test_servfail_moves_to_the_next_server_then_fails_the_lookup(dnslab: DnsLab) -> None:
+    text = f"nameserver {DNS1}\nnameserver {DNS3}\n" + FAST.replace("ndots:5", "ndots:1")
+    out = trace(dnslab, text, ["api.fail.example.com"])
+    row = by_lookup(out)["api.fail.example.com"]
+    assert row["outcome"] == "SERVFAIL" and row["servfails"] >= 2
+    servfail_servers = {q["server"] for q in out["queries"] if q["rcode"] == "SERVFAIL"}
+    assert DNS1 in servfail_servers  # and glibc went on to the second server after it
+    assert {q["server"] for q in out["queries"]} == {DNS1, DNS3}
+    f = {f["id"]: f for f in out["findings"]}
+    assert f["dns.servfail"]["severity"] == "critical"
+
+
 def test_musl_asks_all_servers_at_once_and_never_searches_dotted_names(dnslab: DnsLab) -> None:
     text = SEARCH + f"nameserver {DNS1}\nnameserver {DNS2}\noptions ndots:2 timeout:1 attempts:2\n"
     out = trace(dnslab, text, ["api.example.com", "web"], resolver="musl")
@@ -167,7 +179,14 @@ def test_notebook_in_the_client_namespace_reports_each_case(dnslab: DnsLab, tmp_
         + "options bogus-opt\n",
     )
     out = tmp_path / "out"
-    names = ["api.example.com", "web", "big.default.svc.cluster.local.", "nosuch.example.com", "bad..name"]
+    names = [
+        "api.example.com",
+        "web",
+        "big.default.svc.cluster.local.",
+        "nosuch.example.com",
+        "x.fail.example.com",
+        "bad..name",
+    ]
     done = dnslab.client.run(
         *netdebug_cmd(), "run", "dns_trace", "--out", str(out),
         "-p", "resolv_conf", str(conf), "-p", "names", json.dumps(names), "-p", "trials", "2",
@@ -183,6 +202,7 @@ def test_notebook_in_the_client_namespace_reports_each_case(dnslab: DnsLab, tmp_
         "dns.timeout",
         "dns.retry_5s",
         "dns.nxdomain",
+        "dns.servfail",
         "dns.inconsistent_answers",
         "dns.slow_server",
         "dns.truncated_no_tcp",
