@@ -97,3 +97,42 @@ if __name__ == "__main__":
     with Lab() as lab_:
         record(lab_, DATA)
     print(f"recorded {DATA}")
+
+
+def test_fleet_exec_mesh_mode_in_a_namespace(lab: Lab, tmp_path: Path) -> None:
+    """What each mesh Job runs: fping first, the latency notebook on its output, a framed result."""
+    import io
+
+    from conftest import netdebug_cmd
+
+    from netdebug_nb.fleet import framing, result
+
+    switch = lab.host("switch")
+    lab.bridge(switch, "br0", "198.18.11.254/24")
+    hosts = []
+    for i in (1, 2, 3):
+        h = lab.host(f"node-{i}")
+        lab.attach(h, f"198.18.11.{i}/24", switch, "br0")
+        hosts.append(h)
+    hosts[2].iptables("-A", "INPUT", "-p", "icmp", "-j", "DROP")
+    p = hosts[0].run(
+        *netdebug_cmd(), "fleet", "exec", "latency", "--fping-first", "--out", str(tmp_path / "out"),
+        "-p", "targets", '["198.18.11.2", "198.18.11.3"]', "-p", "count", "5", "-p", "interval_ms", "20",
+        timeout=180, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    buf = io.BytesIO()
+    records = framing.Unframer(buf.write).feed_all(p.stdout.splitlines())
+    assert [r.ok for r in records] == [True]
+    buf.seek(0)
+    result.unpack(buf, tmp_path / "got")
+    run_dir = tmp_path / "got" / "latency"
+    doc = json.loads((run_dir / "findings.json").read_text())
+    assert doc["status"] == "ok" and doc["parameters"]["fping_output"].endswith("fping.txt")
+    stats = mesh.read_stats(run_dir)
+    assert stats is not None
+    loss = dict(zip(stats["target"], stats["loss_pct"], strict=True))
+    assert loss == {"198.18.11.2": 0.0, "198.18.11.3": 100.0}
+    assert "latency.unreachable" in {f["id"] for f in doc["findings"]} or any(
+        "198.18.11.3" in json.dumps(f) for f in doc["findings"]
+    )
