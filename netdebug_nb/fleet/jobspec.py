@@ -12,8 +12,10 @@ Choices, and why:
   notebook's own ``--timeout`` fires first, so a slow notebook still reports what it has.
 * ``ttlSecondsAfterFinished`` is the backstop if the controller dies before cleaning up.
 * Non-root (uid 1000), all capabilities dropped but NET_RAW (fping, mtr, tcpdump) and
-  NET_ADMIN (iptables/conntrack reads), read-only root filesystem with an ``emptyDir`` at
-  ``/tmp`` (HOME, Jupyter runtime, matplotlib cache and the run's output live there).
+  NET_ADMIN (iptables/conntrack reads), like the lab pod in ``deploy/``: the tools carry file
+  capabilities, which is why ``allowPrivilegeEscalation`` stays true (no_new_privs would void
+  them). Read-only root filesystem with an ``emptyDir`` at ``/tmp`` (HOME, Jupyter runtime,
+  matplotlib cache and the run's output live there).
 * Every object carries the fleet labels so ``netdebug-nb fleet clean`` (all runs) or the
   controller (one run, by ``netdebug.dev/run``) can find and delete them.
 """
@@ -170,7 +172,10 @@ def build(
                 "securityContext": {
                     "runAsNonRoot": True,
                     "runAsUser": 1000,
-                    "allowPrivilegeEscalation": False,
+                    # file capabilities on fping/tcpdump in the image (deploy/lab-pod.yaml): with
+                    # no_new_privs (false here) uid 1000 could not use NET_RAW at all
+                    "allowPrivilegeEscalation": True,
+                    "privileged": False,
                     "readOnlyRootFilesystem": True,
                     "capabilities": {"drop": ["ALL"], "add": ["NET_RAW", "NET_ADMIN"]},
                 },

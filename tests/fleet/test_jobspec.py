@@ -56,7 +56,8 @@ def test_service_account_and_security_context() -> None:
     assert pod["serviceAccountName"] == "netdebug-ro"
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 1000
     sc = container(job)["securityContext"]
-    assert sc["runAsUser"] == 1000 and sc["allowPrivilegeEscalation"] is False
+    assert sc["runAsUser"] == 1000 and sc["privileged"] is False
+    assert sc["allowPrivilegeEscalation"] is True  # file capabilities on fping/tcpdump need it
     assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_RAW", "NET_ADMIN"]}
     assert sc["readOnlyRootFilesystem"] is True
     assert {"name": "tmp", "mountPath": "/tmp"} in container(job)["volumeMounts"]
@@ -120,3 +121,20 @@ def test_bad_options_are_usage_errors() -> None:
         jobspec.build("n", opts(pin="magic"))
     with pytest.raises(JobSpecError, match="--timeout"):
         jobspec.build("n", opts(timeout_s=0))
+
+
+def test_job_loads_strictly_into_the_client_model() -> None:
+    """No misspelt or misplaced field: every key is one the Kubernetes API declares."""
+    import json
+
+    from kubernetes import client
+
+    from netdebug_nb.k8s import manifests
+
+    job = jobspec.build("node-7", opts(host_network=True, priority_class="high"))
+    assert manifests._unknown_fields(job, "V1Job", "") == []
+    model = client.ApiClient().deserialize(json.dumps(job), "V1Job", "application/json")
+    assert model.spec.template.spec.containers[0].security_context.capabilities.add == [
+        "NET_RAW",
+        "NET_ADMIN",
+    ]
