@@ -7,7 +7,7 @@ Run as root from the repository root::
 
 Topology (tests/lab.py ``routed``): client 198.18.1.2 ── router ── server1 198.18.2.10 (HTTP and
 two small TCP services), server2 198.18.2.11 (dnsmasq). tcpdump runs in the client namespace,
-which drops 5 % of the HTTP packets it receives in iptables INPUT: the capture sees each packet
+which drops 5 % of the HTTP packets it receives in iptables INPUT (every 20th for the sample): the capture sees each packet
 before the drop, so the server's retransmissions are in the file. What happens, in order:
 
 1. glibc lookups (``getent ahosts``) with a Kubernetes resolv.conf (ndots:5, three search
@@ -18,7 +18,9 @@ before the drop, so the server's retransmissions are in the file. What happens, 
 4. an HTTP download of 96 KB with 5 % loss on the client's INPUT;
 5. a connection the server resets, a connection refused (nothing listening), a SYN that is
    never answered (dropped by the server's firewall), and a receiver that does not read
-   (zero window).
+   (zero window);
+6. a UDP datagram to a closed port (ICMP port unreachable) and a 1478-byte ping with DF set
+   towards the servers' 1400-byte MTU link (ICMP fragmentation needed from the router).
 
 The same function, :func:`record`, is used by tests/pcap/test_notebook_lab.py with more data.
 """
@@ -81,10 +83,20 @@ http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, ServerClass=
 
 
 def record(
-    lab: Lab, out: Path, *, download_bytes: int = 96_000, drop: float = 0.05, dns: bool = True
+    lab: Lab,
+    out: Path,
+    *,
+    download_bytes: int = 96_000,
+    drop: float = 0.05,
+    drop_every: int = 0,
+    dns: bool = True,
 ) -> Path:
-    """Build the scenario in ``lab`` and write the client's capture to ``out``."""
-    hosts = routed(lab, servers=("server1", "server2"))
+    """Build the scenario in ``lab`` and write the client's capture to ``out``.
+
+    HTTP packets to the client are dropped at random with probability ``drop``, or exactly every
+    ``drop_every``-th one when that is set (the bundled sample: reproducible counts).
+    """
+    hosts = routed(lab, servers=("server1", "server2"), mtu_server_link=1400)
     client, router, server1, server2 = hosts["client"], hosts["router"], hosts["server1"], hosts["server2"]
     www = Path(tempfile.mkdtemp(prefix="ndpcap-"))
     lab.tmp.append(www)
@@ -98,7 +110,10 @@ def record(
         _dns(lab, client, router, server2)
     client.iptables(
         "-A", "INPUT", "-p", "tcp", "--sport", "8080",
-        "-m", "statistic", "--mode", "random", "--probability", str(drop), "-j", "DROP",
+        "-m", "statistic",
+        *(("--mode", "nth", "--every", str(drop_every), "--packet", "7") if drop_every
+          else ("--mode", "random", "--probability", str(drop))),
+        "-j", "DROP",
     )  # fmt: skip
     _wait_listening(server1, 8080, 8081, 8082)
 
@@ -118,6 +133,11 @@ def record(
                    "s.send(b'hello'); s.recv(10)", check=False)  # fmt: skip
         client.run("nc", "-z", "-w", "1", "198.18.2.10", "9", check=False)
         client.run("nc", "-z", "-w", "2", "198.18.2.11", "81", check=False)
+        client.run(sys.executable, "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+                   ".sendto(b'ping', ('198.18.2.10', 9999))")  # fmt: skip
+        client.run(
+            "ping", "-c", "2", "-i", "0.2", "-M", "do", "-s", "1450", "-W", "1", "198.18.2.10", check=False
+        )
         client.run(sys.executable, "-c", SLOW_READER, timeout=30)
         time.sleep(0.5)
     finally:
@@ -185,7 +205,7 @@ def _wait_tcpdump(proc: subprocess.Popen[bytes]) -> None:
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else ROOT / "netdebug_nb" / "data" / "pcap" / "sample.pcap"
     with Lab() as lab:
-        record(lab, out.resolve())
+        record(lab, out.resolve(), drop_every=20)
     print(f"{out}: {out.stat().st_size} bytes")
     return 0
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from netdebug_nb.catalogue import DATA_DIR
-from netdebug_nb.pcap import checks, dns, reader, summary, tcp
+from netdebug_nb.pcap import checks, dns, icmp, reader, summary, tcp
 from netdebug_nb.pcap.dns import RETRIES_SCHEMA, TRANSACTIONS_SCHEMA
 from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 from netdebug_nb.pcap.tcp import HEALTH_SCHEMA
@@ -95,7 +95,15 @@ def test_bundled_sample_gives_the_documented_findings() -> None:
     a = tcp.analyze(packets)
     msgs = dns.read(SAMPLE, packets)
     tx = dns.transactions(msgs)
-    fs = checks.evaluate(summary.overview(packets), a.health, tx, dns.retries(tx), dns.expansions(tx), msgs)
+    fs = checks.evaluate(
+        summary.overview(packets),
+        a.health,
+        tx,
+        dns.retries(tx),
+        dns.expansions(tx),
+        msgs,
+        icmp_errors=icmp.errors(packets),
+    )
     got = ids(fs)
     for fid in (
         "tcp.retransmissions",
@@ -105,9 +113,14 @@ def test_bundled_sample_gives_the_documented_findings() -> None:
         "dns.unanswered",
         "dns.retry_after_timeout",
         "dns.nxdomain_expansion",
+        "icmp.fragmentation_needed",
+        "icmp.unreachable",
     ):
         assert fid in got, fid
     by_id = {f.id: f for f in fs}
     assert by_id["tcp.handshake_failures"].evidence["by_state"] == {"refused": 1, "unanswered": 1}
     assert by_id["dns.retry_after_timeout"].evidence["a_aaaa_race"] == 1
+    # every 20th HTTP packet dropped: 4 data segments resent, plus the SYN retry; tshark agrees
+    assert by_id["tcp.retransmissions"].evidence["retransmissions"] == 5
+    assert int(a.health["dup_acks"].sum()) == 24
     assert Path(SAMPLE).stat().st_size < 300_000
