@@ -73,10 +73,29 @@ def resolv_conf(conf: ResolvConf, *, missing: str = "") -> list[Finding]:
     return out
 
 
-def nodelocal(conf: ResolvConf, queries: pd.DataFrame | None = None) -> Finding:
-    """NodeLocal DNSCache present (link-local 169.254.20.10 first) or absent; critical if it does not answer."""
+def nodelocal(
+    conf: ResolvConf, queries: pd.DataFrame | None = None, cluster: pd.DataFrame | None = None
+) -> Finding:
+    """NodeLocal DNSCache present (link-local 169.254.20.10) or absent; critical if it does not answer.
+
+    ``cluster`` (servers found through the Kubernetes API, with a ``role`` column) tells a
+    cluster without the cache from a pod that bypasses a deployed cache (a misconfiguration).
+    """
     servers = list(conf.used_nameservers)
-    if NODELOCAL_ADDRESS not in servers:
+    deployed = (
+        [] if cluster is None or cluster.empty else list(cluster[cluster["role"] == "nodelocal"]["server"])
+    )
+    local = [s for s in servers if s == NODELOCAL_ADDRESS or s in deployed]
+    if not local and deployed:
+        return Finding(
+            "dns.nodelocal_cache",
+            "warning",
+            "NodeLocal DNSCache is deployed but this resolv.conf bypasses it",
+            f"the cluster runs node-local-dns on {', '.join(deployed)}, but the nameservers are {', '.join(servers) or 'none'}: "
+            "check kubelet --cluster-dns / the pod's dnsPolicy and dnsConfig.",
+            {"nameservers": servers, "present": False, "deployed": deployed},
+        )
+    if not local:
         return Finding(
             "dns.nodelocal_cache",
             "info",
@@ -85,19 +104,20 @@ def nodelocal(conf: ResolvConf, queries: pd.DataFrame | None = None) -> Finding:
             "cluster DNS service through conntrack/kube-proxy (UDP conntrack races are possible).",
             {"nameservers": servers, "present": False},
         )
+    address = local[0]
     evidence: dict[str, Any] = {
         "nameservers": servers,
         "present": True,
-        "position": servers.index(NODELOCAL_ADDRESS) + 1,
+        "position": servers.index(address) + 1,
     }
     if queries is not None and not queries.empty:
-        mine = queries[queries["server"] == NODELOCAL_ADDRESS]
+        mine = queries[queries["server"] == address]
         if len(mine) and (mine["status"] != "ok").all():
             return Finding(
                 "dns.nodelocal_cache",
                 "critical",
                 "NodeLocal DNSCache configured but not answering",
-                f"all {len(mine)} queries to {NODELOCAL_ADDRESS} failed ({', '.join(sorted(set(mine['error'].dropna())))}): "
+                f"all {len(mine)} queries to {address} failed ({', '.join(sorted(set(mine['error'].dropna())))}): "
                 "is the node-local-dns DaemonSet running on this node and the dummy interface up?",
                 {**evidence, "queries": len(mine)},
             )
@@ -105,7 +125,7 @@ def nodelocal(conf: ResolvConf, queries: pd.DataFrame | None = None) -> Finding:
         "dns.nodelocal_cache",
         "info",
         "NodeLocal DNSCache in use",
-        f"{NODELOCAL_ADDRESS} is nameserver #{evidence['position']}.",
+        f"{address} is nameserver #{evidence['position']}.",
         evidence,
     )
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from netdebug_nb import schema
 from netdebug_nb.dns import checks, resolvconf, servers, tracer
 from netdebug_nb.findings import Finding
@@ -80,3 +82,11 @@ def test_merge_keeps_the_most_severe_per_id() -> None:
 def test_no_lookups_no_findings() -> None:
     conf = resolvconf.parse("")
     assert checks.lookups(schema.empty(tracer.LOOKUP_SCHEMA), schema.empty(tracer.QUERY_SCHEMA), conf) == []
+
+
+def test_nodelocal_deployed_but_bypassed() -> None:
+    cluster = pd.DataFrame({"server": ["169.254.20.10", "10.96.0.10"], "role": ["nodelocal", "service"]})
+    f = checks.nodelocal(resolvconf.parse("nameserver 10.96.0.10\n"), cluster=cluster)
+    assert (f.severity, f.evidence["deployed"]) == ("warning", ["169.254.20.10"])
+    ok = checks.nodelocal(resolvconf.parse("nameserver 169.254.20.10\n"), cluster=cluster)
+    assert ok.severity == "info" and ok.evidence["present"] is True
