@@ -124,6 +124,7 @@ def _split_reused_ports(packets: pd.DataFrame, flow: np.ndarray, proto: np.ndarr
 def endpoints(packets: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """One row per flow: protocol and the two endpoints, side ``a`` first."""
     import numpy as np
+    import pandas as pd
 
     mask = labels["flow"].to_numpy() >= 0
     if not mask.any():
@@ -136,7 +137,7 @@ def endpoints(packets: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
         {
             "flow": ids,
             "proto": proto.to_numpy(),
-            "protocol": [protocol_name(None if p is None or p != p else p) for p in proto.astype(object)],
+            "protocol": [protocol_name(None if pd.isna(p) else p) for p in proto.astype(object)],
             "a": rows["src"].astype("string").to_numpy(),
             "a_port": rows["sport"].to_numpy(),
             "b": rows["dst"].astype("string").to_numpy(),
