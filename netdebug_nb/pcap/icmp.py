@@ -48,12 +48,15 @@ _V6 = {
     (3, 1): "fragment reassembly time exceeded",
     (4, 0): "parameter problem",
 }
+_V4_TYPES = {3: "destination unreachable", 11: "time exceeded", 12: "parameter problem"}
+_V6_TYPES = {1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 4: "parameter problem"}
 MTU_ERRORS = ("fragmentation needed", "packet too big")
 
 
 def errors(packets: pd.DataFrame) -> pd.DataFrame:
     """ICMP/ICMPv6 error messages grouped by type and code, most frequent first."""
     import numpy as np
+    import pandas as pd
 
     proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)
     itype = packets["icmp_type"].to_numpy(dtype=np.int64, na_value=-1)
@@ -64,17 +67,17 @@ def errors(packets: pd.DataFrame) -> pd.DataFrame:
         return empty(ERRORS_SCHEMA)
     rows = []
     for (protocol, t, c), g in e.groupby(["protocol", "icmp_type", "icmp_code"], dropna=False):
-        table = _V4 if protocol == "ICMP" else _V6
-        code = None if c is None or c != c else int(c)
+        table, types = (_V4, _V4_TYPES) if protocol == "ICMP" else (_V6, _V6_TYPES)
+        code = None if pd.isna(c) else int(c)
+        kind = types[int(t)]
+        meaning = kind if code is None else table.get((int(t), code), f"{kind} (code {code})")
         senders = list(dict.fromkeys(g["src"].astype("string").dropna()))
         rows.append(
             {
                 "protocol": protocol,
                 "icmp_type": int(t),
                 "icmp_code": code,
-                "meaning": table.get(
-                    (int(t), code if code is not None else -1), f"type {int(t)} code {code}"
-                ),
+                "meaning": meaning,
                 "packets": len(g),
                 "senders": ", ".join(senders[:5]) + (" ..." if len(senders) > 5 else ""),
                 "first": g["ts"].min(),

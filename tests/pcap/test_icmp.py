@@ -49,3 +49,17 @@ def test_fragmentation_needed_and_port_unreachable(tmp_path: Path) -> None:
     assert set(found) == {"icmp.fragmentation_needed", "icmp.unreachable"}
     assert found["icmp.fragmentation_needed"].evidence["senders"] == ["10.0.0.254", "fd00::fe"]
     assert found["icmp.unreachable"].evidence["by_meaning"] == {"port unreachable": 1}
+
+
+def test_error_without_a_code_still_gets_a_row() -> None:
+    import pandas as pd
+
+    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
+    from netdebug_nb.schema import frame
+
+    row = {c: None for c in PACKETS_SCHEMA}
+    row.update(frame=1, ts=pd.Timestamp("2026-01-01", tz="UTC"), caplen=35, wirelen=70, linktype=1, iface=0,
+               ip_version=4, src="10.0.0.254", dst="10.0.0.1", proto=1, icmp_type=3)  # fmt: skip
+    errors = icmp.errors(frame([row], PACKETS_SCHEMA))
+    assert errors[["meaning", "packets"]].values.tolist() == [["destination unreachable", 1]]
+    assert [f.id for f in checks.icmp_findings(errors)] == ["icmp.unreachable"]
