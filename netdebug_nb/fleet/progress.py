@@ -19,7 +19,7 @@ class Progress:
         self.interactive = interactive
         self.interval_s = interval_s
         self._last = ""
-        self._last_t = 0.0
+        self._last_t = float("-inf")
 
     def update(self, counts: Mapping[str, int], *, force: bool = False) -> None:
         if self.stream is None:

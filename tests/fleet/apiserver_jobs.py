@@ -95,6 +95,7 @@ class JobsSim:
         )
         self.logs: dict[tuple[str, str], str] = {}
         self.created_jobs: list[dict[str, Any]] = []  # every Job as it was posted
+        self.expire_watches = 0  # answer this many watches with 410 Expired
         self.errors: list[Exception] = []  # exceptions in simulated transitions (a test bug)
         self._history: list[tuple[int, str, str, str, dict[str, Any]]] = []
         self._watchers: list[
@@ -186,6 +187,10 @@ class JobsSim:
             return status(400, "BadRequest", str(exc))
         since = int(req.query.get("resourceVersion") or 0)
         timeout = float(req.query.get("timeoutSeconds") or 300)
+        if self.expire_watches > 0:  # "too old resource version": the client must list again
+            self.expire_watches -= 1
+            gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
+            return Response(chunks=iter([(json.dumps(gone) + "\n").encode()]))
         q: queue.Queue[bytes | None] = queue.Queue()
         with self.srv._lock:
             for rv, h_key, h_ns, etype, obj in self._history:

@@ -153,3 +153,26 @@ def test_interrupt_deletes_what_was_created(cluster: Cluster, tmp_path: Path) ->
     assert cluster.sim.created_jobs  # it had started
     assert cluster.sim.jobs() == [] and cluster.sim.pods() == []
     assert seen
+
+
+def test_expired_watches_are_listed_again_and_nothing_is_lost(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.sim.expire_watches = 2
+    res = controller.run(
+        cluster.api(), job_opts(run_id="exp"), fleet(nodes="n1,n2,n3", report=False), tmp_path / "o"
+    )
+    assert [r.collect for r in res.runs] == ["done"] * 3
+    lists = [
+        r for r in cluster.srv.requests if r[0] == "GET" and r[1].endswith("/pods") and "watch" not in r[2]
+    ]
+    assert len(lists) >= 2  # the first list, then a re-list after 410
+
+
+def test_watches_not_polling(cluster: Cluster, tmp_path: Path) -> None:
+    controller.run(cluster.api(), job_opts(run_id="poll"), fleet(report=False), tmp_path / "o")
+    gets = [r for r in cluster.srv.requests if r[0] == "GET"]
+    per_job = [r for r in gets if "/jobs/" in r[1]]
+    assert per_job == []  # never one GET per Job
+    logs = [r for r in gets if r[1].endswith("/log")]
+    assert len(logs) == 6  # one log read per node
+    # /version, nodes, list+watch of pods and of jobs, the cleanup's list: independent of the fleet size
+    assert len(gets) - len(logs) <= 7
