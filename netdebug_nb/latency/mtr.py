@@ -26,8 +26,9 @@ HOPS_SCHEMA: schema.Schema = {
     "host": "string",  # responder address (or name); "???" when nothing answered at this TTL
     "responded": "boolean",  # False for "???" hops
     "responder": "Int64",  # 0 for the first responder at this hop, 1.. for further (ECMP) responders
-    "sent": "Int64",
-    "loss_pct": "Float64",
+    "sent": "Int64",  # probes sent to this TTL
+    "received": "Int64",  # replies from this responder (ECMP responders split the hop's replies)
+    "loss_pct": "Float64",  # of the hop (all responders together), as mtr reports it
     "last_ms": "Float64",
     "avg_ms": "Float64",
     "best_ms": "Float64",
@@ -104,7 +105,12 @@ def read(path: str | Path) -> pd.DataFrame:
         raise InputError(p, f"cannot read: {exc.strerror}") from exc
     if text.lstrip().startswith("{"):
         return parse_json(text, source=str(p))
-    return hops_from_samples(parse_raw(text, source=str(p)), dst=_raw_dst(text))
+    return parse_raw_hops(text, source=str(p))
+
+
+def parse_raw_hops(text: str, *, source: str = "mtr output") -> pd.DataFrame:
+    """Per-hop frame (ECMP responders apart) from ``--raw`` text."""
+    return hops_from_samples(parse_raw(text, source=source), dst=_raw_dst(text))
 
 
 def parse_json(text: str, *, source: str = "mtr output") -> pd.DataFrame:
@@ -138,6 +144,10 @@ def parse_json(text: str, *, source: str = "mtr output") -> pd.DataFrame:
             "responded": host != UNKNOWN_HOST,
             "responder": hop.groupby(hop).cumcount(),
             "sent": pd.to_numeric(col("Snt"), errors="coerce"),
+            "received": (
+                pd.to_numeric(col("Snt"), errors="coerce")
+                * (1 - pd.to_numeric(col("Loss%"), errors="coerce") / 100)
+            ).round(),
             "loss_pct": pd.to_numeric(col("Loss%"), errors="coerce"),
             "last_ms": pd.to_numeric(col("Last"), errors="coerce"),
             "avg_ms": pd.to_numeric(col("Avg"), errors="coerce"),

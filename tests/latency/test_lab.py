@@ -209,3 +209,38 @@ def test_without_net_raw_the_error_names_the_capability(lab: Lab, tmp_path: Path
     found = json.loads((tmp_path / "latency" / "findings.json").read_text())["findings"]
     failed = next(f for f in found if f["id"] == "latency.probe_failed")
     assert "NET_RAW" in failed["detail"]
+
+
+def test_ecmp_responders_kept_apart(lab: Lab) -> None:
+    """client ── r1 ══ (ra | rb) ── server: r1 splits flows over two next hops (L4 hash)."""
+    c, r1 = lab.host("client"), lab.host("r1", forward=True)
+    ra, rb, s = lab.host("ra", forward=True), lab.host("rb", forward=True), lab.host("server")
+    lab.link(c, "198.18.1.2/24", r1, "198.18.1.1/24")
+    lab.link(r1, "198.18.3.1/24", ra, "198.18.3.2/24")
+    lab.link(r1, "198.18.4.1/24", rb, "198.18.4.2/24")
+    lab.link(ra, "198.18.5.1/24", s, "198.18.5.10/24")
+    lab.link(rb, "198.18.6.1/24", s, "198.18.6.10/24")
+    for host in (r1, ra, rb, s):
+        host.run("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0")
+    r1.run("sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1")
+    r1.run(
+        "ip", "route", "add", "198.18.7.0/24", "nexthop", "via", "198.18.3.2", "nexthop", "via", "198.18.4.2"
+    )
+    s.run("ip", "addr", "add", "198.18.7.7/32", "dev", "lo")
+    lab.route(c, "198.18.0.0/16", "198.18.1.1")
+    lab.route(ra, "198.18.7.0/24", "198.18.5.10")
+    lab.route(rb, "198.18.7.0/24", "198.18.6.10")
+    lab.route(ra, "198.18.1.0/24", "198.18.3.1")
+    lab.route(rb, "198.18.1.0/24", "198.18.4.1")
+    lab.route(s, "198.18.1.0/24", "198.18.5.1")
+    code = (
+        "import json\n"
+        "from netdebug_nb.latency import mtr\n"
+        "hops = mtr.parse_raw_hops(mtr.collect('198.18.7.7', mode='raw', count=30, interval_s=0.05, protocol='udp'))\n"
+        "print(hops.to_json(orient='records'))\n"
+    )
+    hops = in_ns(c, code)
+    hop2 = sorted((h["host"], h["responder"]) for h in hops if h["hop"] == 2)
+    assert [h for h, _ in hop2] == ["198.18.3.2", "198.18.4.2"]
+    assert sorted(r for _, r in hop2) == [0, 1]
+    assert [h["host"] for h in hops if h["hop"] == 3] == ["198.18.7.7"]

@@ -67,3 +67,12 @@ def test_command() -> None:
         "mtr", "--json", "-n", "-c", "5", "-i", "0.2", "198.18.2.10"
     ]  # fmt: skip
     assert "--raw" in mtr.command("h", mode="raw") and "-u" in mtr.command("h", protocol="udp")
+
+
+def test_real_ecmp_raw_keeps_both_responders_json_only_one() -> None:
+    hops = mtr.read(FIX / "mtr_ecmp_real.raw")
+    hop2 = hops[hops["hop"] == 2].sort_values("host")
+    assert hop2["host"].tolist() == ["198.18.3.2", "198.18.4.2"]
+    assert int(hop2["received"].sum()) == 20 and (hop2["received"] > 0).all()
+    assert hops[hops["hop"] == 3]["host"].tolist() == ["198.18.7.7"]
+    assert (mtr.read(FIX / "mtr_ecmp_real.json")["hop"] == 2).sum() == 1

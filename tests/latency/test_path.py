@@ -42,7 +42,7 @@ def test_loss_starting_mid_path_carries() -> None:
     hops = pd.DataFrame(
         {
             "dst": "d", "hop": [1, 2, 3, 4], "host": ["a", "b", "c", "d"], "responded": True, "responder": 0,
-            "sent": 100, "loss_pct": [0.0, 30.0, 12.0, 10.0], "last_ms": 1.0, "avg_ms": 1.0, "best_ms": 1.0,
+            "sent": 100, "received": [100, 70, 88, 90], "loss_pct": [0.0, 30.0, 12.0, 10.0], "last_ms": 1.0, "avg_ms": 1.0, "best_ms": 1.0,
             "worst_ms": 1.0, "stdev_ms": 0.0, "asn": None,
         }
     )  # fmt: skip
