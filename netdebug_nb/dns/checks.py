@@ -38,9 +38,11 @@ def resolv_conf(conf: ResolvConf, *, missing: str = "") -> list[Finding]:
     out: list[Finding] = []
     if missing:
         out.append(Finding("dns.resolv_conf", "warning", "resolv.conf could not be read", missing))
-    bad = [p for p in conf.problems if p.line is not None]
+    bad = [p for p in conf.problems if p.line is not None or p.problem.startswith("nameservers parameter")]
     if bad:
-        lines = [f"line {p.line}: {p.problem} ({p.effect})" for p in bad]
+        lines = [
+            f"line {p.line}: {p.problem} ({p.effect})" if p.line else f"{p.problem} ({p.effect})" for p in bad
+        ]
         out.append(
             Finding(
                 "dns.resolv_conf",

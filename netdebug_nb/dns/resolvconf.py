@@ -99,8 +99,20 @@ class ResolvConf:
         return flag in self.flags
 
     def with_nameservers(self, servers: tuple[str, ...] | list[str]) -> ResolvConf:
-        """The same options with an explicit server list (the notebook's ``nameservers`` override)."""
-        return _replace(self, nameservers=tuple(servers))
+        """The same options with an explicit server list (the notebook's ``nameservers`` override).
+
+        Entries that are not IP addresses are dropped and reported as problems, like bad lines.
+        """
+        good, bad = [], []
+        for s in servers:
+            try:
+                ipaddress.ip_address(str(s).split("%", 1)[0])
+                good.append(str(s))
+            except ValueError:
+                bad.append(
+                    Problem(None, str(s), f"nameservers parameter: {s!r} is not an IP address", "ignored")
+                )
+        return _replace(self, nameservers=tuple(good), problems=(*self.problems, *bad))
 
 
 def _replace(conf: ResolvConf, **changes: object) -> ResolvConf:

@@ -249,7 +249,23 @@ def exchange_pair(
     sent: dict[int, tuple[float, str]] = {}
     refused: OSError | None
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.connect((where, port))
+        try:
+            sock.connect((where, port))
+        except OSError as exc:  # no route to the server: nothing was sent
+            now = datetime.now(UTC)
+            return [
+                {
+                    "qname": qname,
+                    "qtype": t.upper(),
+                    "server": server,
+                    "port": port,
+                    "transport": "udp",
+                    "ts": now,
+                    "t0": time.monotonic(),
+                    **_failed("error", _os_reason(exc), 0.0),
+                }
+                for t in qtypes
+            ]
         start = time.monotonic()
         for qtype in qtypes:
             q = dns.message.make_query(
@@ -258,8 +274,15 @@ def exchange_pair(
             if ad:
                 q.flags |= dns.flags.AD
             t0 = time.monotonic()
-            base = {"qname": qname, "qtype": qtype.upper(), "server": server, "port": port, "transport": "udp",
-                    "ts": datetime.now(UTC), "t0": t0}  # fmt: skip
+            base = {
+                "qname": qname,
+                "qtype": qtype.upper(),
+                "server": server,
+                "port": port,
+                "transport": "udp",
+                "ts": datetime.now(UTC),
+                "t0": t0,
+            }
             rows[q.id] = base
             sent[q.id] = (t0, qtype.upper())
             try:

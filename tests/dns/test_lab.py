@@ -112,7 +112,8 @@ def test_truncation_falls_back_to_tcp_or_is_reported(dnslab: DnsLab) -> None:
 
 
 def test_unreachable_nameserver_is_reported_and_the_next_one_still_used(dnslab: DnsLab) -> None:
-    text = f"nameserver 198.18.2.13\nnameserver {DNS1}\n" + FAST  # .13 is a host without a DNS server
+    # .13 is a host without a DNS server; 198.19.255.1 has no route from the client
+    text = f"nameserver 198.18.2.13\nnameserver 198.19.255.1\nnameserver {DNS1}\n" + FAST
     out = trace(dnslab, text, ["web.default.svc.cluster.local.", "bad..name"])
     lookups = by_lookup(out)
     assert lookups["web.default.svc.cluster.local."]["outcome"] == "answer"
@@ -120,6 +121,8 @@ def test_unreachable_nameserver_is_reported_and_the_next_one_still_used(dnslab: 
     assert any("bad..name" in e for e in out["errors"])
     refused = [q for q in out["queries"] if q["server"] == "198.18.2.13"]
     assert refused and all(q["error"] == "connection refused" for q in refused)
+    unroutable = [q for q in out["queries"] if q["server"] == "198.19.255.1"]
+    assert unroutable and all(q["error"] == "network is unreachable" for q in unroutable)
     assert "dns.unreachable_server" in {f["id"] for f in out["findings"]}
 
 

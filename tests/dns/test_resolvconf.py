@@ -76,3 +76,9 @@ def test_unreadable_file_names_it(tmp_path: Path) -> None:
 def test_nameserver_override_keeps_options() -> None:
     conf = resolvconf.parse("nameserver 10.0.0.1\noptions ndots:3\n").with_nameservers(["198.18.2.10"])
     assert conf.nameservers == ("198.18.2.10",) and conf.ndots == 3
+
+
+def test_nameserver_override_drops_what_is_not_an_address() -> None:
+    conf = resolvconf.parse("nameserver 10.0.0.1\n").with_nameservers(["198.18.2.10", "kube-dns.kube-system"])
+    assert conf.nameservers == ("198.18.2.10",)
+    assert any("kube-dns.kube-system" in p.problem for p in conf.problems)
