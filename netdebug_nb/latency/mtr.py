@@ -248,6 +248,21 @@ def hops_from_samples(samples: pd.DataFrame, *, dst: str = "") -> pd.DataFrame:
     return schema.frame(agg, HOPS_SCHEMA)
 
 
+def _address(target: str) -> str | None:
+    """The IPv4/IPv6 address mtr -n will trace for ``target`` (None when it does not resolve)."""
+    import ipaddress
+    import socket
+
+    try:
+        return str(ipaddress.ip_address(target))
+    except ValueError:
+        pass
+    try:
+        return str(socket.getaddrinfo(target, None, proto=socket.IPPROTO_UDP)[0][4][0])
+    except (OSError, IndexError):
+        return None
+
+
 def _raw_dst(text: str) -> str:
     """The last hop's responder is the best guess at the destination of a raw trace."""
     hosts = re.findall(r"^h\s+(\d+)\s+(\S+)", text, re.MULTILINE)
@@ -258,18 +273,22 @@ def _raw_dst(text: str) -> str:
 
 
 def trace(
-    targets: Sequence[str], *, parallel: int = 8, **options: Any
+    targets: Sequence[str], *, parallel: int = 8, mode: str = "raw", **options: Any
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """``mtr --json`` to several targets at once; per-hop rows for all, and why any target failed.
+    """mtr to several targets at once; per-hop rows for all, and why any target failed.
 
-    mtr runs one target per process and spends ``count * interval`` on each, so targets run in
+    ``--raw`` (the default) keeps ECMP responders apart, which ``--json`` folds into one. mtr
+    runs one target per process and spends ``count * interval`` on each, so targets run in
     parallel threads (each just waits on its subprocess).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     def one(t: str) -> pd.DataFrame | str:
         try:
-            return parse_json(collect(t, mode="json", **options), source=f"mtr {t}")
+            text = collect(t, mode=mode, **options)
+            if mode == "json":
+                return parse_json(text, source=f"mtr {t}")
+            return hops_from_samples(parse_raw(text, source=f"mtr {t}"), dst=_address(t) or _raw_dst(text))
         except ToolPermissionError:
             raise
         except (ToolFailedError, ParseError, InputError, ToolTimeoutError) as exc:

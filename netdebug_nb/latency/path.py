@@ -48,8 +48,9 @@ def _one_path(hops: pd.DataFrame, loss_threshold_pct: float) -> pd.DataFrame:
     carried = np.where(np.isinf(carried), 100.0, carried)
     last_hop = per_hop.index.max()
     dst = str(h["dst"].iloc[0]) if h["dst"].notna().any() else ""
-    reached = bool(dst) and bool(((h["host"] == dst) & h["responded"].astype(bool)).any())
-    if not dst:
+    if _is_address(dst):
+        reached = bool(((h["host"] == dst) & h["responded"].astype(bool)).any())
+    else:  # traced by name (mtr --json keeps the name): the last hop answering is the best evidence
         reached = bool(responded[-1])
     prev_carried = np.r_[0.0, carried[:-1]]
     verdicts = []
@@ -78,6 +79,16 @@ def _one_path(hops: pd.DataFrame, loss_threshold_pct: float) -> pd.DataFrame:
     )
     out = h.merge(info, on="hop", how="left")
     return schema.frame(out, PATH_SCHEMA)
+
+
+def _is_address(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def loss_origin(path: pd.DataFrame, *, loss_threshold_pct: float = 2.0) -> pd.DataFrame:

@@ -236,7 +236,7 @@ def test_ecmp_responders_kept_apart(lab: Lab) -> None:
     code = (
         "import json\n"
         "from netdebug_nb.latency import mtr\n"
-        "hops = mtr.parse_raw_hops(mtr.collect('198.18.7.7', mode='raw', count=30, interval_s=0.05, protocol='udp'))\n"
+        "hops, failed = mtr.trace(['198.18.7.7'], count=30, interval_s=0.05, protocol='udp')\n"
         "print(hops.to_json(orient='records'))\n"
     )
     hops = in_ns(c, code)

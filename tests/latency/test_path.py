@@ -76,3 +76,8 @@ def test_several_destinations_are_separate_paths() -> None:
 
 def test_empty() -> None:
     assert len(path.interpret(schema.empty(mtr.HOPS_SCHEMA))) == 0
+
+
+def test_destination_given_by_name() -> None:
+    hops = mtr.read(FIX / "mtr_clean.json").assign(dst="web.example")
+    assert path.interpret(hops)["verdict"].tolist() == ["ok", "destination"]
