@@ -332,6 +332,7 @@ def _add_fleet(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     s.add_argument(
         "--mesh", action="store_true", help="latency mesh: each node probes every other node's InternalIP"
     )
+    s.add_argument("--mesh-pods", action="store_true", help="with --mesh: also probe the other Jobs' pod IPs")
     s.add_argument("--host-network", action="store_true", help="run in each node's network namespace")
     s.add_argument("--image", default=None, help="lab image (default: ghcr.io/netdebug/netdebug:lab)")
     s.add_argument(
@@ -398,6 +399,8 @@ def _add_fleet(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     s.add_argument(
         "--fping-first", action="store_true", help="mesh mode: probe, then run the notebook offline"
     )
+    s.add_argument("--peers", type=int, default=0, help="mesh with pods: also probe this many peer pods")
+    s.add_argument("--run-id", default="", help="the fleet run whose pods are the peers")
     s.set_defaults(func=cmd_fleet_exec)
 
 
@@ -433,6 +436,10 @@ def cmd_fleet_run(args: argparse.Namespace, env: Env) -> int:
         result_limit=args.result_limit,
         fping_first=args.mesh and info.name == "latency",
     )
+    if args.mesh and args.mesh_pods and not args.host_network:
+        import dataclasses
+
+        opts = dataclasses.replace(opts, peers=1)  # the controller sets the real count per run
     fopts = controller.FleetOptions(
         nodes=args.nodes,
         qps=args.qps,
@@ -501,6 +508,8 @@ def cmd_fleet_exec(args: argparse.Namespace, env: Env) -> int:
         timeout=args.timeout,
         limit=args.limit,
         fping_first=args.fping_first,
+        peers=args.peers,
+        run_id=args.run_id,
     )
 
 

@@ -17,6 +17,7 @@ of the run before returning.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import queue
@@ -194,6 +195,8 @@ class Controller:
 
     def run(self, nodes: Sequence[Node]) -> FleetResult:
         self.nodes = list(nodes)
+        if self.job_opts.peers:  # mesh with pods: each pod waits for all the others
+            self.job_opts = dataclasses.replace(self.job_opts, peers=max(len(self.nodes) - 1, 1))
         started = dt.datetime.now(dt.UTC)
         t0 = time.monotonic()
         self.out.mkdir(parents=True, exist_ok=True)
@@ -542,6 +545,7 @@ def write_manifest(
                 "node": n.name,
                 "dir": safe_dir(n.name),
                 "internal_ip": n.internal_ip,
+                "pod_ip": by[n.name].pod_ip,
                 "ready": n.ready,
                 **{k: v for k, v in by[n.name].to_dict().items() if k != "node"},
                 "collected": by[n.name].collect == "done",

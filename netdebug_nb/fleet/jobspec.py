@@ -75,6 +75,7 @@ class JobOptions:
     result_limit: int = 4 * 1024 * 1024
     priority_class: str = ""
     fping_first: bool = False  # mesh mode: probe with fping, then run the notebook on its output
+    peers: int = 0  # mesh with pods: also probe the pods of this many other Jobs of the run
 
 
 def run_selector(run_id: str) -> str:
@@ -112,6 +113,8 @@ def command(opts: JobOptions) -> list[str]:
     ]
     if opts.fping_first:
         argv.append("--fping-first")
+    if opts.peers:
+        argv += ["--peers", str(opts.peers), "--run-id", opts.run_id]
     for k, v in opts.parameters.items():
         argv += ["-p", str(k), _param_text(v)]
     return argv
@@ -163,6 +166,11 @@ def build(
                     {
                         "name": "NETDEBUG_NODE_NAME",
                         "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}},
+                    },
+                    {"name": "NETDEBUG_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    {
+                        "name": "NETDEBUG_NAMESPACE",
+                        "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
                     },
                 ],
                 "resources": {

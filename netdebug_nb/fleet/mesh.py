@@ -29,7 +29,7 @@ FPING_FILE = "fping.txt"
 
 MESH_SCHEMA: schema.Schema = {
     "src": "string",  # node that probed
-    "dst": "string",  # node probed (its address when no node has it)
+    "dst": "string",  # node probed, NODE/pod for its fleet pod, the address when no node has it
     "dst_addr": "string",
     "status": "string",  # ok | loss | unreachable, as the latency package says
     "sent": "Int64",
@@ -42,6 +42,7 @@ MESH_SCHEMA: schema.Schema = {
 NODES_SCHEMA: schema.Schema = {
     "node": "string",
     "internal_ip": "string",
+    "pod_ip": "string",  # its fleet pod's IP (a destination in mesh-with-pods mode)
     "state": "string",  # the Job's outcome: succeeded | failed | ...
     "reason": "string",  # why it has no data (Unschedulable, OOMKilled ...)
     "has_data": "boolean",  # a per-target table was found for it
@@ -76,6 +77,7 @@ def read(fleet_dir: Path, notebook: str = "latency") -> tuple[pd.DataFrame, pd.D
             {
                 "node": n["node"],
                 "internal_ip": n.get("internal_ip") or "",
+                "pod_ip": n.get("pod_ip") or "",
                 "state": n.get("state") or "",
                 "reason": n.get("reason") or "",
                 "has_data": stats is not None,
@@ -103,7 +105,15 @@ def read_stats(run_dir: Path) -> pd.DataFrame | None:
 
 def build(nodes: pd.DataFrame, per_node: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per (source node, target) from each node's per-target stats."""
-    by_ip = {str(r.internal_ip): str(r.node) for r in nodes.itertuples() if r.internal_ip}
+    recs = nodes.to_dict("records")
+    by_ip = {
+        str(r["pod_ip"]): f"{r['node']}/pod" for r in recs if isinstance(r["pod_ip"], str) and r["pod_ip"]
+    }
+    by_ip |= {
+        str(r["internal_ip"]): str(r["node"])
+        for r in recs
+        if isinstance(r["internal_ip"], str) and r["internal_ip"]
+    }
     rows: list[dict[str, Any]] = []
     for src, stats in per_node.items():
         for r in stats.itertuples():

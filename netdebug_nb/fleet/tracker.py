@@ -45,6 +45,7 @@ class NodeRun:
     reason: str = ""  # why it failed (or what it is waiting for)
     message: str = ""
     pod: str = ""
+    pod_ip: str = ""  # mesh with pods: the merge maps it back to this node
     created: bool = False
     waiting_since: float | None = None
     collect: str = "no"  # no | queued | done | error
@@ -100,6 +101,7 @@ class Tracker:
         if run.pod != _name(pod):
             return  # backoffLimit 0: a second pod would be a foreign one
         status = pod.get("status") or {}
+        run.pod_ip = str(status.get("podIP") or run.pod_ip)
         phase = status.get("phase", "Pending")
         term = _terminated(status)
         if run.terminal:

@@ -103,6 +103,7 @@ class JobsSim:
         ] = []
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
+        self._pod_ips = itertools.count()
         self._cv = threading.Condition()
         srv.add_resource(JOBS)
         ns = r"(?:namespaces/(?P<ns>[^/]+)/)?"
@@ -306,7 +307,12 @@ class JobsSim:
     def _running(self, pod: dict[str, Any], job: dict[str, Any]) -> None:
         if not self._alive(pod):
             return
-        pod["status"].update(phase="Running", containerStatuses=[_container(running=True)])
+        n = next(self._pod_ips)
+        pod["status"].update(
+            phase="Running",
+            podIP=f"10.244.{n // 250}.{n % 250 + 2}",
+            containerStatuses=[_container(running=True)],
+        )
         self._store(PODS_KEY, "MODIFIED", pod)
         job["status"] = {"active": 1}
         self._store(JOBS.key, "MODIFIED", job)

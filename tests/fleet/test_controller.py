@@ -176,3 +176,32 @@ def test_watches_not_polling(cluster: Cluster, tmp_path: Path) -> None:
     assert len(logs) == 6  # one log read per node
     # /version, nodes, list+watch of pods and of jobs, the cleanup's list: independent of the fleet size
     assert len(gets) - len(logs) <= 7
+
+
+def test_mesh_with_pods_peers_find_each_other(cluster: Cluster, tmp_path: Path) -> None:
+    """Each pod lists the run's other pods for their IPs; the manifest maps pod IPs to nodes."""
+    import threading
+
+    from netdebug_nb.fleet import pod
+
+    cluster.sim.behaviour.update({f"n{i}": "deadline" for i in range(1, 7)})  # stay around a while
+    cluster.sim.step_s = 0.2
+    opts = job_opts(run_id="peer", peers=1)
+    box: dict[str, Any] = {}
+    t = threading.Thread(
+        target=lambda: box.update(
+            res=controller.run(
+                cluster.api(), opts, fleet(nodes="n1,n2,n3", mesh=True, report=False), tmp_path / "o"
+            )
+        )
+    )
+    t.start()
+    ips = pod.peer_ips(cluster.api(), "netdebug", "peer", me="nobody", expect=3, wait_s=20, poll_s=0.05)
+    me = next(p for p in cluster.sim.pods() if p["status"].get("podIP") == ips[0])["metadata"]["name"]
+    others = pod.peer_ips(cluster.api(), "netdebug", "peer", me=me, expect=2, wait_s=5, poll_s=0.05)
+    t.join(60)
+    assert len(ips) == 3 and others == ips[1:]
+    argv = cluster.sim.created_jobs[0]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert argv[argv.index("--peers") + 1] == "2" and argv[argv.index("--run-id") + 1] == "peer"
+    manifest = json.loads((tmp_path / "o" / "fleet.json").read_text())
+    assert sorted(n["pod_ip"] for n in manifest["nodes"]) == ips

@@ -57,7 +57,14 @@ def stats(rows: list[dict[str, object]]) -> pd.DataFrame:
 
 def nodes_frame(names: list[str]) -> pd.DataFrame:
     rows = [
-        {"node": n, "internal_ip": f"10.0.0.{i}", "state": "succeeded", "reason": "", "has_data": True}
+        {
+            "node": n,
+            "internal_ip": f"10.0.0.{i}",
+            "pod_ip": f"10.244.0.{i}",
+            "state": "succeeded",
+            "reason": "",
+            "has_data": True,
+        }
         for i, n in enumerate(names, 1)
     ]
     return schema.frame(rows, mesh.NODES_SCHEMA)
@@ -76,11 +83,13 @@ def test_latency_pairs_and_unknown_targets() -> None:
             [
                 {"target": "10.0.0.1", "loss_pct": 0.0, "p50_ms": 12.0, "p99_ms": 20.0},
                 {"target": "192.0.2.9", "loss_pct": 0.0, "p50_ms": 1.0, "p99_ms": 1.0},
+                {"target": "10.244.0.3", "loss_pct": 0.0, "p50_ms": 1.0, "p99_ms": 1.0},
             ]
         ),
     }
     m = mesh.build(nodes, per)
     assert "192.0.2.9" in set(m["dst"])  # an address no node has stays an address
+    assert "c/pod" in set(m["dst"])  # a fleet pod's IP is named after its node
     found = {f.id: f for f in mesh.assess(m, nodes)}
     slow = [(p["src"], p["dst"]) for p in found["mesh.pair_latency"].evidence["pairs"]]
     assert slow == [("a", "b"), ("b", "a")]  # worst p99 first
