@@ -7,11 +7,9 @@ usage mistake and fails with one line saying which parameter to set.
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
-from netdebug_nb import tools
-from netdebug_nb.errors import InputError, ToolError, ToolPermissionError, UsageError
+from netdebug_nb.errors import InputError, ToolError, ToolFailedError, UsageError
 
 
 class NoCaptureError(UsageError):
@@ -69,8 +67,14 @@ def obtain(
         return path
     if not capture_interface:
         raise NoCaptureError()
-    if capture_seconds <= 0 and capture_packets <= 0:
-        raise CaptureSourceError("capture_seconds", "must be positive (or set capture_packets)")
+    if capture_seconds <= 0:
+        raise CaptureSourceError(
+            "capture_seconds", f"must be positive (a live capture is bounded), got {capture_seconds}"
+        )
+    if capture_packets < 0:
+        raise CaptureSourceError(
+            "capture_packets", f"must be 0 (no limit) or positive, got {capture_packets}"
+        )
     out = (
         Path(capture_file) if capture_file else Path(tempfile.mkdtemp(prefix="netdebug-pcap-")) / "live.pcap"
     )
@@ -85,29 +89,15 @@ def obtain(
     return out
 
 
-def tcpdump_argv(out: Path, *, interface: str, bpf: str = "", packets: int = 0) -> list[str]:
-    """The tcpdump command line for a live capture (full packets, written unbuffered)."""
-    argv = ["tcpdump", "-i", interface, "-n", "-U", "-s", "0", "-w", str(out)]
-    if packets > 0:
-        argv += ["-c", str(packets)]
-    if bpf.strip():
-        argv.append(bpf)
-    return argv
-
-
 def live(out: Path, *, interface: str, bpf: str = "", seconds: float = 30.0, packets: int = 0) -> Path:
-    """Capture on ``interface`` for ``seconds`` (or until ``packets``), writing ``out``."""
-    tools.which("tcpdump")
-    argv = tcpdump_argv(out, interface=interface, bpf=bpf, packets=packets)
-    proc = tools.start(argv)
-    deadline = time.monotonic() + (seconds if seconds > 0 else 24 * 3600)
-    while time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    exited_by_itself = proc.poll() is not None
-    code = tools.stop(proc)
-    if (exited_by_itself and code != 0) or not out.exists():
-        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if tools.looks_like_permission_problem(stderr):
-            raise ToolPermissionError("tcpdump", tools.CAPABILITIES.get("tcpdump", "NET_RAW"), stderr.strip())
-        raise CaptureFailedError(interface, code, stderr)
-    return out
+    """Capture on ``interface`` for ``seconds`` (or until ``packets``), writing ``out``.
+
+    The capture itself is :func:`netdebug_nb.pcap.capture.capture`; a failure is reported
+    against the notebook parameter that caused it.
+    """
+    from netdebug_nb.pcap import capture
+
+    try:
+        return capture.capture(out, interface=interface, bpf=bpf, seconds=seconds, packets=packets or None)
+    except ToolFailedError as exc:
+        raise CaptureFailedError(interface, exc.returncode, exc.stderr) from exc

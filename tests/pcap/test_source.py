@@ -33,22 +33,11 @@ def test_missing_file_names_the_parameter(tmp_path: Path) -> None:
     assert source.obtain(str(Path(__file__))) == Path(__file__)
 
 
-def test_tcpdump_command_line(tmp_path: Path) -> None:
-    argv = source.tcpdump_argv(tmp_path / "o.pcap", interface="eth0", bpf="port 53", packets=100)
-    assert argv == [
-        "tcpdump",
-        "-i",
-        "eth0",
-        "-n",
-        "-U",
-        "-s",
-        "0",
-        "-w",
-        str(tmp_path / "o.pcap"),
-        "-c",
-        "100",
-        "port 53",
-    ]
+def test_live_capture_must_be_bounded() -> None:
+    with pytest.raises(source.CaptureSourceError, match="'capture_seconds': must be positive"):
+        source.obtain("", capture_interface="eth0", capture_seconds=0)
+    with pytest.raises(source.CaptureSourceError, match="'capture_packets'"):
+        source.obtain("", capture_interface="eth0", capture_packets=-1)
 
 
 @pytest.mark.lab
