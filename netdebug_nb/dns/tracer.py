@@ -680,7 +680,7 @@ def summarize(
             trial=g["trial"].iloc[0],
             outcome=outcome,
             answered_qname=final["qname"].iloc[0],
-            answer_data=" | ".join(sorted({d for d in answered["answer_data"].dropna()})) or None,
+            answer_data=_final_answer(answered),
             total_ms=float(ends - g["start_ms"].min()),
             queries=len(g),
             nxdomain_queries=len(search_nx),
@@ -694,6 +694,14 @@ def summarize(
         )
         rows.append(row)
     return schema.frame(rows, LOOKUP_SCHEMA)
+
+
+def _final_answer(answered: pd.DataFrame) -> str | None:
+    """What getaddrinfo returns: per record type, the last complete answer (earlier servers' partial ones are dropped)."""
+    full = answered[~answered["tc"].fillna(False).astype(bool)]
+    last = full.sort_values("start_ms", kind="stable").groupby("qtype", sort=False).tail(1)
+    data = sorted({str(d) for d in last["answer_data"].dropna()})
+    return " | ".join(data) or None
 
 
 def _covered_ms(rows: pd.DataFrame) -> float:

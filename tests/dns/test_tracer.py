@@ -123,3 +123,26 @@ def test_bad_options_are_parameter_errors() -> None:
         tracer.Options(resolver="bionic")  # type: ignore[arg-type]
     with pytest.raises(ParameterTypeError, match="AAAAA"):
         tracer.Options(qtypes=("A", "AAAAA"))
+
+
+def test_summary_answer_is_the_last_complete_one() -> None:
+    rows = [
+        _row(1, "web.", "A", 0, server="10.0.0.3", rcode="NOERROR", answers=1, answer_data="A 198.18.5.10"),
+        _row(
+            1,
+            "web.",
+            "AAAA",
+            0.1,
+            server="10.0.0.3",
+            status="timeout",
+            rcode=None,
+            answers=None,
+            wait_ms=1000.0,
+        ),
+        _row(
+            1, "web.", "A", 1000, server="10.0.0.2", rcode="NOERROR", answers=1, answer_data="A 198.18.5.99"
+        ),
+        _row(1, "web.", "AAAA", 1000.1, server="10.0.0.2", rcode="NOERROR"),
+    ]
+    s = tracer.summarize(schema.frame(rows, tracer.QUERY_SCHEMA))
+    assert s.iloc[0]["answer_data"] == "A 198.18.5.99"
