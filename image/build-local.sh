@@ -91,7 +91,9 @@ if ! buildah inspect --type image "$base_image" >/dev/null 2>&1; then
   buildah commit --quiet --rm "$ctr" "$base_image" >/dev/null
 fi
 
-# 2. The targets. --layers reuses unchanged steps between runs (the apt step is the slow one).
+# 2. The targets. --layers reuses unchanged steps between runs (the pip step is the slow one).
+# buildah's layer cache ignores build-arg values in LABEL steps (and --label), so a fully cached
+# build would keep an old revision label: relabel() sets them on the result (one empty layer).
 revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
 version=$(sed -nE 's/^version *= *"([^"]+)".*/\1/p' "$repo/pyproject.toml" | head -n1)
 build() {
@@ -106,6 +108,14 @@ build() {
     --build-arg REVISION="$revision" \
     -v "$pip_ca":/run/host-ca.crt:ro \
     --target "$target" -t "$name:$target" -f "$here/Dockerfile" "$repo"
+  relabel "$name:$target"
+}
+relabel() {
+  local image=$1 ctr
+  ctr=$(buildah from --pull-never "$image")
+  buildah config --label org.opencontainers.image.version="${version:-0.0.0}" \
+    --label org.opencontainers.image.revision="$revision" "$ctr"
+  buildah commit --quiet --rm --format docker "$ctr" "$image" >/dev/null
 }
 start=$SECONDS
 if [[ $targets == all || $targets == tools ]]; then build tools; fi

@@ -1,13 +1,13 @@
 """JupyterLab settings of the netdebug lab image (loaded from /opt/netdebug/etc/jupyter).
 
 The server listens on 127.0.0.1 unless told otherwise (reach it with ``kubectl port-forward``) and
-always wants a token: ``JUPYTER_TOKEN``, else the first line of ``JUPYTER_TOKEN_FILE`` (a mounted
-Secret), else a random one that the server prints in its log. An empty token never disables
-authentication here, unlike stock Jupyter.
+always wants a token: ``JUPYTER_TOKEN``, else the first line of the file ``JUPYTER_TOKEN_FILE``
+names (a mounted Secret), else a random one that the server prints in its log. Stock Jupyter
+would read that file verbatim (a trailing newline becomes part of the token), stop on a missing
+file, and turn authentication off for an empty one; here none of that happens.
 """
 
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -16,17 +16,22 @@ c = get_config()  # type: ignore[name-defined]  # noqa: F821  (injected by trait
 
 def _token() -> str:
     token = os.environ.get("JUPYTER_TOKEN", "").strip()
-    if token:
-        return token
     path = os.environ.get("JUPYTER_TOKEN_FILE", "")
-    if path and Path(path).is_file():
+    if not token and path and Path(path).is_file():
         lines = Path(path).read_text(encoding="utf-8").splitlines()
         token = lines[0].strip() if lines else ""
-        if token:
-            return token
-        print(f"netdebug-lab: {path} is empty; using a random token", file=sys.stderr)
-    return secrets.token_urlsafe(24)
+        if not token:
+            print(f"netdebug-lab: {path} is empty; the server generates a token", file=sys.stderr)
+    return token
 
+
+_given = _token()
+if _given:
+    c.IdentityProvider.token = _given
+else:
+    # Jupyter then generates a random token and prints the full login URL in its log.
+    os.environ.pop("JUPYTER_TOKEN", None)
+    os.environ.pop("JUPYTER_TOKEN_FILE", None)
 
 c.ServerApp.ip = os.environ.get("NETDEBUG_LAB_IP", "127.0.0.1")
 c.ServerApp.port = int(os.environ.get("NETDEBUG_LAB_PORT", "8888"))
@@ -35,5 +40,4 @@ c.ServerApp.open_browser = False
 c.ServerApp.allow_root = False
 c.ServerApp.allow_unauthenticated_access = False
 c.ServerApp.root_dir = os.environ.get("NETDEBUG_LAB_ROOT", str(Path.home() / "notebooks"))
-c.IdentityProvider.token = _token()
 c.PasswordIdentityProvider.allow_password_change = False

@@ -95,6 +95,7 @@ class Build:
     duration_s: float
     sizes: dict[str, float]  # target -> bytes
     log: Path
+    revision: str  # the commit the build labelled its images with
 
 
 def _size_bytes(text: str) -> float:
@@ -124,6 +125,10 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
             pytest.fail(f"image tests cannot run in CI: {reason}")
         pytest.skip(reason)
     log = tmp_path_factory.mktemp("image") / "build.log"
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    )
+    revision = head.stdout.strip() if head.returncode == 0 else "unknown"
     start = time.monotonic()
     with open(log, "w") as fh:
         proc = subprocess.run(
@@ -137,7 +142,9 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     if proc.returncode != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-40:])
         pytest.fail(f"image/build-local.sh failed ({proc.returncode}); last lines of {log}:\n{tail}")
-    return Build(duration_s=duration, sizes={t: _image_size(t) for t in SIZE_LIMITS}, log=log)
+    return Build(
+        duration_s=duration, sizes={t: _image_size(t) for t in SIZE_LIMITS}, log=log, revision=revision
+    )
 
 
 def _container(target: str) -> Iterator[str]:
@@ -214,11 +221,11 @@ def test_every_documented_tool_answers(tools: str) -> None:
     assert not wrong, f"tools that did not answer as expected: {wrong}"
 
 
-def test_tools_image_runs_a_shell_under_tini(tools: str) -> None:
+def test_tools_image_runs_a_shell_under_tini(build: Build, tools: str) -> None:
     config = _inspect("tools")["Docker"]["config"]
     assert config["Entrypoint"] == ["/usr/bin/tini", "--"]
     assert config["Cmd"] == ["/bin/bash"]
-    assert config["Labels"]["org.opencontainers.image.revision"]
+    assert config["Labels"]["org.opencontainers.image.revision"] == build.revision
 
 
 def _inspect(target: str) -> dict:  # type: ignore[type-arg]
@@ -316,22 +323,25 @@ def _get(url: str, token: str | None = None) -> tuple[int, str]:
         return exc.code, exc.read().decode(errors="replace")
 
 
-@pytest.fixture(params=["env", "file"])
+@pytest.fixture(params=["env", "file", "empty", "empty-file"])
 def jupyter(request: pytest.FixtureRequest, lab: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """JupyterLab started by the image's default command, as uid 1000, its token from the
-    environment or from a mounted file (a Kubernetes Secret); yields (base URL, token)."""
+    environment, from a mounted file (a Kubernetes Secret), or, when both are empty or the file
+    is missing, a random token the server logs; yields (base URL, token)."""
     port = _free_port()
     token = f"t0k-{request.param}-{os.getpid()}"
     env = {"NETDEBUG_LAB_PORT": str(port)}
     volumes: tuple[str, ...] = ()
     if request.param == "env":
         env["JUPYTER_TOKEN"] = token
+    elif request.param == "empty":
+        env["JUPYTER_TOKEN"] = ""
     else:
         secret = tmp_path / "token"
-        secret.write_text(token + "\n")
+        secret.write_text(token + "\n" if request.param == "file" else "")
         secret.chmod(0o644)
         volumes = (f"{secret}:/run/secrets/netdebug/token:ro",)
-    cmd = _inspect("lab")["Docker"]["config"]["Cmd"]
+    cmd = _inspect("lab")["Docker"]["config"]["Cmd"]  # the image's default command, as a pod runs it
     log = tmp_path / "jupyter.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
@@ -352,6 +362,10 @@ def jupyter(request: pytest.FixtureRequest, lab: str, tmp_path: Path) -> Iterato
             assert proc.poll() is None, f"jupyter lab exited: {log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, f"jupyter lab did not answer: {log.read_text()[-2000:]}"
             time.sleep(0.5)
+        if request.param.startswith("empty"):
+            logged = re.search(r"[?&]token=([\w-]+)", log.read_text())
+            assert logged, f"no token in the server log: {log.read_text()[-2000:]}"
+            token = logged.group(1)
         yield base, token
     finally:
         try:
