@@ -36,45 +36,49 @@ TCP, UDP, ICMP, ICMPV6, SCTP, UDPLITE = 6, 17, 1, 58, 132, 136
 class Decoded:
     """Network fields of one batch: value arrays plus a validity mask per group of fields."""
 
-    vlan: I64
+    vlan: np.ndarray
     has_vlan: B
-    vlan_inner: I64
+    vlan_inner: np.ndarray
     has_vlan_inner: B
-    ip_version: I64  # 0 = none
-    src4: npt.NDArray[np.uint32]
-    dst4: npt.NDArray[np.uint32]
+    ip_version: np.ndarray  # 0 = none
+    src4: np.ndarray  # uint32
+    dst4: np.ndarray
     src6: npt.NDArray[np.uint64]  # (number of IPv6 rows, 2) hi/lo, in row order
     dst6: npt.NDArray[np.uint64]
-    proto: I64
-    ttl: I64
-    ip_id: I64
+    proto: np.ndarray
+    ttl: np.ndarray
+    ip_id: np.ndarray
     has_ip_id: B
     frag: B
-    sport: I64
-    dport: I64
+    sport: np.ndarray
+    dport: np.ndarray
     has_ports: B
     tcp: B
-    tcp_flags: I64
-    tcp_seq: I64
-    tcp_ack: I64
-    tcp_win: I64
-    payload_len: I64
+    tcp_flags: np.ndarray
+    tcp_seq: np.ndarray
+    tcp_ack: np.ndarray
+    tcp_win: np.ndarray
+    payload_len: np.ndarray
     has_payload_len: B
     icmp: B
-    icmp_type: I64
-    icmp_code: I64
-    l4_offset: I64
+    icmp_type: np.ndarray
+    icmp_code: np.ndarray
+    l4_offset: np.ndarray
     has_l4_offset: B
 
 
-def col(m: np.ndarray, at: int, dt: str) -> I64:
-    """Column ``at`` of a gathered header matrix, read as ``dt`` (big-endian network fields)."""
+def col(m: np.ndarray, at: int, dt: str) -> np.ndarray:
+    """Column ``at`` of a gathered header matrix, read as ``dt`` (big-endian network fields).
+
+    Returned in the field's own width (uint8/16/32/64, native order): callers widen what they
+    do arithmetic on, so the common path moves as few bytes as possible.
+    """
     width = m.shape[1]
     d = np.dtype({"names": ["f"], "formats": [dt], "offsets": [at], "itemsize": width})
-    return m.view(d)["f"][:, 0].astype(np.int64)
+    return m.view(d)["f"][:, 0].astype(np.dtype(dt).newbyteorder("="))
 
 
-def isin(a: I64, values: tuple[int, ...]) -> B:
+def isin(a: np.ndarray, values: tuple[int, ...]) -> B:
     """``np.isin`` for a handful of constants (much cheaper than the general version)."""
     out: B = a == values[0]
     for v in values[1:]:
@@ -91,9 +95,8 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     lt = batch.linktype.astype(np.int64)
 
     def rd(dt: str, rel: I64, mask: B) -> I64:
-        """Field at packet offset ``rel`` (only where ``mask``; 0 elsewhere)."""
-        pos = np.where(mask, off + rel, 0)
-        return np.where(mask, g.read(dt, pos).astype(np.int64), 0)
+        """Field at packet offset ``rel`` where ``mask`` (elsewhere: the packet's first bytes)."""
+        return g.read(dt, np.where(mask, off + rel, 0)).astype(np.int64)
 
     zero = np.zeros(n, dtype=np.int64)
     # --- link layer: ethertype and offset of the network header ---------------------------------
@@ -172,12 +175,12 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     h3 = g.rows(60, at_l3)
     vihl = col(h3, 0, "u1")
     ihl = (vihl & 0x0F) * 4
-    tot = col(h3, 2, ">u2")
+    tot = col(h3, 2, ">u2").astype(np.int64)
     v4 = (l3 >= 0) & (etype == 0x0800) & (cl >= l3 + 20)
     v4 &= ((vihl >> 4) == 4) & (ihl >= 20) & ((tot >= ihl) | (tot == 0))
     ip_version[v4] = 4
-    src4 = col(h3, 12, ">u4").astype(np.uint32)
-    dst4 = col(h3, 16, ">u4").astype(np.uint32)
+    src4 = col(h3, 12, ">u4")
+    dst4 = col(h3, 16, ">u4")
     fragw = col(h3, 6, ">u2")
     frag_off = fragw & 0x1FFF
     frag = v4 & (((fragw & 0x2000) != 0) | (frag_off != 0))
@@ -200,7 +203,7 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
         for dst_arr, at in ((src6, 8), (dst6, 24)):
             dst_arr[:, 0] = col(sub, at, ">u8")
             dst_arr[:, 1] = col(sub, at + 8, ">u8")
-        plen = col(h3, 4, ">u2")
+        plen = col(h3, 4, ">u2").astype(np.int64)
         nh = np.where(v6, col(h3, 6, "u1"), 0)
         ttl = np.where(v6, col(h3, 7, "u1"), ttl)
         cur = np.where(v6, l3 + 40, -1)
@@ -240,10 +243,10 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     tcp_seq = col(h4, 4, ">u4")
     tcp_ack = col(h4, 8, ">u4")
     offflags = col(h4, 12, ">u2")
-    thl = (offflags >> 12) * 4
+    thl = (offflags >> 12).astype(np.int64) * 4
     tcp_flags = offflags & 0x01FF
     tcp_win = col(h4, 14, ">u2")
-    ulen = col(h4, 4, ">u2")
+    ulen = col(h4, 4, ">u2").astype(np.int64)
     payload_len = np.where(tcp, remaining - thl, np.where(udp & (proto == UDP), ulen - 8, remaining - 8))
     has_payload_len = (tcp & (thl >= 20) | udp) & (payload_len >= 0)
     l4_offset = np.where(tcp, l4 + thl, l4 + 8)
@@ -252,19 +255,20 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     icmp_type = col(h4, 0, "u1")
     icmp_code = col(h4, 1, "u1")
 
+    u8, u16, u32 = np.uint8, np.uint16, np.uint32
     return Decoded(
-        vlan=vlan,
+        vlan=vlan.astype(u16),
         has_vlan=has_vlan,
-        vlan_inner=vlan_inner,
+        vlan_inner=vlan_inner.astype(u16),
         has_vlan_inner=has_vlan_inner,
-        ip_version=ip_version,
+        ip_version=ip_version.astype(u8),
         src4=src4,
         dst4=dst4,
         src6=src6,
         dst6=dst6,
-        proto=proto,
-        ttl=ttl,
-        ip_id=ip_id,
+        proto=proto.astype(u8, copy=False),
+        ttl=ttl.astype(u8, copy=False),
+        ip_id=ip_id.astype(u32, copy=False),
         has_ip_id=has_ip_id & has_ip,
         frag=frag,
         sport=sport,
@@ -275,7 +279,7 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
         tcp_seq=tcp_seq,
         tcp_ack=tcp_ack,
         tcp_win=tcp_win,
-        payload_len=payload_len,
+        payload_len=payload_len.astype(u32),
         has_payload_len=has_payload_len,
         icmp=icmp,
         icmp_type=icmp_type,

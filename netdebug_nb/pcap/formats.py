@@ -16,8 +16,10 @@ is dropped with a warning saying how many bytes were missing.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import mmap
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ U8 = npt.NDArray[np.uint8]
 PAD = 256  # zero bytes after the data in every buffer, so fixed-size header gathers never run off
 MAX_CAPLEN = 262144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: longer records are corrupt
 MAX_BLOCK = 16 * 1024 * 1024  # pcapng: Wireshark refuses larger blocks
-DEFAULT_CHUNK = 32 * 1024 * 1024
+DEFAULT_CHUNK = 8 * 1024 * 1024  # small enough that fresh buffers stay cheap, big enough to amortize
 
 _SHB = 0x0A0D0D0A
 _OK, _INCOMPLETE, _ABSURD, _SECTION = 0, 1, 2, 3
@@ -163,9 +165,13 @@ def _guesses(g: Gather, start: int, end: int, plausible: Plausible, seg: int) ->
         r, c = np.divmod(flat, step)
         cand = base[r] + c
         ok = plausible(g, cand, end)
-        rows, first = np.unique(r[ok], return_index=True)
-        found[todo[rows]] = cand[ok][first]
-        todo = np.delete(todo, rows)
+        hit_r, hit_c = r[ok], cand[ok]
+        first = np.flatnonzero(np.r_[True, hit_r[1:] != hit_r[:-1]]) if len(hit_r) else hit_r
+        rows = hit_r[first]
+        found[todo[rows]] = hit_c[first]
+        keep = np.ones(len(todo), dtype=bool)
+        keep[rows] = False
+        todo = todo[keep]
     return np.concatenate([np.array([start], dtype=np.int64), found[found >= 0]])
 
 
@@ -182,7 +188,7 @@ def _walk_lockstep(g: Gather, starts: I64, end: int, step: Step) -> Walk:
     stopped = np.zeros(s, dtype=bool)
     rows: list[I64] = []
     while active.any():
-        nxt, ok = step(g, np.where(active, pos, 0), end)
+        nxt, ok = step(g, pos, end)  # every pos stays a readable position, active or not
         ok &= active
         rows.append(np.where(ok, pos, -1))
         stopped |= active & ~ok
@@ -231,6 +237,7 @@ class Scan:
     chunk_bytes: int = DEFAULT_CHUNK
     warnings: list[str] = field(default_factory=list)
     format: str = ""
+    stable: bool = False  # batches keep their bytes after the next one is read (mapped file)
 
     def batches(self) -> Iterator[Batch]:
         with _open(self.path) as f:
@@ -263,10 +270,11 @@ class Scan:
         rec_dtype = np.dtype([("sec", u32), ("frac", u32), ("caplen", u32), ("wirelen", u32)])
 
         def step(g: Gather, p: I64, end: int, why: bool = False) -> tuple[I64, np.ndarray]:
-            cl = g.read(u32, p + 8).astype(np.int64)
-            nxt = p + hdr + cl
+            cl = g._view(u32)[p + 8]
+            nxt = p + (cl + hdr)
             if not why:
                 return nxt, (cl <= limit) & (nxt <= end)
+            cl = cl.astype(np.int64)
             code = np.where(
                 p + hdr > end,
                 _INCOMPLETE,
@@ -514,10 +522,22 @@ class Scan:
         )
 
     def _chunks(self, f: BinaryIO, max_record: int, prefix: bytes = b"") -> Iterator[tuple[U8, int, bool]]:
-        """Yield (buffer, filled bytes, at EOF); the consumer sets ``_consumed`` before the next."""
+        """Yield (buffer, filled bytes, at EOF); the consumer sets ``_consumed`` before the next.
+
+        The buffer has PAD readable bytes after the filled part. A big regular file is mapped,
+        not copied: each chunk is a view of the mapping and pages already walked are dropped
+        from memory (``MADV_DONTNEED``), so peak memory stays a few chunks, not the file size.
+        Buffers of mapped files are never reused (``self.stable``), so batches may outlive the
+        next chunk; a read buffer is reused and its batches must be consumed first.
+        """
         cap = max(self.chunk_bytes, 1 << 12)
+        size = self.path.stat().st_size
+        if isinstance(f, io.BufferedReader) and size > 2 * cap:
+            yield from self._mapped(f, cap, size, len(prefix), max_record)
+            return
+        self.stable = False
         if not isinstance(f, gzip.GzipFile):  # no bigger than the file: small files stay cheap
-            cap = min(cap, max(self.path.stat().st_size, 1 << 12))
+            cap = min(cap, max(size, 1 << 12))
         raw = bytearray(cap + PAD)
         buf = np.frombuffer(raw, dtype=np.uint8)
         raw[: len(prefix)] = prefix
@@ -547,6 +567,42 @@ class Scan:
                 continue
             raw[: fill - used] = raw[used:fill]
             fill -= used
+
+    def _mapped(
+        self, f: BinaryIO, cap: int, size: int, back: int, max_record: int
+    ) -> Iterator[tuple[U8, int, bool]]:
+        self.stable = True
+        base = f.tell() - back
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        whole = np.frombuffer(mm, dtype=np.uint8)
+        dropped = 0
+        try:
+            while True:
+                if base + cap + PAD <= size:
+                    buf, fill, eof = whole[base : base + cap + PAD], cap, False
+                else:
+                    tail = bytearray(size - base + PAD)
+                    tail[: size - base] = mm[base:size]
+                    buf, fill, eof = np.frombuffer(tail, dtype=np.uint8), size - base, True
+                self._consumed = 0
+                yield buf, fill, eof
+                if eof:
+                    return
+                used = self._consumed
+                if used == 0:  # one record bigger than the chunk: look further
+                    if cap >= 4 * max_record + (1 << 20):
+                        return
+                    cap *= 2
+                    continue
+                base += used
+                page_end = (base // mmap.PAGESIZE) * mmap.PAGESIZE
+                if page_end - dropped >= (16 << 20):
+                    mm.madvise(mmap.MADV_DONTNEED, dropped, page_end - dropped)
+                    dropped = page_end
+        finally:
+            del whole
+            with contextlib.suppress(BufferError):  # batches may still view it; GC closes it then
+                mm.close()
 
 
 def _empty_batch(buf: U8) -> Batch:

@@ -49,35 +49,27 @@ def read(
     if not path.is_file():
         raise InputError(path, "no such capture file" if not path.exists() else "not a regular file")
     scan = Scan(path, chunk_bytes=chunk_bytes)
-    parts: list[tuple[dict[str, np.ndarray], Decoded]] = []
+    decoded: list[tuple[dict[str, np.ndarray], Decoded]] = []
     total = 0
     for batch in scan.batches():
         take = len(batch)
         if max_packets is not None:
             take = min(take, max_packets - total)
-        meta: dict[str, np.ndarray] = {
-            "caplen": batch.caplen[:take],
-            "wirelen": batch.wirelen[:take],
-            "ts_ns": batch.ts_ns[:take],
-            "iface": batch.iface[:take],
-            "linktype": batch.linktype[:take],
-        }
         if take < len(batch):
-            batch.off, batch.caplen, batch.wirelen = (
-                batch.off[:take],
-                batch.caplen[:take],
-                batch.wirelen[:take],
-            )
-            batch.ts_ns, batch.iface, batch.linktype = (
-                batch.ts_ns[:take],
-                batch.iface[:take],
-                batch.linktype[:take],
-            )
-        parts.append((meta, decode(batch, linktypes)))
+            for name in ("off", "caplen", "wirelen", "ts_ns", "iface", "linktype"):
+                setattr(batch, name, getattr(batch, name)[:take])
+        meta: dict[str, np.ndarray] = {
+            "caplen": batch.caplen,
+            "wirelen": batch.wirelen,
+            "ts_ns": batch.ts_ns,
+            "iface": batch.iface,
+            "linktype": batch.linktype,
+        }
+        decoded.append((meta, decode(batch, linktypes)))
         total += take
         if max_packets is not None and total >= max_packets:
             break
-    df = empty(PACKETS_SCHEMA) if not total else _frame(parts, total)
+    df = empty(PACKETS_SCHEMA) if not total else _frame(decoded, total)
     df.attrs["path"] = str(path)
     df.attrs["format"] = scan.format
     df.attrs["warnings"] = list(scan.warnings)
@@ -133,8 +125,7 @@ def _frame(parts: list[tuple[dict[str, np.ndarray], Decoded]], n: int) -> pd.Dat
         return arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
 
     def nullable(values: np.ndarray, valid: npt.NDArray[np.bool_], dtype: str) -> Any:
-        np_dtype = dtype.lower()
-        return pd.arrays.IntegerArray(values.astype(np_dtype), ~valid)
+        return pd.arrays.IntegerArray(values.astype(dtype.lower(), copy=False), ~valid)
 
     ipv = cat("ip_version")
     has_ip = ipv != 0
@@ -184,27 +175,31 @@ def _addresses(
 ) -> tuple[Any, Any]:
     """src and dst as categoricals sharing one category list (so ``src == dst`` compares)."""
     n = len(ipv)
-    ver = np.concatenate([ipv, ipv])
-    codes = np.full(2 * n, -1, dtype=np.int64)
+    src_codes = np.full(n, -1, dtype=np.int32)
+    dst_codes = np.full(n, -1, dtype=np.int32)
     cats: list[str] = []
-    is4 = ver == 4
+    is4 = ipv == 4
     if is4.any():
-        c4, u4 = pd.factorize(np.concatenate([src4, dst4])[is4])
-        codes[is4] = c4
-        cats.extend(socket.inet_ntoa(int(v).to_bytes(4, "big")) for v in u4)
-    is6 = ver == 6
+        m = int(is4.sum())
+        c4, u4 = pd.factorize(np.concatenate([src4[is4], dst4[is4]]))
+        src_codes[is4] = c4[:m]
+        dst_codes[is4] = c4[m:]
+        cats.extend(socket.inet_ntoa(v.to_bytes(4, "big")) for v in u4.tolist())
+    is6 = ipv == 6
     if is6.any():
         both = np.concatenate([src6, dst6])
         ch, uh = pd.factorize(both[:, 0])
         cl, ul = pd.factorize(both[:, 1])
-        c6, u6 = pd.factorize(ch.astype(np.int64) * max(len(ul), 1) + cl)
-        codes[is6] = len(cats) + c6
+        width = max(len(ul), 1)
+        c6, u6 = pd.factorize(ch.astype(np.int64) * width + cl)
+        m = int(is6.sum())
+        src_codes[is6] = len(cats) + c6[:m]
+        dst_codes[is6] = len(cats) + c6[m:]
         for key in u6.tolist():
-            hi, lo = uh[key // max(len(ul), 1)], ul[key % max(len(ul), 1)]
-            raw = int(hi).to_bytes(8, "big") + int(lo).to_bytes(8, "big")
+            raw = int(uh[key // width]).to_bytes(8, "big") + int(ul[key % width]).to_bytes(8, "big")
             cats.append(socket.inet_ntop(socket.AF_INET6, raw))
     dtype = pd.CategoricalDtype(cats)
     return (
-        pd.Categorical.from_codes(codes[:n], dtype=dtype),
-        pd.Categorical.from_codes(codes[n:], dtype=dtype),
+        pd.Categorical.from_codes(src_codes, dtype=dtype, validate=False),
+        pd.Categorical.from_codes(dst_codes, dtype=dtype, validate=False),
     )
