@@ -274,7 +274,7 @@ class Controller:
                     finally:
                         ready.set()
                     for obj in items:
-                        self._post(("event", kind, "ADDED", obj))
+                        self._post(("event", kind, "ADDED", slim(obj)))
                 try:
                     for ev in self.api.watch(
                         path,
@@ -291,7 +291,7 @@ class Controller:
                             break
                         rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
                         if ev.get("type") != "BOOKMARK":
-                            self._post(("event", kind, str(ev.get("type")), obj))
+                            self._post(("event", kind, str(ev.get("type")), slim(obj)))
                 except ApiError as exc:
                     if exc.status == 410:
                         rv = ""
@@ -430,6 +430,15 @@ class Controller:
         except Exception as exc:  # a collection must never take the run down with it
             ok, text = False, f"{type(exc).__name__}: {exc}"
         self._post(("collected", node, ok, text))
+
+
+def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What the tracker reads of a Pod or Job: queued events stay small (no spec) at 500 nodes."""
+    meta = obj.get("metadata") or {}
+    return {
+        "metadata": {k: meta[k] for k in ("name", "labels", "annotations", "resourceVersion") if k in meta},
+        "status": obj.get("status") or {},
+    }
 
 
 def collect(api: Api, namespace: str, pod: str, *, dest: Path, limit: int, source: str) -> tuple[bool, str]:
