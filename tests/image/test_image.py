@@ -341,7 +341,8 @@ def jupyter(request: pytest.FixtureRequest, lab: str, tmp_path: Path) -> Iterato
         secret.write_text(token + "\n" if request.param == "file" else "")
         secret.chmod(0o644)
         volumes = (f"{secret}:/run/secrets/netdebug/token:ro",)
-    cmd = _inspect("lab")["Docker"]["config"]["Cmd"]  # the image's default command, as a pod runs it
+    config = _inspect("lab")["Docker"]["config"]
+    cmd = [*config["Entrypoint"], *config["Cmd"]]  # what a pod runs (tini warns: it is not PID 1 here)
     log = tmp_path / "jupyter.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
