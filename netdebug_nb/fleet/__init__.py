@@ -9,5 +9,6 @@ framed into the pod log), and the controller on the user's machine collects the 
 Modules: :mod:`.framing` (sans-I/O result frames in a log) · :mod:`.result` (pack/unpack a run
 directory) · :mod:`.jobspec` (pure Job manifests) · :mod:`.tracker` (sans-I/O per-node state from
 watch events) · :mod:`.api` (the few raw REST calls) · :mod:`.controller` (the recipe) ·
-:mod:`.mesh` and :mod:`.dnsmatrix` (pure merges of per-node outputs) · :mod:`.progress`.
+:mod:`.mesh` and :mod:`.dnsmatrix` (pure merges of per-node outputs) · :mod:`.progress` ·
+:mod:`.pod` (what runs inside each Job).
 """

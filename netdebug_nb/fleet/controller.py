@@ -457,6 +457,8 @@ def collect(api: Api, namespace: str, pod: str, *, dest: Path, limit: int, sourc
                 if not unframer.in_frame and not line.startswith(b"==== NETDEBUG-RESULT"):
                     tail.append(line.decode("utf-8", "replace").strip()[:200])
                 unframer.feed(line)
+        except framing.FramingError as exc:
+            return False, f"ResultCorrupted: {exc}"
         finally:
             resp.release_conn()
         try:

@@ -48,7 +48,7 @@ def test_results_are_collected_and_failures_reported_per_node(cluster: Cluster, 
         "n4": "OOMKilled",
         "n5": "DeadlineExceeded",
         "n6": "ResultTooLarge",
-        "n7": "ResultTruncated" if False else reasons["n7"],
+        "n7": "ResultCorrupted",
         "n8": "NoResult",
     }
     assert "sha256 mismatch" in by["n7"].result
