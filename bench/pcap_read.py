@@ -149,8 +149,8 @@ print(len(df), time.perf_counter() - t, "first", limit, "packets, extrapolated; 
 """
 
 
-def measure(argv: list[str]) -> tuple[float, int, str]:
-    """Wall time, peak RSS (bytes) and last stdout line of one subprocess."""
+def measure(argv: list[str]) -> tuple[float, float, int, str]:
+    """Wall time, CPU time (user+sys), peak RSS (bytes) and last stdout line of one subprocess."""
     t = time.perf_counter()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert p.stdout is not None
@@ -158,9 +158,10 @@ def measure(argv: list[str]) -> tuple[float, int, str]:
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t
+    cpu = usage.ru_utime + usage.ru_stime
     if p.returncode != 0:
-        return wall, usage.ru_maxrss * 1024, f"FAILED (exit {p.returncode})"
-    return wall, usage.ru_maxrss * 1024, out.strip().splitlines()[-1] if out.strip() else ""
+        return wall, cpu, usage.ru_maxrss * 1024, f"FAILED (exit {p.returncode})"
+    return wall, cpu, usage.ru_maxrss * 1024, out.strip().splitlines()[-1] if out.strip() else ""
 
 
 def main() -> int:
@@ -181,33 +182,57 @@ def main() -> int:
         else:
             print(f"reusing {path} ({path.stat().st_size / 1e6:.0f} MB)")
         n = args.packets
-        rows: list[tuple[str, float, float, int, str]] = []
+        # (name, packets/s by wall clock, packets/s by CPU time, seconds for all packets, RSS, note)
+        rows: list[tuple[str, float, float, float, int, str]] = []
 
-        wall, rss, line = measure([PY, "-c", OURS, str(path)])
+        wall, cpu, rss, line = measure([PY, "-c", OURS, str(path)])
         got, inproc = int(line.split()[0]), float(line.split()[1])
         assert got == n, line
-        rows.append(("netdebug read() whole process", n / wall, wall, rss, "python start + imports + read()"))
-        rows.append(("netdebug read() call only", n / inproc, inproc, rss, " ".join(line.split()[2:])))
+        rows.append(
+            (
+                "netdebug read(), whole process",
+                n / wall,
+                n / cpu,
+                wall,
+                rss,
+                "python start + imports + read()",
+            )
+        )
+        rows.append(("netdebug read() call only", n / inproc, 0.0, inproc, rss, " ".join(line.split()[2:])))
         for name, script, limit in (("scapy PcapReader loop", SCAPY, 20000), ("dpkt loop", DPKT, 50000)):
-            wall, rss, line = measure([PY, "-c", script, str(path), str(limit)])
+            wall, cpu, rss, line = measure([PY, "-c", script, str(path), str(limit)])
             cnt, secs = int(line.split()[0]), float(line.split()[1])
-            rows.append((name, cnt / secs, secs * n / cnt, rss, " ".join(line.split()[2:])))
+            rows.append((name, cnt / secs, 0.0, secs * n / cnt, rss, " ".join(line.split()[2:])))
         if shutil.which("tshark"):
             limit = 50000
-            wall, rss, line = measure([PY, "-c", TSHARK, str(path), str(limit)])
+            wall, cpu, rss, line = measure([PY, "-c", TSHARK, str(path), str(limit)])
             cnt, secs = int(line.split()[0]), float(line.split()[1])
             rows.append(
-                ("tshark -T fields | read_csv", cnt / secs, secs * n / cnt, rss, " ".join(line.split()[2:]))
+                (
+                    "tshark -T fields | read_csv",
+                    cnt / secs,
+                    0.0,
+                    secs * n / cnt,
+                    rss,
+                    " ".join(line.split()[2:]),
+                )
             )
         if shutil.which("capinfos"):
-            wall, rss, line = measure(["capinfos", "-c", str(path)])
-            rows.append(("capinfos -c (count only)", n / wall, wall, rss, "whole file"))
+            wall, cpu, rss, line = measure(["capinfos", "-c", str(path)])
+            rows.append(("capinfos -c (count only)", n / wall, n / cpu, wall, rss, "whole file"))
         ours = rows[0][1]
-        print(f"\n{'reader':34} {'packets/s':>12} {'time(1M)':>9} {'peak RSS':>9} {'ours x':>7}  note")
-        for name, pps, secs, rss_b, note in rows:
-            print(f"{name:34} {pps:12,.0f} {secs:8.2f}s {rss_b / 2**20:7.0f}MB {ours / pps:7.1f}  {note}")
         print(
-            "\n'time(1M)' for peers measured on a prefix is extrapolated linearly; peak RSS is of that run."
+            f"\n{'reader':32} {'pkts/s wall':>12} {'pkts/s CPU':>11} {'time(all)':>9} {'peak RSS':>8} {'ours x':>7}  note"
+        )
+        for name, pps, cpu_pps, secs, rss_b, note in rows:
+            cpu_txt = f"{cpu_pps:11,.0f}" if cpu_pps else f"{'':>11}"
+            print(
+                f"{name:32} {pps:12,.0f} {cpu_txt} {secs:8.2f}s {rss_b / 2**20:6.0f}MB {ours / pps:7.2f}  {note}"
+            )
+        print(
+            "\n'time(all)' of peers measured on a prefix is extrapolated linearly to all packets."
+            "\n'ours x' = our whole-process packets/s divided by that row's (>1: we are faster)."
+            "\nCPU-time rates (whole process, user+sys) are shown where the box is shared and wall time is noisy."
         )
     finally:
         if not args.keep:

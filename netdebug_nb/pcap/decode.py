@@ -98,33 +98,38 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
         """Field at packet offset ``rel`` where ``mask`` (elsewhere: the packet's first bytes)."""
         return g.read(dt, np.where(mask, off + rel, 0)).astype(np.int64)
 
+    def near(dt: str, rel: I64 | int) -> I64:
+        """Field at a small packet offset (< PAD - 8): always inside the buffer, no masking needed.
+
+        Rows where the field was not captured read the next record's bytes; callers mask them.
+        """
+        return g.read(dt, off + rel).astype(np.int64)
+
     zero = np.zeros(n, dtype=np.int64)
     # --- link layer: ethertype and offset of the network header ---------------------------------
     wanted = isin(lt, tuple(linktypes)) if n and linktypes else np.zeros(n, dtype=bool)
-    etype = zero.copy()
+    etype = zero
     l3 = np.full(n, -1, dtype=np.int64)
 
     m = wanted & (lt == ETHERNET) & (cl >= 14)
     if m.any():
-        et = rd(">u2", zero + 12, m)
+        et = near(">u2", 12)
         etype = np.where(m, et, etype)
         l3 = np.where(m, 14, l3)
         snap = m & (et <= 1500) & (cl >= 22)
         if snap.any():
-            hdr = rd(">u4", zero + 14, snap)
-            oui = rd(">u2", zero + 18, snap)
-            snap &= (hdr == 0xAAAA0300) & (oui == 0)
-            etype = np.where(snap, rd(">u2", zero + 20, snap), etype)
+            snap &= (near(">u4", 14) == 0xAAAA0300) & (near(">u2", 18) == 0)
+            etype = np.where(snap, near(">u2", 20), etype)
             l3 = np.where(snap, 22, l3)
     for code, hlen, at in ((SLL, 16, 14), (SLL2, 20, 0)):
         m = wanted & (lt == code) & (cl >= hlen)
         if m.any():
-            etype = np.where(m, rd(">u2", zero + at, m), etype)
+            etype = np.where(m, near(">u2", at), etype)
             l3 = np.where(m, hlen, l3)
     for code, dt in ((NULL, "<u4"), (LOOP, ">u4")):
         m = wanted & (lt == code) & (cl >= 4)
         if m.any():
-            fam = rd(dt, zero, m)
+            fam = near(dt, 0)
             swapped = ((fam & 0xFF) << 24) | ((fam & 0xFF00) << 8) | ((fam >> 8) & 0xFF00) | (fam >> 24)
             fam = np.where((fam & 0xFFFF0000) != 0, swapped, fam)
             et = np.where(fam == 2, 0x0800, np.where(isin(fam, _AF_INET6), 0x86DD, 0))
@@ -132,42 +137,46 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
             l3 = np.where(m, 4, l3)
     m = wanted & isin(lt, (*RAW_ALIASES, IPV4, IPV6)) & (cl >= 1)
     if m.any():
-        ver = rd("u1", zero, m) >> 4
+        ver = near("u1", 0) >> 4
         etype = np.where(m, np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, 0)), etype)
         l3 = np.where(m, 0, l3)
 
     # --- 802.1Q / QinQ tags ----------------------------------------------------------------
-    vlan = zero.copy()
+    vlan = zero
     has_vlan = np.zeros(n, dtype=bool)
-    vlan_inner = zero.copy()
+    vlan_inner = zero
     has_vlan_inner = np.zeros(n, dtype=bool)
     for depth in range(4):
-        m = (l3 >= 0) & isin(etype, _VLAN_TPIDS) & (cl >= l3 + 4)
+        m = ((etype | 0x1000) == 0x9100) | (etype == 0x88A8)  # 802.1Q 0x8100, 0x9100, 802.1ad 0x88a8
         if not m.any():
             break
-        vid = rd(">u2", l3, m) & 0x0FFF
+        m &= (l3 >= 0) & (cl >= l3 + 4)
+        vid = near(">u2", l3) & 0x0FFF
         if depth == 0:
             vlan, has_vlan = np.where(m, vid, vlan), m
         elif depth == 1:
             vlan_inner, has_vlan_inner = np.where(m, vid, vlan_inner), m
-        etype = np.where(m, rd(">u2", l3 + 2, m), etype)
+        etype = np.where(m, near(">u2", l3 + 2), etype)
         l3 = np.where(m, l3 + 4, l3)
 
     # --- MPLS label stack: IP follows the bottom label (Wireshark guesses v4/v6 the same way) ---
-    m = (l3 >= 0) & ((etype == 0x8847) | (etype == 0x8848))
-    for _ in range(8):
-        m &= cl >= l3 + 4
-        if not m.any():
-            break
-        bottom = m & ((rd("u1", l3 + 2, m) & 1) == 1)
-        l3 = np.where(m, l3 + 4, l3)
-        ver = rd("u1", l3, bottom & (cl > l3)) >> 4
-        etype = np.where(bottom, np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, 0)), etype)
-        m &= ~bottom
-
-    # an IPv4 ethertype carrying a version-6 header is decoded as IPv6, as Wireshark does
-    ver = rd("u1", l3, (l3 >= 0) & (etype == 0x0800) & (cl > l3)) >> 4
-    etype = np.where((etype == 0x0800) & (ver == 6), 0x86DD, etype)
+    m = (etype == 0x8847) | (etype == 0x8848)  # MPLS unicast, multicast
+    if m.any():
+        m &= l3 >= 0
+        for _ in range(8):
+            m &= cl >= l3 + 4
+            if not m.any():
+                break
+            bottom = m & ((near("u1", l3 + 2) & 1) == 1)
+            l3 = np.where(m, l3 + 4, l3)
+            ver = near("u1", l3) >> 4
+            bottom_ok = bottom & (cl > l3)
+            etype = np.where(
+                bottom,
+                np.where(bottom_ok & (ver == 4), 0x0800, np.where(bottom_ok & (ver == 6), 0x86DD, 0)),
+                etype,
+            )
+            m &= ~bottom
 
     # --- IPv4: one 60-byte gather per packet at the network header, fields are its columns -----
     ip_version = zero.copy()
@@ -176,8 +185,9 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     vihl = col(h3, 0, "u1")
     ihl = (vihl & 0x0F) * 4
     tot = col(h3, 2, ">u2").astype(np.int64)
-    v4 = (l3 >= 0) & (etype == 0x0800) & (cl >= l3 + 20)
-    v4 &= ((vihl >> 4) == 4) & (ihl >= 20) & ((tot >= ihl) | (tot == 0))
+    version = vihl >> 4
+    v4 = (etype == 0x0800) & (version == 4) & (l3 >= 0) & (cl >= l3 + 20)
+    v4 &= (ihl >= 20) & ((tot >= ihl) | (tot == 0))
     ip_version[v4] = 4
     src4 = col(h3, 12, ">u4")
     dst4 = col(h3, 16, ">u4")
@@ -193,7 +203,8 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     ip_end = np.where(v4, np.where(tot == 0, batch.wirelen, l3 + tot), 0)
 
     # --- IPv6 and its extension headers -------------------------------------------------------
-    v6 = (l3 >= 0) & (etype == 0x86DD) & (cl >= l3 + 40) & ((vihl >> 4) == 6)
+    # an IPv4 ethertype carrying a version-6 header is decoded as IPv6, as Wireshark does
+    v6 = ((etype == 0x86DD) | (etype == 0x0800)) & (version == 6) & (l3 >= 0) & (cl >= l3 + 40)
     v6_idx = np.flatnonzero(v6)
     src6 = np.empty((len(v6_idx), 2), dtype=np.uint64)
     dst6 = np.empty((len(v6_idx), 2), dtype=np.uint64)
