@@ -339,4 +339,6 @@ def test_max_packets(tmp_path: Path) -> None:
 
 def test_linktypes_restricts_decoding(tmp_path: Path) -> None:
     p = write(tmp_path, pb.pcap([(T0, eth_tcp())]))
-    assert read(p, linktypes=()).iloc[0]["src"] is pd.NA or pd.isna(read(p, linktypes=()).iloc[0]["src"])
+    assert read(p)["src"].iloc[0] == "198.18.0.1"
+    row = read(p, linktypes={113}).iloc[0]
+    assert pd.isna(row["src"]) and pd.isna(row["ip_version"]) and row["caplen"] == len(eth_tcp())

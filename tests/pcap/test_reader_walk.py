@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pcapbuild as pb
 
-from netdebug_nb.pcap.reader import read
+from netdebug_nb.pcap.reader import CaptureWarning, read
 
 
 def _payload(rnd: random.Random, n: int, fake: bytes) -> bytes:
@@ -66,3 +66,32 @@ def test_pcapng_walk_matches_construction(tmp_path: Path, chunk: int) -> None:
     df = read(p, chunk_bytes=chunk)
     assert len(df) == len(recs)
     assert np.array_equal(df["ts"].astype("int64").to_numpy(), np.array([t for t, _ in recs]))
+
+
+def test_mapped_file_with_cut_tail_and_sections_across_chunks(tmp_path: Path) -> None:
+    """Files bigger than two chunks are mapped: tail handling and sections must work there too."""
+    recs = _records(3000, seed=11)
+    half = len(recs) // 2
+    blocks = [pb.shb(">"), pb.idb(147, order=">", tsresol=9)]
+    blocks += [pb.epb(0, t, d, order=">") for t, d in recs[:half]]
+    blocks += [pb.shb("<"), pb.idb(1, tsresol=9)]
+    blocks += [pb.epb(0, t, d) for t, d in recs[half:]]
+    data = b"".join(blocks)
+    p = tmp_path / "sections.pcapng"
+    p.write_bytes(data[:-7])  # last block cut
+    with pytest.warns(CaptureWarning, match="7 of"):
+        df = read(p, chunk_bytes=1 << 16)
+    assert len(df) == len(recs) - 1
+    assert df["linktype"].tolist() == [147] * half + [1] * (len(recs) - half - 1)
+    assert np.array_equal(df["ts"].astype("int64").to_numpy(), np.array([t for t, _ in recs[:-1]]))
+
+
+def test_mapped_classic_file_stops_at_absurd_record(tmp_path: Path) -> None:
+    recs = _records(2000, seed=5)
+    good = pb.pcap(recs, linktype=147)
+    bad = struct.pack("<IIII", 1, 0, 0x40000000, 0x40000000) + bytes(100_000)
+    p = tmp_path / "absurd.pcap"
+    p.write_bytes(good + bad)
+    with pytest.warns(CaptureWarning, match=f"byte offset {len(good)} claims 1073741824"):
+        df = read(p, chunk_bytes=1 << 16)
+    assert len(df) == len(recs)
