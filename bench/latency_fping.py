@@ -29,19 +29,27 @@ def inner(n_targets: int, count: int, rounds: int) -> None:
     argv = fping.command(targets, **opts)
     bare: list[float] = []
     kit: list[float] = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        subprocess.run(argv, capture_output=True, text=True)
-        bare.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        out = fping.parse(fping.collect(targets, **opts))
-        stats = probes.summarize(out.probes)
-        kit.append(time.perf_counter() - t0)
-        assert len(out.probes) == n_targets * count and (stats["status"] == "ok").sum() > 0.9 * n_targets
+    split: list[tuple[float, float]] = []
+    for i in range(rounds):
+        for variant in ("bare", "kit") if i % 2 == 0 else ("kit", "bare"):  # alternate to cancel drift
+            t0 = time.perf_counter()
+            if variant == "bare":
+                subprocess.run(argv, capture_output=True, text=True)
+                bare.append(time.perf_counter() - t0)
+                continue
+            text = fping.collect(targets, **opts)
+            t1 = time.perf_counter()
+            out = fping.parse(text)
+            stats = probes.summarize(out.probes)
+            kit.append(time.perf_counter() - t0)
+            split.append((t1 - t0, time.perf_counter() - t1))
+            assert len(out.probes) == n_targets * count and (stats["status"] == "ok").sum() > 0.9 * n_targets
     b, k = statistics.median(bare), statistics.median(kit)
     print(f"targets={n_targets} probes/target={count} rounds={rounds} argv={' '.join(argv[:9])} ...")
     print(f"bare fping             median {b:7.3f} s  (runs: {', '.join(f'{x:.3f}' for x in bare)})")
     print(f"collect+parse+summary  median {k:7.3f} s  (runs: {', '.join(f'{x:.3f}' for x in kit)})")
+    print(f"  of which fping via tools.run median {statistics.median(c for c, _ in split):.3f} s, "
+          f"parse+summarize median {statistics.median(p for _, p in split):.3f} s")  # fmt: skip
     print(f"ratio kit/bare = {k / b:.3f}  overhead = {100 * (k - b) / b:+.1f}%  (budget +10%)")
 
 
@@ -49,7 +57,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", type=int, default=200)
     ap.add_argument("--count", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.inner:
