@@ -48,7 +48,7 @@ def test_injected_loss_is_measured(lab: Lab) -> None:
     h = routed(lab, servers=SERVERS[:2])
     h["router"].iptables("-A", "FORWARD", "-d", S1, "-p", "icmp", "--icmp-type", "echo-request",
                          "-m", "statistic", "--mode", "random", "--probability", "0.2", "-j", "DROP")  # fmt: skip
-    r = in_ns(h["client"], stats_code([S1, S2], count=400, period_ms=5, interval_ms=1))
+    r = in_ns(h["client"], stats_code([S1, S2], count=400, period_ms=5, interval_ms=1, timeout_ms=500))
     by = {s["target"]: s for s in r["stats"]}
     assert by[S1]["sent"] == 400 and abs(by[S1]["loss_pct"] - 20.0) < 8.0  # 4 sd of a binomial(400, 0.2)
     assert by[S2]["loss_pct"] == 0.0 and by[S2]["status"] == "ok"
@@ -60,7 +60,7 @@ def test_outage_found_with_start_and_length(lab: Lab) -> None:
     # fping numbers ICMP echo requests globally from 0: drop 10..29 = 20 consecutive probes to one target
     h["router"].iptables("-A", "FORWARD", "-d", S1, "-p", "icmp", "--icmp-type", "echo-request",
                          "-m", "u32", "--u32", "0>>22&0x3C@4&0xFFFF=10:29", "-j", "DROP")  # fmt: skip
-    r = in_ns(h["client"], stats_code([S1], count=50, period_ms=10))
+    r = in_ns(h["client"], stats_code([S1], count=50, period_ms=10, timeout_ms=500))
     (o,) = r["outages"]
     assert (o["start_seq"], o["probes"], o["ongoing"]) == (10, 20, False)
     assert 0.15 < o["duration_s"] < 0.3
@@ -73,7 +73,9 @@ def test_reject_and_drop_are_unreachable_and_told_apart(lab: Lab) -> None:
         "-A", "FORWARD", "-d", S2, "-p", "icmp", "-j", "REJECT", "--reject-with", "icmp-host-unreachable"
     )
     h["router"].iptables("-A", "FORWARD", "-d", S3, "-p", "icmp", "-j", "DROP")
-    r = in_ns(h["client"], stats_code([S1, S2, S3, "no-such-host.invalid"], count=5, period_ms=50))
+    r = in_ns(
+        h["client"], stats_code([S1, S2, S3, "no-such-host.invalid"], count=5, period_ms=50, timeout_ms=500)
+    )
     by = {s["target"]: s for s in r["stats"]}
     assert by[S1]["status"] == "ok"
     assert by[S2]["status"] == "unreachable" and by[S2]["error"].startswith("Host Unreachable from 198.18.")
@@ -136,7 +138,7 @@ def test_notebook_run_finds_every_scenario(lab: Lab, tmp_path: Path) -> None:
     targets = json.dumps([S1, S2, S3, "no-such-host.invalid"])
     done = h["client"].run(
         *netdebug_cmd(), "run", "latency",
-        "-p", "targets", targets, "-p", "count", "60", "-p", "interval_ms", "20",
+        "-p", "targets", targets, "-p", "count", "60", "-p", "interval_ms", "20", "-p", "timeout_ms", "500",
         "-p", "mtr", "true", "-p", "mtr_count", "30", "-p", "mtr_interval_s", "0.1",
         "-p", "sizes", "[56, 1000, 1172, 1400]", "--out", str(tmp_path),
         timeout=300, check=False,
