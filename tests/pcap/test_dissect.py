@@ -32,7 +32,7 @@ def test_dissect_rows_gives_scapy_packets_with_time(tmp_path: Path) -> None:
     df = read(p)
     pkts = dissect(p, df[df["dport"] == 53])
     assert len(pkts) == 1
-    assert pkts[0][DNS].qd.qname == b"example.test."
+    assert pkts[0][DNS].qd[0].qname == b"example.test."
     assert pkts[0].time == Decimal("1.000001")
     assert [bytes(x) for x in dissect(p, [3, 1])] == [frames[2], frames[0]]
 
