@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from netdebug_nb import catalogue, export, findings, kernel
+from netdebug_nb import artifacts, catalogue, export, findings, kernel
 from netdebug_nb.errors import (
     ExecutionError,
     KernelDiedError,
@@ -114,7 +114,8 @@ def _execute(
 
     logging.getLogger("papermill").setLevel(logging.CRITICAL)  # we report errors ourselves, once
     data_dir = kernel.ensure()
-    with _env(JUPYTER_PATH=kernel.jupyter_path_with(data_dir)), _deadline(timeout) as expired:
+    env = {"JUPYTER_PATH": kernel.jupyter_path_with(data_dir), artifacts.ENV: str(dst.parent.resolve())}
+    with _env(**env), _deadline(timeout) as expired:
         try:
             papermill.execute_notebook(
                 str(src),

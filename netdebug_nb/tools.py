@@ -74,6 +74,8 @@ _PERMISSION_MARKERS = (
     "can't create raw socket",
     "you need to be root",
     "must be root",
+    "must run as root",
+    "can't create socket",
     "requires root",
 )
 

@@ -30,3 +30,5 @@ def test_demo_builds_a_complete_incident(tmp_path: Path) -> None:
         doc = json.loads((run / "findings.json").read_text())
         assert doc["status"] == "ok", (name, doc["error"])
         assert doc["findings"], f"{name}: the demo data should produce findings"
+    stats = (out / "latency" / "latency_stats.csv").read_text().splitlines()
+    assert stats[0].startswith("target,") and len(stats) > 1  # artifacts land next to the report
