@@ -244,7 +244,7 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
 
     # --- transport: one 20-byte gather at the transport header ---------------------------------
     l4ok = has_ip & ~later_frag & (l4 >= 0)
-    h4 = g.rows(20, np.where(l4ok, off + l4, 0))
+    h4 = g.rows(20, np.where(l4ok & (l4 < cl), off + l4, 0))  # l4 may point past the capture
     remaining = ip_end - l4
     has_ports = l4ok & isin(proto, (TCP, UDP, UDPLITE, SCTP)) & (cl >= l4 + 4)
     tcp = has_ports & (proto == TCP) & (cl >= l4 + 20)

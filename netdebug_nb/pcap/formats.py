@@ -152,7 +152,7 @@ def _guesses(g: Gather, start: int, end: int, plausible: Plausible, seg: int) ->
     view = g._view(dt)
     step = 256
     todo = np.arange(len(bounds))
-    for w0 in range(0, 2048, step):
+    for w0 in range(0, min(2048, seg - step), step):  # windows never reach the next boundary
         if not len(todo):
             break
         base = bounds[todo] + w0

@@ -342,3 +342,13 @@ def test_linktypes_restricts_decoding(tmp_path: Path) -> None:
     assert read(p)["src"].iloc[0] == "198.18.0.1"
     row = read(p, linktypes={113}).iloc[0]
     assert pd.isna(row["src"]) and pd.isna(row["ip_version"]) and row["caplen"] == len(eth_tcp())
+
+
+def test_extension_header_claiming_more_than_captured_at_end_of_file(tmp_path: Path) -> None:
+    """A last packet whose IPv6 extension header points kilobytes past the data must not crash."""
+    pkt = bytearray(bytes(Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrDestOpt() / UDP()))
+    pkt[14 + 40 + 1] = 255  # dest-options length: (255 + 1) * 8 = 2048 bytes
+    filler = [(T0, eth_tcp()) for _ in range(100)]  # the bad packet ends a buffer bigger than the minimum
+    df = read(write(tmp_path, pb.pcap([*filler, (T0, bytes(pkt))])))
+    r = df.iloc[-1]
+    assert r["src"] == "2001:db8::1" and pd.isna(r["sport"])
