@@ -101,6 +101,10 @@ class Gather:
         out = self._view(dt)[pos]
         return out.astype(out.dtype.newbyteorder("="), copy=False)
 
+    def fields(self, spec: str, pos: I64) -> np.ndarray:
+        """Packed structured records (``spec`` like ``'<u4,<u4'``, fields f0, f1...) at ``pos``."""
+        return self._view(spec)[pos]
+
     def rows(self, width: int, pos: I64) -> U8:
         """A (len(pos), width) byte matrix: ``width`` bytes starting at each of ``pos``."""
         return self._view(f"V{width}")[pos].view(np.uint8).reshape(len(pos), width)
@@ -343,8 +347,8 @@ class Scan:
 
         def step_for(u32: str) -> Step:
             def step(g: Gather, p: I64, end: int, why: bool = False) -> tuple[I64, np.ndarray]:
-                typ = g.read(u32, p)
-                ln = g.read(u32, p + 4).astype(np.int64)
+                typ = g._view(u32)[p]
+                ln = g._view(u32)[p + 4].astype(np.int64)
                 nxt = p + ln
                 if not why:
                     return nxt, (ln >= 12) & (ln % 4 == 0) & (ln <= MAX_BLOCK) & (nxt <= end) & (typ != _SHB)
@@ -462,16 +466,16 @@ class Scan:
         t = typ[pkt]
         if not len(p):
             return _empty_batch(buf), False
-        ln = g.read(u32, p + 4).astype(np.int64)
+        # one gather of the 28 header bytes every packet block kind has (SPB: fewer, masked below)
+        h = g.fields(",".join([u32] * 7), p)
+        ln = h["f1"].astype(np.int64)
         spb = t == 3
         opb = t == 2
-        iface = np.where(
-            spb, 0, np.where(opb, g.read(order + "u2", p + 8).astype(np.int64), g.read(u32, p + 8))
-        )
-        iface = iface.astype(np.int64)
+        w8 = h["f2"].astype(np.int64)  # EPB interface id; SPB original length; OPB iface + drops
+        iface = np.where(spb, 0, np.where(opb, (w8 & 0xFFFF) if order == "<" else (w8 >> 16), w8))
         known = n_before + np.searchsorted(idb, p)  # interfaces defined before each block
-        caplen = np.where(spb, 0, g.read(u32, p + 20)).astype(np.int64)
-        wirelen = np.where(spb, g.read(u32, p + 8), g.read(u32, p + 24)).astype(np.int64)
+        caplen = np.where(spb, 0, h["f5"]).astype(np.int64)
+        wirelen = np.where(spb, w8, h["f6"]).astype(np.int64)
         room = np.where(spb, ln - 16, ln - 32)
         snap = np.array([i.snaplen or (1 << 62) for i in ifaces] or [1 << 62], dtype=np.int64)
         caplen = np.where(spb, np.minimum(np.minimum(wirelen, room), snap[0]), caplen)
@@ -487,11 +491,11 @@ class Scan:
             self.warnings.append(
                 f"{self.path}: packet block at byte offset {offset + p[k]} {why}; stopped reading there"
             )
-            p, t, ln, iface, caplen, wirelen, spb = (a[:k] for a in (p, t, ln, iface, caplen, wirelen, spb))
+            p, t, ln, iface, caplen, wirelen, spb, h = (
+                a[:k] for a in (p, t, ln, iface, caplen, wirelen, spb, h)
+            )
             stop_bad = True
-        ts_raw = (g.read(u32, p + 12).astype(np.uint64) << np.uint64(32)) | g.read(u32, p + 16).astype(
-            np.uint64
-        )
+        ts_raw = (h["f3"].astype(np.uint64) << np.uint64(32)) | h["f4"].astype(np.uint64)
         ts_ns = np.zeros(len(p), dtype=np.int64)
         lt = np.zeros(len(p), dtype=np.uint16)
         for i in np.unique(iface).tolist():
