@@ -13,6 +13,7 @@
 #   PIP_INDEX_URL         index pip uses inside the build             (https://pypi.org/simple)
 #   STORAGE_DRIVER        buildah storage driver                      (buildah's default: overlay)
 #   WITH_GRPCURL          1 = download the pinned grpcurl release (needs github.com); default 0
+#   NETDEBUG_REVISION     the org.opencontainers.image.revision label  (git rev-parse HEAD)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -94,7 +95,7 @@ fi
 # 2. The targets. --layers reuses unchanged steps between runs (the pip step is the slow one).
 # buildah's layer cache ignores build-arg values in LABEL steps (and --label), so a fully cached
 # build would keep an old revision label: relabel() sets them on the result (one empty layer).
-revision=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
+revision=${NETDEBUG_REVISION:-$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)}
 version=$(sed -nE 's/^version *= *"([^"]+)".*/\1/p' "$repo/pyproject.toml" | head -n1)
 build() {
   local target=$1
@@ -117,8 +118,7 @@ relabel() {
     --label org.opencontainers.image.revision="$revision" "$ctr"
   buildah commit --quiet --rm --format docker "$ctr" "$image" >/dev/null
 }
-start=$SECONDS
 if [[ $targets == all || $targets == tools ]]; then build tools; fi
 if [[ $targets == all || $targets == lab ]]; then build lab; fi
-log "built $targets in $((SECONDS - start)) s"
+log "built $targets in $SECONDS s (base included)"
 buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -E "^$name:(tools|lab) " >&2 || true

@@ -135,6 +135,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     with open(log, "w") as fh:
         proc = subprocess.run(
             ["bash", str(BUILD_SCRIPT), "all"],
+            env={**os.environ, "NETDEBUG_REVISION": revision},
             stdout=fh,
             stderr=subprocess.STDOUT,
             timeout=BUILD_TIMEOUT_S,
