@@ -21,6 +21,7 @@ import gzip
 import io
 import mmap
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,7 +246,12 @@ class Scan:
 
     def batches(self) -> Iterator[Batch]:
         with _open(self.path) as f:
-            head = f.read(4)
+            try:
+                head = f.read(4)
+            except (EOFError, OSError, zlib.error) as exc:
+                raise PcapFormatError(
+                    self.path, f"gzip-compressed but cannot be decompressed: {exc}"
+                ) from exc
             if len(head) == 0:
                 self.warnings.append(f"{self.path}: file is empty (no capture header)")
                 self.format = "empty"
@@ -263,7 +269,10 @@ class Scan:
 
     def _pcap(self, f: BinaryIO, head: bytes) -> Iterator[Batch]:
         order, frac_ns, hdr = _PCAP_MAGIC[head]
-        rest = f.read(20)
+        try:
+            rest = f.read(20)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise PcapFormatError(self.path, f"gzip-compressed but cannot be decompressed: {exc}") from exc
         if len(rest) < 20:
             raise PcapFormatError(self.path, f"pcap file header cut short ({4 + len(rest)} of 24 bytes)")
         _vmaj, _vmin, _zone, _sig, snaplen, network = struct.unpack(order + "HHiIII", rest)
@@ -540,6 +549,8 @@ class Scan:
             return
         if not isinstance(f, gzip.GzipFile):  # no bigger than the file: small files stay cheap
             cap = min(cap, max(size, 1 << 12))
+        # a cut gzip stream loses the piece being decompressed: keep pieces small there
+        piece = (1 << 16) if isinstance(f, gzip.GzipFile) else cap
         raw = bytearray(cap + PAD)
         buf = np.frombuffer(raw, dtype=np.uint8)
         raw[: len(prefix)] = prefix
@@ -547,7 +558,13 @@ class Scan:
         eof = False
         while True:
             while fill < cap and not eof:
-                n = f.readinto(memoryview(raw)[fill:cap])  # type: ignore[attr-defined]
+                try:
+                    n = f.readinto(memoryview(raw)[fill : min(cap, fill + piece)])  # type: ignore[attr-defined]
+                except (EOFError, OSError, zlib.error) as exc:  # a cut or corrupt gzip stream
+                    self.warnings.append(
+                        f"{self.path}: compressed data ends early or is corrupt ({exc}); read what came before"
+                    )
+                    n = 0
                 if not n:
                     eof = True
                 else:
@@ -681,4 +698,4 @@ def _describe(head: bytes) -> str:
     return f"bytes {head.hex() or '(none)'}{what}; expected pcap magic a1b2c3d4/a1b23c4d (either byte order), pcapng 0a0d0d0a or gzip 1f8b"
 
 
-__all__ = ["Batch", "CaptureWarning", "Gather", "PcapFormatError", "Scan", "io"]
+__all__ = ["Batch", "CaptureWarning", "Gather", "PcapFormatError", "Scan"]

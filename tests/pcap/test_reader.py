@@ -83,6 +83,20 @@ def test_gzip_compressed_capture(tmp_path: Path) -> None:
     assert packet_bytes(p, [3]) == [eth_tcp(sport=1002)]
 
 
+def test_cut_gzip_keeps_what_was_decompressed(tmp_path: Path) -> None:
+    raw = pb.pcap([(T0 + i * 1000, eth_tcp(sport=i) + bytes(range(256)) * 4) for i in range(400)])
+    gz = gzip.compress(raw)
+    with pytest.warns(CaptureWarning, match="compressed data ends early"):
+        df = read(write(tmp_path, gz[: len(gz) // 2], "cut.pcap.gz"))
+    assert 0 < len(df) < 400
+    assert df["sport"].tolist() == list(range(len(df)))
+
+
+def test_corrupt_gzip_is_a_format_error(tmp_path: Path) -> None:
+    with pytest.raises(PcapFormatError, match="cannot be decompressed"):
+        read(write(tmp_path, b"\x1f\x8b" + bytes(range(60)), "bad.pcap.gz"))
+
+
 def test_pcapng_interfaces_link_types_resolutions_and_block_kinds(tmp_path: Path) -> None:
     v4 = bytes(IP(src="198.18.1.1", dst="198.18.1.2") / UDP(sport=5353, dport=53) / b"q")
     sll2 = struct.pack(">HHIHBB8s", 0x0800, 0, 2, 1, 0, 6, b"\0" * 8) + v4
