@@ -161,12 +161,12 @@ def _container(target: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def tools(build: Build) -> Iterator[str]:
+def tools_ctr(build: Build) -> Iterator[str]:
     yield from _container("tools")
 
 
 @pytest.fixture(scope="module")
-def lab(build: Build) -> Iterator[str]:
+def lab_ctr(build: Build) -> Iterator[str]:
     yield from _container("lab")
 
 
@@ -212,9 +212,9 @@ def test_sizes_and_build_time(build: Build, capsys: pytest.CaptureFixture[str]) 
         assert size < SIZE_LIMITS[target], f"{target} image is {size / 1e6:.0f} MB"
 
 
-def test_every_documented_tool_answers(tools: str) -> None:
+def test_every_documented_tool_answers(tools_ctr: str) -> None:
     script = "\n".join(f"echo '@@ {name}'; {cmd} </dev/null 2>&1" for name, (cmd, _) in TOOLS.items())
-    proc = run(tools, "bash", "-c", script, caps=("CAP_NET_RAW", "CAP_NET_ADMIN"))
+    proc = run(tools_ctr, "bash", "-c", script, caps=("CAP_NET_RAW", "CAP_NET_ADMIN"))
     answers = dict(re.findall(r"^@@ (\S+)\n(.*?)(?=^@@ |\Z)", proc.stdout, flags=re.S | re.M))
     wrong = {
         name: answers.get(name, "<no answer>")[:200]
@@ -224,7 +224,7 @@ def test_every_documented_tool_answers(tools: str) -> None:
     assert not wrong, f"tools that did not answer as expected: {wrong}"
 
 
-def test_tools_image_runs_a_shell_under_tini(build: Build, tools: str) -> None:
+def test_tools_image_runs_a_shell_under_tini(build: Build, tools_ctr: str) -> None:
     config = _inspect("tools")["Docker"]["config"]
     assert config["Entrypoint"] == ["/usr/bin/tini", "--"]
     assert config["Cmd"] == ["/bin/bash"]
@@ -241,7 +241,7 @@ def _inspect(target: str) -> dict:  # type: ignore[type-arg]
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def test_lab_image_config(lab: str) -> None:
+def test_lab_image_config(lab_ctr: str) -> None:
     config = _inspect("lab")["Docker"]["config"]
     assert config["User"] == f"{LAB_UID}:{LAB_UID}"
     assert config["Cmd"] == ["jupyter", "lab"]
@@ -249,52 +249,55 @@ def test_lab_image_config(lab: str) -> None:
     labels = config["Labels"]
     for key in ("source", "version", "revision"):
         assert labels[f"org.opencontainers.image.{key}"], key
-    proc = run(lab, "id", "-u")
+    proc = run(lab_ctr, "id", "-u")
     assert proc.stdout.strip() == LAB_UID
 
 
-def test_capture_tools_carry_only_net_raw(lab: str) -> None:
+def test_capture_tools_carry_only_net_raw(lab_ctr: str) -> None:
     script = "for t in " + " ".join(CAPTURE_TOOLS) + '; do getcap "$(command -v "$t")"; done'
-    proc = run(lab, "bash", "-c", script)
+    proc = run(lab_ctr, "bash", "-c", script)
     caps = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
     assert len(caps) == len(CAPTURE_TOOLS), proc.stdout + proc.stderr
     assert all(value.strip() == "cap_net_raw=ep" for value in caps.values()), caps
 
 
-def test_capture_tools_start_for_the_lab_user_with_only_net_raw(lab: str) -> None:
+def test_capture_tools_start_for_the_lab_user_with_only_net_raw(lab_ctr: str) -> None:
     """A file capability the container does not grant makes exec fail: NET_RAW alone must do."""
     script = "set -e; tcpdump --version; nmap --version; hping3 --version; nping --version; fping --version"
-    proc = run(lab, "bash", "-c", script, user=f"{LAB_UID}:{LAB_UID}")
+    proc = run(lab_ctr, "bash", "-c", script, user=f"{LAB_UID}:{LAB_UID}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_lab_user_pings_with_fping_thanks_to_file_capabilities(lab: str) -> None:
-    proc = run(lab, "fping", "-c1", "127.0.0.1", user=f"{LAB_UID}:{LAB_UID}")
+def test_lab_user_pings_with_fping_thanks_to_file_capabilities(lab_ctr: str) -> None:
+    proc = run(lab_ctr, "fping", "-c1", "127.0.0.1", user=f"{LAB_UID}:{LAB_UID}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "127.0.0.1 : xmt/rcv/%loss = 1/1/0%" in proc.stderr
 
 
-def test_without_net_raw_fping_is_refused(lab: str) -> None:
-    proc = run(lab, "fping", "-c1", "127.0.0.1", user=f"{LAB_UID}:{LAB_UID}", caps=())
+def test_without_net_raw_fping_is_refused(lab_ctr: str) -> None:
+    proc = run(lab_ctr, "fping", "-c1", "127.0.0.1", user=f"{LAB_UID}:{LAB_UID}", caps=())
     assert proc.returncode != 0
     assert "operation not permitted" in (proc.stdout + proc.stderr).lower()
 
 
-def test_lab_user_captures_with_tcpdump(lab: str) -> None:
+def test_lab_user_captures_with_tcpdump(lab_ctr: str) -> None:
     script = (
         "tcpdump -i lo -nn -c 1 icmp >/tmp/cap.txt 2>&1 & pid=$!; sleep 2; "
         "fping -c1 127.0.0.1 >/dev/null 2>&1; "
         "for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
         "kill $pid 2>/dev/null; wait $pid; rc=$?; cat /tmp/cap.txt; exit $rc"
     )
-    proc = run(lab, "bash", "-c", script, user=f"{LAB_UID}:{LAB_UID}")
+    proc = run(lab_ctr, "bash", "-c", script, user=f"{LAB_UID}:{LAB_UID}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"IP 127\.0\.0\.1 > 127\.0\.0\.1: ICMP echo request", proc.stdout), proc.stdout
 
 
-def test_notebooks_are_in_the_home_and_the_kernel_is_installed(lab: str) -> None:
+def test_notebooks_are_in_the_home_and_the_kernel_is_installed(lab_ctr: str) -> None:
     proc = run(
-        lab, "bash", "-c", "netdebug-nb list --json && ls /home/netdebug/notebooks && jupyter kernelspec list"
+        lab_ctr,
+        "bash",
+        "-c",
+        "netdebug-nb list --json && ls /home/netdebug/notebooks && jupyter kernelspec list",
     )
     assert proc.returncode == 0, proc.stderr
     names = {nb["name"] for nb in json.loads(proc.stdout[: proc.stdout.rindex("]") + 1])}
@@ -303,11 +306,11 @@ def test_notebooks_are_in_the_home_and_the_kernel_is_installed(lab: str) -> None
     assert re.search(r"^\s+netdebug\s+/opt/netdebug/share/jupyter/kernels/netdebug$", proc.stdout, flags=re.M)
 
 
-def test_netdebug_nb_demo_succeeds(lab: str) -> None:
-    proc = run(lab, "netdebug-nb", "demo", "--out", "/home/netdebug/demo", timeout=600)
+def test_netdebug_nb_demo_succeeds(lab_ctr: str) -> None:
+    proc = run(lab_ctr, "netdebug-nb", "demo", "--out", "/home/netdebug/demo", timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "report: /home/netdebug/demo/" in proc.stdout
-    check = run(lab, "test", "-s", proc.stdout.split("report: ", 1)[1].strip())
+    check = run(lab_ctr, "test", "-s", proc.stdout.split("report: ", 1)[1].strip())
     assert check.returncode == 0
 
 
@@ -327,7 +330,7 @@ def _get(url: str, token: str | None = None) -> tuple[int, str]:
 
 
 @pytest.fixture(params=["env", "file", "empty", "empty-file"])
-def jupyter(request: pytest.FixtureRequest, lab: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+def jupyter(request: pytest.FixtureRequest, lab_ctr: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """JupyterLab started by the image's default command, as uid 1000, its token from the
     environment, from a mounted file (a Kubernetes Secret), or, when both are empty or the file
     is missing, a random token the server logs; yields (base URL, token)."""
@@ -349,7 +352,7 @@ def jupyter(request: pytest.FixtureRequest, lab: str, tmp_path: Path) -> Iterato
     log = tmp_path / "jupyter.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
-            run_argv(lab, *cmd, user=f"{LAB_UID}:{LAB_UID}", env=env, volumes=volumes),
+            run_argv(lab_ctr, *cmd, user=f"{LAB_UID}:{LAB_UID}", env=env, volumes=volumes),
             stdout=fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -385,7 +388,9 @@ def jupyter(request: pytest.FixtureRequest, lab: str, tmp_path: Path) -> Iterato
             proc.wait(timeout=30)
 
 
-def test_jupyterlab_answers_with_the_token_and_refuses_without(jupyter: tuple[str, str], lab: str) -> None:
+def test_jupyterlab_answers_with_the_token_and_refuses_without(
+    jupyter: tuple[str, str], lab_ctr: str
+) -> None:
     base, token = jupyter
     status, body = _get(f"{base}/api/status", token)
     assert status == 200 and "kernels" in json.loads(body)
@@ -397,5 +402,5 @@ def test_jupyterlab_answers_with_the_token_and_refuses_without(jupyter: tuple[st
     # /api itself (version only) is open by design: it is what the HEALTHCHECK probes.
     health = _inspect("lab")["Docker"]["config"]["Healthcheck"]["Test"][1]
     port = base.rsplit(":", 1)[1]
-    proc = run(lab, "sh", "-c", health, user=f"{LAB_UID}:{LAB_UID}", env={"NETDEBUG_LAB_PORT": port})
+    proc = run(lab_ctr, "sh", "-c", health, user=f"{LAB_UID}:{LAB_UID}", env={"NETDEBUG_LAB_PORT": port})
     assert proc.returncode == 0, proc.stdout + proc.stderr
