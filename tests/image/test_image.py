@@ -280,6 +280,14 @@ def test_without_net_raw_fping_is_refused(lab_ctr: str) -> None:
     assert "operation not permitted" in (proc.stdout + proc.stderr).lower()
 
 
+def test_file_capabilities_need_privilege_escalation_allowed(lab_ctr: str) -> None:
+    """allowPrivilegeEscalation: false sets no_new_privs, and the kernel then ignores file
+    capabilities: the lab pod must leave it true for uid 1000 to probe."""
+    proc = run(lab_ctr, "setpriv", "--no-new-privs", "fping", "-c1", "127.0.0.1", user=f"{LAB_UID}:{LAB_UID}")
+    assert proc.returncode != 0
+    assert "can't create socket" in proc.stdout + proc.stderr
+
+
 def test_lab_user_captures_with_tcpdump(lab_ctr: str) -> None:
     script = (
         "tcpdump -i lo -nn -c 1 icmp >/tmp/cap.txt 2>&1 & pid=$!; sleep 2; "
