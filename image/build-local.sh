@@ -9,6 +9,7 @@
 #   NETDEBUG_IMAGE_CACHE  where the debootstrap base tarball is kept   (/var/cache/netdebug-image)
 #   NETDEBUG_IMAGE_NAME   image name, tagged :tools and :lab          (localhost/netdebug)
 #   DEBIAN_MIRROR         Debian mirror for the base and its apt      (the host's, from /etc/apt)
+#   DEBIAN_SECURITY_MIRROR  its security archive                      ($DEBIAN_MIRROR-security)
 #   PIP_CA                CA bundle mounted into the build for pip     (/etc/ssl/certs/ca-certificates.crt)
 #   PIP_INDEX_URL         index pip uses inside the build             (https://pypi.org/simple)
 #   STORAGE_DRIVER        buildah storage driver                      (buildah's default: overlay)
