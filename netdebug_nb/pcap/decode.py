@@ -141,23 +141,30 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
         etype = np.where(m, np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, 0)), etype)
         l3 = np.where(m, 0, l3)
 
-    # --- 802.1Q / QinQ tags ----------------------------------------------------------------
-    vlan = zero
+    # --- 802.1Q / QinQ tags: only the tagged rows are read ------------------------------------
+    vlan = np.zeros(n, dtype=np.int64)
     has_vlan = np.zeros(n, dtype=bool)
-    vlan_inner = zero
+    vlan_inner = np.zeros(n, dtype=np.int64)
     has_vlan_inner = np.zeros(n, dtype=bool)
+    etype = etype.copy()
+    l3 = l3.copy()
     for depth in range(4):
         m = ((etype | 0x1000) == 0x9100) | (etype == 0x88A8)  # 802.1Q 0x8100, 0x9100, 802.1ad 0x88a8
         if not m.any():
             break
-        m &= (l3 >= 0) & (cl >= l3 + 4)
-        vid = near(">u2", l3) & 0x0FFF
+        idx = np.flatnonzero(m & (l3 >= 0) & (cl >= l3 + 4))
+        tag_at = off[idx] + l3[idx]
+        vid = g.read(">u2", tag_at).astype(np.int64) & 0x0FFF
         if depth == 0:
-            vlan, has_vlan = np.where(m, vid, vlan), m
+            vlan[idx] = vid
+            has_vlan[idx] = True
         elif depth == 1:
-            vlan_inner, has_vlan_inner = np.where(m, vid, vlan_inner), m
-        etype = np.where(m, near(">u2", l3 + 2), etype)
-        l3 = np.where(m, l3 + 4, l3)
+            vlan_inner[idx] = vid
+            has_vlan_inner[idx] = True
+        etype[idx] = g.read(">u2", tag_at + 2)
+        l3[idx] += 4
+        if not len(idx):
+            break
 
     # --- MPLS label stack: IP follows the bottom label (Wireshark guesses v4/v6 the same way) ---
     m = (etype == 0x8847) | (etype == 0x8848)  # MPLS unicast, multicast
