@@ -42,7 +42,6 @@ def read(
     a row). ``max_packets`` stops early, for a quick look at a huge file. Raises
     :class:`PcapFormatError` when the file is not a capture; a damaged tail gives a warning.
     """
-
     from netdebug_nb.schema import empty
 
     path = Path(path)
