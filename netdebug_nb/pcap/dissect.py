@@ -18,18 +18,27 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def dissect(path: str | Path, rows: pd.DataFrame | Sequence[int]) -> list[Any]:
+def dissect(path: str | Path | pd.DataFrame, rows: pd.DataFrame | Sequence[int] | None = None) -> list[Any]:
     """scapy packets for ``rows`` (packet-table rows, or 1-based frame numbers), in that order.
 
+    ``dissect(df_rows)`` alone works too: the table remembers its file in ``attrs["path"]``.
     Each packet is dissected with the layer scapy registers for its link type (raw bytes when
     scapy does not know it) and carries its capture time in ``.time``, as ``rdpcap`` would.
     """
+    import pandas as pd
     from scapy.config import conf
     from scapy.packet import Raw
 
-    frames = [int(f) for f in (rows["frame"] if hasattr(rows, "columns") else rows)]  # type: ignore[union-attr, call-overload]
+    if isinstance(path, pd.DataFrame):
+        if rows is not None or "path" not in path.attrs:
+            raise TypeError("dissect(rows) takes packet-table rows that remember their file (attrs['path'])")
+        rows, path = path, path.attrs["path"]
+    if rows is None:
+        raise TypeError("dissect(path, rows): which rows?")
+    source = Path(str(path))
+    frames = [int(f) for f in (rows["frame"] if isinstance(rows, pd.DataFrame) else rows)]
     out = []
-    for data, linktype, ts_ns in packet_records(path, frames):
+    for data, linktype, ts_ns in packet_records(source, frames):
         cls = conf.l2types.num2layer.get(linktype, Raw)
         try:
             pkt = cls(data)

@@ -35,6 +35,7 @@ def test_dissect_rows_gives_scapy_packets_with_time(tmp_path: Path) -> None:
     assert pkts[0][DNS].qd[0].qname == b"example.test."
     assert pkts[0].time == Decimal("1.000001")
     assert [bytes(x) for x in dissect(p, [3, 1])] == [frames[2], frames[0]]
+    assert [bytes(x) for x in dissect(df[df["frame"] == 2])] == [frames[1]]  # the table knows its file
 
 
 def test_dissect_unknown_link_type_gives_raw(tmp_path: Path) -> None:
