@@ -243,6 +243,9 @@ class Scan:
     chunk_bytes: int = DEFAULT_CHUNK
     warnings: list[str] = field(default_factory=list)
     format: str = ""
+    # True once the batches view a mapping that later chunks do not overwrite, so a batch may be
+    # decoded (on another thread) after the next one was read; False for the reused read buffer
+    stable: bool = False
 
     def batches(self) -> Iterator[Batch]:
         with _open(self.path) as f:
@@ -545,6 +548,7 @@ class Scan:
         cap = max(self.chunk_bytes, 1 << 12)
         size = self.path.stat().st_size
         if isinstance(f, io.BufferedReader) and size > 2 * cap:
+            self.stable = True
             yield from self._mapped(f, cap, size, len(prefix), max_record)
             return
         if not isinstance(f, gzip.GzipFile):  # no bigger than the file: small files stay cheap
@@ -615,8 +619,9 @@ class Scan:
                         return
                     cap *= 2
                     continue
-                base += used
+                # keep the chunk just yielded mapped: its batch may still be decoding on a thread
                 page_end = (base // mmap.PAGESIZE) * mmap.PAGESIZE
+                base += used
                 if page_end - dropped >= (16 << 20):
                     mm.madvise(mmap.MADV_DONTNEED, dropped, page_end - dropped)
                     dropped = page_end

@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import warnings
 from collections.abc import Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,24 +51,42 @@ def read(
     scan = Scan(path, chunk_bytes=chunk_bytes)
     decoded: list[tuple[dict[str, np.ndarray], Decoded]] = []
     total = 0
-    for batch in scan.batches():
-        take = len(batch)
-        if max_packets is not None:
-            take = min(take, max_packets - total)
-        if take < len(batch):
-            for name in ("off", "caplen", "wirelen", "ts_ns", "iface", "linktype"):
-                setattr(batch, name, getattr(batch, name)[:take])
-        meta: dict[str, np.ndarray] = {
-            "caplen": batch.caplen,
-            "wirelen": batch.wirelen,
-            "ts_ns": batch.ts_ns,
-            "iface": batch.iface,
-            "linktype": batch.linktype,
-        }
-        decoded.append((meta, decode(batch, linktypes)))
-        total += take
-        if max_packets is not None and total >= max_packets:
-            break
+    # The walk is many small numpy steps (Python-bound, holds the GIL); decode is a few hundred
+    # big array operations that release it. On a mapped file, batch k is decoded on a thread
+    # while batch k+1 is walked, so the two overlap on two cores (the mapping keeps batch k's
+    # pages until batch k+2 is asked for).
+    pool: ThreadPoolExecutor | None = None
+    pending: list[tuple[dict[str, np.ndarray], Future[Decoded]]] = []
+    try:
+        for batch in scan.batches():
+            take = len(batch)
+            if max_packets is not None:
+                take = min(take, max_packets - total)
+            if take < len(batch):
+                for name in ("off", "caplen", "wirelen", "ts_ns", "iface", "linktype"):
+                    setattr(batch, name, getattr(batch, name)[:take])
+            meta: dict[str, np.ndarray] = {
+                "caplen": batch.caplen,
+                "wirelen": batch.wirelen,
+                "ts_ns": batch.ts_ns,
+                "iface": batch.iface,
+                "linktype": batch.linktype,
+            }
+            if scan.stable:
+                if pool is None:
+                    pool = ThreadPoolExecutor(1, thread_name_prefix="pcap-decode")
+                if pending:  # one batch in flight: its pages stay mapped until it is done
+                    decoded.append((pending[0][0], pending.pop()[1].result()))
+                pending.append((meta, pool.submit(decode, batch, linktypes)))
+            else:  # the next chunk overwrites this batch's buffer: decode it now
+                decoded.append((meta, decode(batch, linktypes)))
+            total += take
+            if max_packets is not None and total >= max_packets:
+                break
+        decoded.extend((meta, fut.result()) for meta, fut in pending)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     df = empty(PACKETS_SCHEMA) if not total else _frame(decoded, total)
     df.attrs["path"] = str(path)
     df.attrs["format"] = scan.format
