@@ -43,6 +43,7 @@ DEFAULT_CHUNK = 16 * 1024 * 1024  # per-chunk work amortized; big files are mapp
 _SHB = 0x0A0D0D0A
 _MADV_POPULATE_READ = 22  # Linux >= 5.14; older kernels refuse it and pages fault in as read
 _OK, _INCOMPLETE, _ABSURD, _SECTION = 0, 1, 2, 3
+_ROUNDS = 4  # walk steps between checks whether every walker is done
 
 
 class PcapFormatError(InputError):
@@ -186,34 +187,38 @@ def _walk_lockstep(g: Gather, starts: I64, end: int, step: Step) -> Walk:
 
     Returns code -1 with ``stop`` at the true position when a later start proved wrong; the
     positions returned are then only those of the verified prefix.
+
+    Every walker steps every round (a walker past its limit walks on into the next segment, a
+    walker at a bad record stays put), so a round is a handful of numpy calls with no masks;
+    which positions count is sorted out once at the end from the matrix of positions.
     """
     s = len(starts)
     limit = np.append(starts[1:], np.int64(end))
-    pos = starts.copy()
-    active = pos < limit
-    stopped = np.zeros(s, dtype=bool)
-    rows: list[I64] = []
-    while active.any():
-        nxt, ok = step(g, pos, end)  # every pos stays a readable position, active or not
-        ok &= active
-        rows.append(np.where(ok, pos, -1))
-        stopped |= active & ~ok
-        pos = np.where(ok, nxt, pos)
-        active = ok & (nxt < limit)
-    # walker i is done: reached its limit (pos >= limit) or stopped at pos by a bad/cut record
-    good = s
-    for i in range(s):
-        if stopped[i] or (i + 1 < s and pos[i] != starts[i + 1]):
-            good = i + 1
+    pos = starts
+    trail = [pos]
+    while True:
+        for _ in range(_ROUNDS):
+            nxt, ok = step(g, pos, end)  # every pos stays a readable position
+            pos = np.where(ok, nxt, pos)
+            trail.append(pos)
+        if ((pos >= limit) | ~ok).all():
             break
-    if rows:
-        flat = np.stack(rows, axis=1)[:good].ravel()
-        found = flat[flat >= 0]
-    else:
-        found = np.empty(0, dtype=np.int64)
+    at_ = np.stack(trail)  # (rounds + 1, walkers): walker i's position after each round
+    cols = np.arange(s)
+    past = at_ >= limit
+    first_past = past.argmax(axis=0)
+    reached = past[first_past, cols]  # else the walker stopped at a bad/cut record before its limit
+    pos = np.where(reached, at_[first_past, cols], at_[-1])
+    # walker i is done: reached its limit (pos >= limit) or stopped at pos by a bad/cut record
+    wrong = ~reached
+    wrong[:-1] |= pos[:-1] != starts[1:]
+    good = int(wrong.argmax()) + 1 if wrong.any() else s
+    here = at_[:-1, :good].T
+    counted = (here != at_[1:, :good].T) & (here < limit[:good, None])  # moved on: a whole record
+    found = here[counted]
     last = good - 1
     at = int(pos[last])
-    if stopped[last]:
+    if not reached[last]:
         _nxt, code = step(g, np.array([at], dtype=np.int64), end, why=True)  # type: ignore[call-arg]
         return Walk(found, at, int(code[0]))
     if last == s - 1:  # ran to the end of the data exactly
