@@ -81,8 +81,8 @@ setup() {
 run_tests() {
   export PATH="$VENV/bin:$PATH"
   log "ruff (lint, format) and mypy"
-  ruff check netdebug_nb tests bench
-  ruff format --check netdebug_nb tests bench
+  ruff check netdebug_nb tests bench notebooks
+  ruff format --check netdebug_nb tests bench notebooks
   mypy
   log "tests"
   local rc=0
