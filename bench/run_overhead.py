@@ -37,7 +37,9 @@ def main() -> None:
         for i in range(args.repeat):
             nd.append(timed([str(BIN / "netdebug-nb"), "run", args.notebook, "--out", f"{tmp}/nd{i}"]))
             out = f"{tmp}/pm{i}.ipynb"
-            pm.append(timed([str(BIN / "papermill"), "-k", "netdebug", "--no-progress-bar", args.notebook, out]))
+            pm.append(
+                timed([str(BIN / "papermill"), "-k", "netdebug", "--no-progress-bar", args.notebook, out])
+            )
             t_html = timed([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", out])
             pm_html.append(pm[-1] + t_html)
     m_nd, m_pm, m_pmh = statistics.median(nd), statistics.median(pm), statistics.median(pm_html)
@@ -45,8 +47,10 @@ def main() -> None:
     print(f"  papermill                      {m_pm:6.2f} s")
     print(f"  papermill + jupyter nbconvert  {m_pmh:6.2f} s")
     print(f"  netdebug-nb run (ipynb+html+findings.json) {m_nd:6.2f} s")
-    print(f"  overhead vs papermill: {m_nd - m_pm:+.2f} s ({m_nd / m_pm:.2f}x); "
-          f"vs papermill+nbconvert: {m_nd - m_pmh:+.2f} s ({m_nd / m_pmh:.2f}x)")
+    print(
+        f"  overhead vs papermill: {m_nd - m_pm:+.2f} s ({m_nd / m_pm:.2f}x); "
+        f"vs papermill+nbconvert: {m_nd - m_pmh:+.2f} s ({m_nd / m_pmh:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

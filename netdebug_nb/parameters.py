@@ -67,7 +67,10 @@ def parse_cell(source: str, *, origin: str = "parameters cell") -> list[Paramete
         except ValueError as exc:
             raise NotebookFormatError(origin, f"default of {name!r} must be a literal") from exc
         ptype = _normalise_type(annotation) if annotation else _type_of(default)
-        params.append(Parameter(name, ptype, default, comments.get(node.lineno, "")))
+        # the help comment may sit on any line of the statement (formatters wrap long lines)
+        end = node.end_lineno or node.lineno
+        help_text = next((comments[ln] for ln in range(node.lineno, end + 1) if ln in comments), "")
+        params.append(Parameter(name, ptype, default, help_text))
     return params
 
 

@@ -32,6 +32,14 @@ def test_parse_cell_reads_names_types_defaults_and_help() -> None:
     assert params["untyped"].type == "int"
 
 
+def test_help_comment_of_a_wrapped_statement() -> None:
+    wrapped = "timeout_ms: int = (\n    0  # how long to wait for each reply\n)\nnext_one: int = 1  # next\n"
+    assert [(p.name, p.default, p.help) for p in parse_cell(wrapped)] == [
+        ("timeout_ms", 0, "how long to wait for each reply"),
+        ("next_one", 1, "next"),
+    ]
+
+
 def test_parse_cell_rejects_invalid_python_and_non_literals() -> None:
     with pytest.raises(NotebookFormatError, match="not valid Python"):
         parse_cell("x: int = (")
