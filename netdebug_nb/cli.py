@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -99,12 +100,10 @@ def cmd_list(args: argparse.Namespace, env: Env) -> int:
 def cmd_run(args: argparse.Namespace, env: Env) -> int:
     from netdebug_nb import catalogue, runner
     from netdebug_nb.errors import NotebookNotFoundError
-    from netdebug_nb.parameters import read_file
 
     if not args.notebook:
         raise NotebookNotFoundError("", catalogue.names())
-    params = read_file(args.parameters_file) if args.parameters_file else {}
-    params.update({name: value for name, value in args.parameter})
+    params = _parameters(args)
     progress = env.interactive if args.progress is None else args.progress
     result = runner.run(
         args.notebook, params, out=args.out, timeout=args.timeout, progress=env.stderr if progress else None
@@ -145,6 +144,22 @@ def cmd_kernel(args: argparse.Namespace, env: Env) -> int:
     return 0
 
 
+def _parameters(args: argparse.Namespace) -> dict[str, object]:
+    """``-f FILE`` values overridden by ``-p NAME VALUE`` pairs (not yet validated)."""
+    from netdebug_nb.parameters import read_file
+
+    params = read_file(args.parameters_file) if args.parameters_file else {}
+    params.update({name: value for name, value in args.parameter})
+    return params
+
+
+def _cluster_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--kubeconfig", default="", metavar="FILE", help="default: in-cluster, $KUBECONFIG, ~/.kube/config"
+    )
+    s.add_argument("--context", default="", help="kubeconfig context (default: current)")
+
+
 _EXTENSIONS: list = []  # type: ignore[type-arg]
 """Sub-command groups added by use-case packages (k8s, fleet): callables taking the subparsers."""
 
@@ -157,13 +172,7 @@ def _add_k8s(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ks = k8s.add_subparsers(dest="k8s_command", required=True, metavar="K8S_COMMAND")
 
     def cluster_args(s: argparse.ArgumentParser) -> None:
-        s.add_argument(
-            "--kubeconfig",
-            default="",
-            metavar="FILE",
-            help="default: in-cluster, $KUBECONFIG, ~/.kube/config",
-        )
-        s.add_argument("--context", default="", help="kubeconfig context (default: current)")
+        _cluster_args(s)
         s.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per API call")
 
     s = ks.add_parser("inventory", help="nodes, pods and services with their addresses")
@@ -311,13 +320,7 @@ def _add_fleet(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     fs = fleet.add_subparsers(dest="fleet_command", required=True, metavar="FLEET_COMMAND")
 
     def cluster_args(s: argparse.ArgumentParser) -> None:
-        s.add_argument(
-            "--kubeconfig",
-            default="",
-            metavar="FILE",
-            help="default: in-cluster, $KUBECONFIG, ~/.kube/config",
-        )
-        s.add_argument("--context", default="", help="kubeconfig context (default: current)")
+        _cluster_args(s)
         s.add_argument(
             "-n", "--namespace", default="netdebug", help="namespace of the Jobs (default: netdebug)"
         )
@@ -405,23 +408,16 @@ def _add_fleet(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_fleet_run(args: argparse.Namespace, env: Env) -> int:
-    from netdebug_nb import catalogue
     from netdebug_nb.fleet import controller, jobspec
     from netdebug_nb.fleet.api import Api
+    from netdebug_nb.fleet.controller import Node
     from netdebug_nb.fleet.progress import Progress
-    from netdebug_nb.parameters import read_file, validate
 
-    info = catalogue.find(args.notebook)
-    params = read_file(args.parameters_file) if args.parameters_file else {}
-    params.update({name: value for name, value in args.parameter})
-    params = validate(info.parameters, params, notebook=info.name)  # refuse before creating anything
-    if args.mesh and info.parameter("targets") is None:
-        raise jobspec.JobSpecError(f"--mesh: notebook {info.name!r} has no 'targets' parameter")
-    run_id = controller.new_run_id()
-    opts = jobspec.JobOptions(
-        notebook=info.name,
-        run_id=run_id,
-        parameters=params,
+    job = controller.plan(
+        args.notebook,
+        _parameters(args),
+        mesh=args.mesh,
+        mesh_pods=args.mesh_pods,
         image=args.image or jobspec.DEFAULT_IMAGE,
         namespace=args.namespace,
         service_account=args.service_account,
@@ -434,12 +430,7 @@ def cmd_fleet_run(args: argparse.Namespace, env: Env) -> int:
         cpu_limit=args.cpu,
         memory_limit=args.memory,
         result_limit=args.result_limit,
-        fping_first=args.mesh and info.name == "latency",
     )
-    if args.mesh and args.mesh_pods and not args.host_network:
-        import dataclasses
-
-        opts = dataclasses.replace(opts, peers=1)  # the controller sets the real count per run
     fopts = controller.FleetOptions(
         nodes=args.nodes,
         qps=args.qps,
@@ -451,21 +442,23 @@ def cmd_fleet_run(args: argparse.Namespace, env: Env) -> int:
         mesh=args.mesh,
         merge=not args.no_merge,
     )
-    out = args.out or Path(f"fleet-{info.name}-{run_id}")
-    api = Api.connect(args.kubeconfig, args.context)
-    nodes = controller.select_nodes(api, fopts.nodes)
-    progress = Progress(env.stderr, total=len(nodes), interactive=env.interactive)
-    env.stderr.write(f"fleet run {run_id}: {info.name} on {len(nodes)} node(s), Jobs in {args.namespace}\n")
-    ctl = controller.Controller(
-        api, opts, fopts, out, on_progress=lambda c, final: progress.update(c, force=final)
-    )
-    res = ctl.run(nodes)
-    if fopts.merge:
-        res.merge_error = controller.merge(out)
-    from netdebug_nb import report
+    out = args.out or Path(f"fleet-{job.notebook}-{job.run_id}")
+    progress = Progress(env.stderr, total=0, interactive=env.interactive)
+    last: dict[str, int] = {}
 
-    res.index = report.build(out)
-    progress.done(ctl.tracker.counts() if ctl.tracker else {})
+    def started(nodes: Sequence[Node]) -> None:
+        progress.total = len(nodes)
+        env.stderr.write(
+            f"fleet run {job.run_id}: {job.notebook} on {len(nodes)} node(s), Jobs in {job.namespace}\n"
+        )
+
+    def moved(counts: Mapping[str, int], final: bool) -> None:
+        last.update(counts)
+        progress.update(counts, force=final)
+
+    api = Api.connect(args.kubeconfig, args.context)
+    res = controller.run(api, job, fopts, out, on_start=started, on_progress=moved)
+    progress.done(last)
     for run in res.failed:
         why = run.message if run.state == "failed" else run.result
         env.stdout.write(f"{run.node}: {run.reason or 'no result'}: {why}\n")

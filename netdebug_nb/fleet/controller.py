@@ -585,16 +585,51 @@ def read_manifest(fleet_dir: Path) -> dict[str, Any]:
 # --- the whole thing -------------------------------------------------------------------------
 
 
+def plan(
+    notebook: str,
+    parameters: Mapping[str, Any],
+    *,
+    mesh: bool = False,
+    mesh_pods: bool = False,
+    **fields: Any,
+) -> jobspec.JobOptions:
+    """Validate a fleet request before anything is created, and describe its Jobs.
+
+    ``fields`` are the remaining :class:`jobspec.JobOptions` (image, namespace, limits...). Mesh
+    mode gives the latency notebook every other node as targets (probed with fping first).
+    """
+    from netdebug_nb import catalogue
+    from netdebug_nb.parameters import validate
+
+    info = catalogue.find(notebook)
+    params = validate(info.parameters, dict(parameters), notebook=info.name)
+    if mesh and info.parameter("targets") is None:
+        raise jobspec.JobSpecError(f"--mesh: notebook {info.name!r} has no 'targets' parameter")
+    opts = jobspec.JobOptions(
+        notebook=info.name,
+        run_id=new_run_id(),
+        parameters=params,
+        fping_first=mesh and info.name == "latency",
+        **fields,
+    )
+    if mesh and mesh_pods and not opts.host_network:
+        opts = dataclasses.replace(opts, peers=1)  # the controller sets the real count per run
+    return opts
+
+
 def run(
     api: Api,
     job_opts: jobspec.JobOptions,
     opts: FleetOptions,
     out: Path,
     *,
+    on_start: Callable[[Sequence[Node]], None] | None = None,
     on_progress: Callable[[Mapping[str, int], bool], None] | None = None,
 ) -> FleetResult:
     """Run ``job_opts.notebook`` on the selected nodes; results, merge and index under ``out``."""
     nodes = select_nodes(api, opts.nodes)
+    if on_start is not None:
+        on_start(nodes)
     ctl = Controller(api, job_opts, opts, out, on_progress=on_progress)
     res = ctl.run(nodes)
     if opts.merge:
