@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from netdebug_nb.errors import InputError
-from netdebug_nb.pcap.decode import FAST_LINKTYPES, Decoded, decode
-from netdebug_nb.pcap.formats import DEFAULT_CHUNK, CaptureWarning, PcapFormatError, Scan
+from netdebug_nb.pcap.decode import FAST_LINKTYPES, decode
+from netdebug_nb.pcap.formats import DEFAULT_CHUNK, Batch, CaptureWarning, PcapFormatError, Scan
 from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
 if TYPE_CHECKING:
@@ -49,45 +48,38 @@ def read(
     if not path.is_file():
         raise InputError(path, "no such capture file" if not path.exists() else "not a regular file")
     scan = Scan(path, chunk_bytes=chunk_bytes)
-    decoded: list[tuple[dict[str, np.ndarray], Decoded]] = []
+    cols: _Columns | None = None
     total = 0
     # The walk is many small numpy steps (Python-bound, holds the GIL); decode is a few hundred
-    # big array operations that release it. On a mapped file, batch k is decoded on a thread
-    # while batch k+1 is walked, so the two overlap on two cores (the mapping keeps batch k's
-    # pages until batch k+2 is asked for).
+    # big array operations that release it. On a mapped file, batch k is decoded (and copied
+    # into the output columns) on a thread while batch k+1 is walked, so the two overlap on two
+    # cores (the mapping keeps batch k's pages until batch k+2 is asked for).
     pool: ThreadPoolExecutor | None = None
-    pending: list[tuple[dict[str, np.ndarray], Future[Decoded]]] = []
+    pending: Future[None] | None = None
     try:
         for batch in scan.batches():
-            take = len(batch)
-            if max_packets is not None:
-                take = min(take, max_packets - total)
-            if take < len(batch):
+            if max_packets is not None and total + len(batch) > max_packets:
                 for name in ("off", "caplen", "wirelen", "ts_ns", "iface", "linktype"):
-                    setattr(batch, name, getattr(batch, name)[:take])
-            meta: dict[str, np.ndarray] = {
-                "caplen": batch.caplen,
-                "wirelen": batch.wirelen,
-                "ts_ns": batch.ts_ns,
-                "iface": batch.iface,
-                "linktype": batch.linktype,
-            }
+                    setattr(batch, name, getattr(batch, name)[: max_packets - total])
+            if cols is None:
+                cols = _Columns(_estimate(path, batch, max_packets))
             if scan.stable:
                 if pool is None:
                     pool = ThreadPoolExecutor(1, thread_name_prefix="pcap-decode")
-                if pending:  # one batch in flight: its pages stay mapped until it is done
-                    decoded.append((pending[0][0], pending.pop()[1].result()))
-                pending.append((meta, pool.submit(decode, batch, linktypes)))
+                if pending is not None:  # one batch in flight: its pages stay mapped until done
+                    pending.result()
+                pending = pool.submit(cols.add, batch, linktypes)
             else:  # the next chunk overwrites this batch's buffer: decode it now
-                decoded.append((meta, decode(batch, linktypes)))
-            total += take
+                cols.add(batch, linktypes)
+            total += len(batch)
             if max_packets is not None and total >= max_packets:
                 break
-        decoded.extend((meta, fut.result()) for meta, fut in pending)
+        if pending is not None:
+            pending.result()
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    df = empty(PACKETS_SCHEMA) if not total else _frame(decoded, total)
+    df = empty(PACKETS_SCHEMA) if cols is None or not cols.n else _frame(cols)
     df.attrs["path"] = str(path)
     df.attrs["format"] = scan.format
     df.attrs["warnings"] = list(scan.warnings)
@@ -131,52 +123,145 @@ def packet_records(path: str | Path, frames: Sequence[int]) -> list[tuple[bytes,
     return [found[k] for k in frames]
 
 
-def _frame(parts: list[tuple[dict[str, np.ndarray], Decoded]], n: int) -> pd.DataFrame:
+def _estimate(path: Path, first: Batch, max_packets: int | None) -> int:
+    """Packets expected in the file, from the first batch's bytes per packet (+10%).
+
+    Only sizes the output columns: more rows grow them, and memory never touched for rows that
+    did not come is not resident.
+    """
+    n = len(first)
+    if not n:
+        return 1024
+    span = int(first.off[-1] + first.caplen[-1] - first.off[0]) + 16 * n
+    est = int(n * path.stat().st_size / max(span, 1) * 1.1) + 1024
+    return min(est, max_packets) if max_packets is not None else est
+
+
+# output column -> (dtype, source): a Decoded field, a Batch field, or "~field" for the
+# missing-value mask of a nullable column (each column owns its mask: pandas writes into it)
+_SPEC: dict[str, tuple[str, str]] = {
+    "caplen": ("uint32", "batch.caplen"),
+    "wirelen": ("uint32", "batch.wirelen"),
+    "ts_ns": ("int64", "batch.ts_ns"),
+    "linktype": ("uint16", "batch.linktype"),
+    "iface": ("uint16", "batch.iface"),
+    "vlan": ("uint16", "vlan"),
+    "vlan.na": ("bool", "~has_vlan"),
+    "vlan_inner": ("uint16", "vlan_inner"),
+    "vlan_inner.na": ("bool", "~has_vlan_inner"),
+    "ip_version": ("uint8", "ip_version"),
+    "ip_version.na": ("bool", "~has_ip"),
+    "src4": ("uint32", "src4"),
+    "dst4": ("uint32", "dst4"),
+    "proto": ("uint8", "proto"),
+    "proto.na": ("bool", "~has_ip"),
+    "ttl": ("uint8", "ttl"),
+    "ttl.na": ("bool", "~has_ip"),
+    "ip_id": ("uint32", "ip_id"),
+    "ip_id.na": ("bool", "~has_ip_id"),
+    "frag": ("bool", "frag"),
+    "frag.na": ("bool", "~has_ip"),
+    "sport": ("uint16", "sport"),
+    "sport.na": ("bool", "~has_ports"),
+    "dport": ("uint16", "dport"),
+    "dport.na": ("bool", "~has_ports"),
+    "tcp_flags": ("uint16", "tcp_flags"),
+    "tcp_flags.na": ("bool", "~tcp"),
+    "tcp_seq": ("uint32", "tcp_seq"),
+    "tcp_seq.na": ("bool", "~tcp"),
+    "tcp_ack": ("uint32", "tcp_ack"),
+    "tcp_ack.na": ("bool", "~tcp"),
+    "tcp_win": ("uint16", "tcp_win"),
+    "tcp_win.na": ("bool", "~tcp"),
+    "payload_len": ("uint32", "payload_len"),
+    "payload_len.na": ("bool", "~has_payload_len"),
+    "icmp_type": ("uint8", "icmp_type"),
+    "icmp_type.na": ("bool", "~icmp"),
+    "icmp_code": ("uint8", "icmp_code"),
+    "icmp_code.na": ("bool", "~icmp"),
+    "l4_offset": ("int64", "l4_offset"),
+    "l4_offset.na": ("bool", "~has_l4_offset"),
+}
+
+
+class _Columns:
+    """The packet table's columns in their final dtypes, filled batch by batch.
+
+    Each batch is decoded and copied straight into its rows (on the decode thread), so the end
+    of :func:`read` wraps arrays instead of concatenating and converting ~40 of them.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.n = 0
+        self.arrays = {name: np.empty(capacity, dtype=dt) for name, (dt, _src) in _SPEC.items()}
+        self.src6: list[np.ndarray] = []
+        self.dst6: list[np.ndarray] = []
+
+    def add(self, batch: Batch, linktypes: Collection[int]) -> None:
+        d = decode(batch, linktypes)
+        lo, hi = self.n, self.n + len(batch)
+        cap = len(self.arrays["caplen"])
+        if hi > cap:
+            grown = max(hi, 2 * cap)
+            for name, a in self.arrays.items():
+                new = np.empty(grown, dtype=a.dtype)
+                new[:lo] = a[:lo]
+                self.arrays[name] = new
+        has_ip = d.ip_version != 0
+        for name, (_dt, src) in _SPEC.items():
+            out = self.arrays[name][lo:hi]
+            if src.startswith("~"):
+                valid = has_ip if src == "~has_ip" else getattr(d, src[1:])
+                np.logical_not(valid, out=out)
+            elif src.startswith("batch."):
+                out[...] = getattr(batch, src[6:])
+            else:
+                out[...] = getattr(d, src)
+        self.src6.append(d.src6)
+        self.dst6.append(d.dst6)
+        self.n = hi
+
+
+def _frame(c: _Columns) -> pd.DataFrame:
     import pandas as pd
 
-    def cat(name: str) -> np.ndarray:
-        arrs = [getattr(d, name) for _, d in parts]
-        return arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
+    n = c.n
+    a = {name: arr[:n] for name, arr in c.arrays.items()}
 
-    def meta(name: str) -> np.ndarray:
-        arrs = [m[name] for m, _ in parts]
-        return arrs[0] if len(arrs) == 1 else np.concatenate(arrs)
+    def nullable(name: str) -> Any:
+        return pd.arrays.IntegerArray(a[name], a[name + ".na"])
 
-    def nullable(values: np.ndarray, valid: npt.NDArray[np.bool_], dtype: str) -> Any:
-        return pd.arrays.IntegerArray(values.astype(dtype.lower(), copy=False), ~valid)
-
-    ipv = cat("ip_version")
-    has_ip = ipv != 0
-    tcp = cat("tcp")
-    icmp = cat("icmp")
-    src, dst = _addresses(pd, ipv, cat("src4"), cat("dst4"), cat("src6"), cat("dst6"))
-    ts = pd.DatetimeIndex(meta("ts_ns").view("M8[ns]")).tz_localize("UTC")
+    ipv = a["ip_version"]
+    src6 = np.concatenate(c.src6) if len(c.src6) > 1 else c.src6[0]
+    dst6 = np.concatenate(c.dst6) if len(c.dst6) > 1 else c.dst6[0]
+    src, dst = _addresses(pd, ipv, a["src4"], a["dst4"], src6, dst6)
+    ts = pd.DatetimeIndex(a["ts_ns"].view("M8[ns]")).tz_localize("UTC")
     cols: dict[str, Any] = {
         "frame": np.arange(1, n + 1, dtype=np.int64),
         "ts": ts,
-        "caplen": meta("caplen").astype(np.uint32),
-        "wirelen": meta("wirelen").astype(np.uint32),
-        "linktype": meta("linktype"),
-        "iface": meta("iface"),
-        "vlan": nullable(cat("vlan"), cat("has_vlan"), "UInt16"),
-        "vlan_inner": nullable(cat("vlan_inner"), cat("has_vlan_inner"), "UInt16"),
-        "ip_version": nullable(ipv, has_ip, "UInt8"),
+        "caplen": a["caplen"],
+        "wirelen": a["wirelen"],
+        "linktype": a["linktype"],
+        "iface": a["iface"],
+        "vlan": nullable("vlan"),
+        "vlan_inner": nullable("vlan_inner"),
+        "ip_version": nullable("ip_version"),
         "src": src,
         "dst": dst,
-        "proto": nullable(cat("proto"), has_ip, "UInt8"),
-        "ttl": nullable(cat("ttl"), has_ip, "UInt8"),
-        "ip_id": nullable(cat("ip_id"), cat("has_ip_id"), "UInt32"),
-        "frag": pd.arrays.BooleanArray(cat("frag"), ~has_ip),
-        "sport": nullable(cat("sport"), cat("has_ports"), "UInt16"),
-        "dport": nullable(cat("dport"), cat("has_ports"), "UInt16"),
-        "tcp_flags": nullable(cat("tcp_flags"), tcp, "UInt16"),
-        "tcp_seq": nullable(cat("tcp_seq"), tcp, "UInt32"),
-        "tcp_ack": nullable(cat("tcp_ack"), tcp, "UInt32"),
-        "tcp_win": nullable(cat("tcp_win"), tcp, "UInt16"),
-        "payload_len": nullable(cat("payload_len"), cat("has_payload_len"), "UInt32"),
-        "icmp_type": nullable(cat("icmp_type"), icmp, "UInt8"),
-        "icmp_code": nullable(cat("icmp_code"), icmp, "UInt8"),
-        "l4_offset": nullable(cat("l4_offset"), cat("has_l4_offset"), "Int64"),
+        "proto": nullable("proto"),
+        "ttl": nullable("ttl"),
+        "ip_id": nullable("ip_id"),
+        "frag": pd.arrays.BooleanArray(a["frag"], a["frag.na"]),
+        "sport": nullable("sport"),
+        "dport": nullable("dport"),
+        "tcp_flags": nullable("tcp_flags"),
+        "tcp_seq": nullable("tcp_seq"),
+        "tcp_ack": nullable("tcp_ack"),
+        "tcp_win": nullable("tcp_win"),
+        "payload_len": nullable("payload_len"),
+        "icmp_type": nullable("icmp_type"),
+        "icmp_code": nullable("icmp_code"),
+        "l4_offset": nullable("l4_offset"),
     }
     df: pd.DataFrame = pd.DataFrame(cols, copy=False)
     assert list(df.columns) == list(PACKETS_SCHEMA)
