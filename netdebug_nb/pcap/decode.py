@@ -107,12 +107,19 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
 
     zero = np.zeros(n, dtype=np.int64)
     # --- link layer: ethertype and offset of the network header ---------------------------------
-    wanted = isin(lt, tuple(linktypes)) if n and linktypes else np.zeros(n, dtype=bool)
+    # a batch nearly always has one link type: only the link types present get their masks
+    uniform = n > 0 and bool((lt == lt[0]).all())
+    present = {int(lt[0])} if uniform else set(np.unique(lt).tolist())
+    decodable = tuple(present & set(linktypes))
+    if uniform:
+        wanted = np.full(n, bool(decodable))
+    else:
+        wanted = isin(lt, decodable) if decodable else np.zeros(n, dtype=bool)
     etype = zero
     l3 = np.full(n, -1, dtype=np.int64)
 
-    m = wanted & (lt == ETHERNET) & (cl >= 14)
-    if m.any():
+    m = wanted & (lt == ETHERNET) & (cl >= 14) if ETHERNET in decodable else None
+    if m is not None and m.any():
         et = near(">u2", 12)
         etype = np.where(m, et, etype)
         l3 = np.where(m, 14, l3)
@@ -122,11 +129,15 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
             etype = np.where(snap, near(">u2", 20), etype)
             l3 = np.where(snap, 22, l3)
     for code, hlen, at in ((SLL, 16, 14), (SLL2, 20, 0)):
+        if code not in decodable:
+            continue
         m = wanted & (lt == code) & (cl >= hlen)
         if m.any():
             etype = np.where(m, near(">u2", at), etype)
             l3 = np.where(m, hlen, l3)
     for code, dt in ((NULL, "<u4"), (LOOP, ">u4")):
+        if code not in decodable:
+            continue
         m = wanted & (lt == code) & (cl >= 4)
         if m.any():
             fam = near(dt, 0)
@@ -135,8 +146,9 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
             et = np.where(fam == 2, 0x0800, np.where(isin(fam, _AF_INET6), 0x86DD, 0))
             etype = np.where(m, et, etype)
             l3 = np.where(m, 4, l3)
-    m = wanted & isin(lt, (*RAW_ALIASES, IPV4, IPV6)) & (cl >= 1)
-    if m.any():
+    raw = tuple(c for c in (*RAW_ALIASES, IPV4, IPV6) if c in decodable)
+    m = wanted & isin(lt, raw) & (cl >= 1) if raw else None
+    if m is not None and m.any():
         ver = near("u1", 0) >> 4
         etype = np.where(m, np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, 0)), etype)
         l3 = np.where(m, 0, l3)
