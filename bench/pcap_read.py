@@ -107,6 +107,12 @@ print(len(df), t2 - t1, "read() without imports; imports (numpy, pandas)", round
       int(df["src"].nunique()), "addresses")
 """
 
+FLOOR = """
+from netdebug_nb.pcap.reader import read
+import pandas
+print("ok")
+"""
+
 SCAPY = """
 import sys, time
 from scapy.utils import PcapReader
@@ -201,6 +207,17 @@ def main() -> int:
             )
         )
         rows.append(("netdebug read() call only", n / inproc, 0.0, inproc, rss, " ".join(line.split()[2:])))
+        wall, cpu, rss, line = measure([PY, "-c", FLOOR])
+        rows.append(
+            (
+                "floor: python start + imports",
+                n / wall,
+                n / cpu,
+                wall,
+                rss,
+                "no read(): the whole-process rate if read() took no time",
+            )
+        )
         for name, script, limit in (("scapy PcapReader loop", SCAPY, 20000), ("dpkt loop", DPKT, 50000)):
             wall, cpu, rss, line = measure([PY, "-c", script, str(path), str(limit)])
             cnt, secs = int(line.split()[0]), float(line.split()[1])
