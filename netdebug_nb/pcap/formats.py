@@ -38,7 +38,7 @@ U8 = npt.NDArray[np.uint8]
 PAD = 256  # zero bytes after the data in every buffer, so fixed-size header gathers never run off
 MAX_CAPLEN = 262144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: longer records are corrupt
 MAX_BLOCK = 16 * 1024 * 1024  # pcapng: Wireshark refuses larger blocks
-DEFAULT_CHUNK = 16 * 1024 * 1024  # per-chunk work amortized; big files are mapped, not copied
+DEFAULT_CHUNK = 32 * 1024 * 1024  # per-chunk work amortized (16 and 48 MB measured slower)
 
 _SHB = 0x0A0D0D0A
 _MADV_POPULATE_READ = 22  # Linux >= 5.14; older kernels refuse it and pages fault in as read
