@@ -119,7 +119,7 @@ def record(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     dump = client.spawn(
-        "tcpdump", "-i", "any", "-n", "-U", "-Z", "root", "-w", str(out), "not ip6 and not arp",
+        "tcpdump", "-i", "any", "-n", "-U", "-B", "16384", "-Z", "root", "-w", str(out), "not ip6 and not arp",
         stderr=subprocess.PIPE,
     )  # fmt: skip
     _wait_tcpdump(dump)
