@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -9,7 +12,9 @@ from netdebug_nb.pcap import conversations, flows
 from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 from netdebug_nb.schema import check, frame
 
-T0 = pd.Timestamp("2026-01-01", tz="UTC")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from packet_rows import T0, packet_row
 
 
 def pkt(
@@ -22,33 +27,20 @@ def pkt(
     dport: int | None,
     wire: int,
 ) -> dict[str, object]:
-    return {
-        "frame": i,
-        "ts": T0 + pd.Timedelta(seconds=t_s),
-        "caplen": wire,
-        "wirelen": wire,
-        "linktype": 1,
-        "iface": 0,
-        "vlan": None,
-        "vlan_inner": None,
-        "ip_version": 4 if src else None,
-        "src": src,
-        "dst": dst,
-        "proto": proto,
-        "ttl": 64 if src else None,
-        "ip_id": None,
-        "frag": False if src else None,
-        "sport": sport,
-        "dport": dport,
-        "tcp_flags": None,
-        "tcp_seq": None,
-        "tcp_ack": None,
-        "tcp_win": None,
-        "payload_len": None,
-        "icmp_type": None,
-        "icmp_code": None,
-        "l4_offset": None,
-    }
+    return packet_row(
+        i,
+        ts=T0 + pd.Timedelta(seconds=t_s),
+        caplen=wire,
+        wirelen=wire,
+        ip_version=4 if src else None,
+        src=src,
+        dst=dst,
+        proto=proto,
+        ttl=64 if src else None,
+        frag=False if src else None,
+        sport=sport,
+        dport=dport,
+    )
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -9,39 +12,25 @@ from netdebug_nb.pcap import summary
 from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 from netdebug_nb.schema import check, frame
 
-T0 = pd.Timestamp("2026-01-01", tz="UTC")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from packet_rows import T0, packet_row
 
 
 def pkt(
     i: int, t_s: float, src: str | None, dst: str | None, proto: int | None, wire: int, linktype: int = 1
 ) -> dict[str, object]:
-    return {
-        "frame": i,
-        "ts": T0 + pd.Timedelta(seconds=t_s),
-        "caplen": min(wire, 96),
-        "wirelen": wire,
-        "linktype": linktype,
-        "iface": 0,
-        "vlan": None,
-        "vlan_inner": None,
-        "ip_version": (6 if src and ":" in src else 4) if src else None,
-        "src": src,
-        "dst": dst,
-        "proto": proto,
-        "ttl": None,
-        "ip_id": None,
-        "frag": None,
-        "sport": None,
-        "dport": None,
-        "tcp_flags": None,
-        "tcp_seq": None,
-        "tcp_ack": None,
-        "tcp_win": None,
-        "payload_len": None,
-        "icmp_type": None,
-        "icmp_code": None,
-        "l4_offset": None,
-    }
+    return packet_row(
+        i,
+        ts=T0 + pd.Timedelta(seconds=t_s),
+        caplen=min(wire, 96),
+        wirelen=wire,
+        linktype=linktype,
+        ip_version=(6 if src and ":" in src else 4) if src else None,
+        src=src,
+        dst=dst,
+        proto=proto,
+    )
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -10,6 +12,10 @@ import pytest
 from netdebug_nb.pcap import flows, tcp
 from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 from netdebug_nb.schema import check, frame
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from packet_rows import T0, packet_row
 
 C, S = "198.18.1.2", "198.18.2.10"
 FLAGS = {"F": 1, "S": 2, "R": 4, "P": 8, "A": 16}
@@ -23,33 +29,27 @@ def packets(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
         win = rest[0] if rest else 502
         c2s = way == "c>s"
         recs.append(
-            {
-                "frame": i,
-                "ts": pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(milliseconds=t_ms),
-                "caplen": 54 + plen,
-                "wirelen": 54 + plen,
-                "linktype": 1,
-                "iface": 0,
-                "vlan": None,
-                "vlan_inner": None,
-                "ip_version": 4,
-                "src": C if c2s else S,
-                "dst": S if c2s else C,
-                "proto": 6,
-                "ttl": 64,
-                "ip_id": i,
-                "frag": False,
-                "sport": 40000 if c2s else 80,
-                "dport": 80 if c2s else 40000,
-                "tcp_flags": sum(FLAGS[f] for f in flags),
-                "tcp_seq": seq,
-                "tcp_ack": ack,
-                "tcp_win": win,
-                "payload_len": plen,
-                "icmp_type": None,
-                "icmp_code": None,
-                "l4_offset": 54,
-            }
+            packet_row(
+                i,
+                ts=T0 + pd.Timedelta(milliseconds=t_ms),
+                caplen=54 + plen,
+                wirelen=54 + plen,
+                ip_version=4,
+                src=C if c2s else S,
+                dst=S if c2s else C,
+                proto=6,
+                ttl=64,
+                ip_id=i,
+                frag=False,
+                sport=40000 if c2s else 80,
+                dport=80 if c2s else 40000,
+                tcp_flags=sum(FLAGS[f] for f in flags),
+                tcp_seq=seq,
+                tcp_ack=ack,
+                tcp_win=win,
+                payload_len=plen,
+                l4_offset=54,
+            )
         )
     return frame(recs, PACKETS_SCHEMA)
 
