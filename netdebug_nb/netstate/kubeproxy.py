@@ -103,16 +103,7 @@ def parse_ipvsadm(text: str, source: str = "ipvsadm.txt") -> pd.DataFrame:
                 source, f"expected a virtual server line (TCP/UDP/SCTP/FWM ...), got {s!r}", line=no
             )
         if current is not None and pending:
-            rows.append(
-                {
-                    **current,
-                    "real_server": "",
-                    "forward": "",
-                    "weight": None,
-                    "active_conn": None,
-                    "inactive_conn": None,
-                }
-            )
+            rows.append(_without_real_servers(current))
         current = {
             "proto": parts[0].lower(),
             "service": parts[1],
@@ -120,16 +111,7 @@ def parse_ipvsadm(text: str, source: str = "ipvsadm.txt") -> pd.DataFrame:
         }
         pending = True
     if current is not None and pending:
-        rows.append(
-            {
-                **current,
-                "real_server": "",
-                "forward": "",
-                "weight": None,
-                "active_conn": None,
-                "inactive_conn": None,
-            }
-        )
+        rows.append(_without_real_servers(current))
     return schema.frame(rows, IPVS_SCHEMA)
 
 
@@ -154,3 +136,15 @@ def from_ipvs(ipvs: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return schema.frame(rows, SERVICE_SCHEMA)
+
+
+def _without_real_servers(service: dict[str, Any]) -> dict[str, Any]:
+    """The row of a virtual server that has no real server behind it (no endpoints)."""
+    return {
+        **service,
+        "real_server": "",
+        "forward": "",
+        "weight": None,
+        "active_conn": None,
+        "inactive_conn": None,
+    }
