@@ -68,32 +68,24 @@ def _command(source: str) -> str:
 def notes(items: Sequence[Note]) -> list[Finding]:
     """Tools missing / not permitted / files unparseable: say which package, capability, file and line."""
     out: list[Finding] = []
-    missing = [n for n in items if n.kind == "tool_missing"]
-    if missing:
-        pk = sorted({n.hint for n in missing if n.hint})
+    collect_problems: tuple[tuple[str, str, Severity, str], ...] = (
+        ("tool_missing", "collect.tool_missing", "info", "not installed"),
+        ("permission", "collect.permission_denied", "warning", "not permitted"),
+    )
+    for kind, fid, severity, what in collect_problems:
+        hit = [n for n in items if n.kind == kind]
+        if not hit:
+            continue
+        hints = sorted({n.hint for n in hit if n.hint})
         out.append(
             Finding(
-                "collect.tool_missing",
-                "info",
-                f"{len(missing)} state command(s) not installed; their outputs are missing",
-                "Not installed: "
-                + ", ".join(_command(n.source) for n in missing)
-                + (f" — {'; '.join(pk)}" if pk else ""),
-                {"files": [n.source for n in missing], "hints": pk, "messages": [n.message for n in missing]},
-            )
-        )
-    denied = [n for n in items if n.kind == "permission"]
-    if denied:
-        caps = sorted({n.hint for n in denied if n.hint})
-        out.append(
-            Finding(
-                "collect.permission_denied",
-                "warning",
-                f"{len(denied)} state command(s) not permitted; their outputs are missing",
-                "Not permitted: "
-                + ", ".join(_command(n.source) for n in denied)
-                + (f" — {'; '.join(caps)}" if caps else ""),
-                {"files": [n.source for n in denied], "hints": caps, "messages": [n.message for n in denied]},
+                fid,
+                severity,
+                f"{len(hit)} state command(s) {what}; their outputs are missing",
+                f"{what.capitalize()}: "
+                + ", ".join(_command(n.source) for n in hit)
+                + (f" — {'; '.join(hints)}" if hints else ""),
+                {"files": [n.source for n in hit], "hints": hints, "messages": [n.message for n in hit]},
             )
         )
     failed = [n for n in items if n.kind in ("failed", "timeout")]
