@@ -10,11 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from lab import Lab, available
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures"
-CORPUS = ROOT.parent / "shared" / "corpus" / "tcpdump-tests"
-VENV_BIN = Path(sys.executable).parent
+from ndtestkit import FIXTURES
 
 
 @pytest.fixture
@@ -34,8 +30,3 @@ def lab() -> Iterator[Lab]:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
-
-
-def netdebug_cmd() -> list[str]:
-    """The installed CLI of the environment running the tests."""
-    return [str(VENV_BIN / "netdebug-nb")]

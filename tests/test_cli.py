@@ -8,7 +8,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from conftest import netdebug_cmd
+from ndtestkit import netdebug_cmd
 
 from netdebug_nb.cli import Env, main
 

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import netdebug_cmd
+from ndtestkit import netdebug_cmd
 
 from netdebug_nb import catalogue
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.append(str(Path(__file__).resolve().parent))  # after tests/, so "conftest" stays the top one
+sys.path.append(str(Path(__file__).resolve().parent))  # after tests/: its modules win clashes
 
 from dnslab import DnsLab, build
 from lab import available

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import netdebug_cmd
 from dnslab import DNS1, DNS2, DNS3, ROOT, SLOW, WEB, WEB_BROKEN, DnsLab
+from ndtestkit import netdebug_cmd
 
 from netdebug_nb.dns import expansion, resolvconf
 

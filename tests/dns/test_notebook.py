@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import netdebug_cmd
+from ndtestkit import netdebug_cmd
 
 from netdebug_nb.catalogue import DATA_DIR
 

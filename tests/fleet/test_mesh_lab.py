@@ -103,7 +103,7 @@ def test_fleet_exec_mesh_mode_in_a_namespace(lab: Lab, tmp_path: Path) -> None:
     """What each mesh Job runs: fping first, the latency notebook on its output, a framed result."""
     import io
 
-    from conftest import netdebug_cmd
+    from ndtestkit import netdebug_cmd
 
     from netdebug_nb.fleet import framing, result
 

@@ -3,6 +3,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.append(str(Path(__file__).parent))  # after tests/, so `conftest` stays the root one
+sys.path.append(str(Path(__file__).parent))  # after tests/: its modules win clashes
 
 from apiserver import apiserver, kubeconfig  # noqa: F401  (pytest fixtures)

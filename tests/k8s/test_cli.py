@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from apiserver import FakeApiServer
-from conftest import netdebug_cmd
+from ndtestkit import netdebug_cmd
 
 from netdebug_nb.cli import Env, main
 from netdebug_nb.k8s import manifests

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import netdebug_cmd
 from lab import Host, Lab, routed
+from ndtestkit import netdebug_cmd
 
 pytestmark = pytest.mark.lab
 

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import netdebug_cmd
 from lab import Host, Lab, routed
+from ndtestkit import netdebug_cmd
 
 pytestmark = pytest.mark.lab
 

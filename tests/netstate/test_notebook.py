@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, netdebug_cmd
+from ndtestkit import ROOT, netdebug_cmd
 
 SNAPSHOT = ROOT / "netdebug_nb" / "data" / "netstate" / "snapshot"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CORPUS
+from ndtestkit import CORPUS
 
 sys.path.insert(0, str(Path(__file__).parent))
 

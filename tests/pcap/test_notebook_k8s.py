@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import ROOT, netdebug_cmd
+from ndtestkit import ROOT, netdebug_cmd
 
 sys.path.insert(0, str(ROOT / "tests" / "k8s"))
 

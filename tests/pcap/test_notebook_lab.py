@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, netdebug_cmd
+from ndtestkit import ROOT, netdebug_cmd
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
