@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("kernel", help="install the kit's Jupyter kernel spec for this Python")
     s.set_defaults(func=cmd_kernel)
 
-    for add in _EXTENSIONS:
-        add(sub)
+    _add_k8s(sub)
+    _add_fleet(sub)
     return p
 
 
@@ -158,10 +158,6 @@ def _cluster_args(s: argparse.ArgumentParser) -> None:
         "--kubeconfig", default="", metavar="FILE", help="default: in-cluster, $KUBECONFIG, ~/.kube/config"
     )
     s.add_argument("--context", default="", help="kubeconfig context (default: current)")
-
-
-_EXTENSIONS: list = []  # type: ignore[type-arg]
-"""Sub-command groups added by use-case packages (k8s, fleet): callables taking the subparsers."""
 
 
 # --- k8s: cluster inventory and the lab pod (netdebug_nb.k8s) -------------------------------
@@ -305,9 +301,6 @@ def cmd_k8s_lab(args: argparse.Namespace, env: Env) -> int:
         env.stdout.write(f"pod/{result.pod}: Ready\n")
     env.stdout.write(result.instructions() + "\n")
     return 0
-
-
-_EXTENSIONS.append(_add_k8s)
 
 
 # --- fleet: one notebook on many nodes as Jobs (netdebug_nb.fleet) --------------------------
@@ -504,9 +497,6 @@ def cmd_fleet_exec(args: argparse.Namespace, env: Env) -> int:
         peers=args.peers,
         run_id=args.run_id,
     )
-
-
-_EXTENSIONS.append(_add_fleet)
 
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
