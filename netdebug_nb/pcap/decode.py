@@ -67,6 +67,12 @@ class Decoded:
     has_l4_offset: B
 
 
+# fields with one value per packet (src6/dst6 have one per IPv6 packet)
+_ROW_FIELDS: tuple[str, ...] = tuple(
+    name for name in Decoded.__dataclass_fields__ if name not in ("src6", "dst6")
+)
+
+
 def col(m: np.ndarray, at: int, dt: str) -> np.ndarray:
     """Column ``at`` of a gathered header matrix, read as ``dt`` (big-endian network fields).
 
@@ -86,8 +92,126 @@ def isin(a: np.ndarray, values: tuple[int, ...]) -> B:
     return out
 
 
+# the common packet, Ethernet / IPv4 without options or fragmentation / TCP, UDP or ICMP, as one
+# 54-byte record per packet: its fields are read with a single gather
+_COMMON_FIELDS = (  # (name, type, offset from the Ethernet header)
+    ("etype", ">u2", 12),
+    ("vihl", "u1", 14),
+    ("tot", ">u2", 16),
+    ("ip_id", ">u2", 18),
+    ("fragw", ">u2", 20),
+    ("ttl", "u1", 22),
+    ("proto", "u1", 23),
+    ("src", ">u4", 26),
+    ("dst", ">u4", 30),
+    ("sport", ">u2", 34),
+    ("dport", ">u2", 36),
+    ("seq", ">u4", 38),
+    ("ack", ">u4", 42),
+    ("offflags", ">u2", 46),
+    ("win", ">u2", 48),
+)
+_COMMON = np.dtype(
+    {
+        "names": [f[0] for f in _COMMON_FIELDS],
+        "formats": [f[1] for f in _COMMON_FIELDS],
+        "offsets": [f[2] for f in _COMMON_FIELDS],
+        "itemsize": 54,
+    }
+)
+_COMMON_MIN = 256  # smaller batches go straight to the general decode
+_GENERAL_SHARE = 0.5  # with more uncommon packets than this, the general decode alone is cheaper
+
+
 def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded:
-    """Decode the headers of every packet in ``batch`` whose link type is in ``linktypes``."""
+    """Decode the headers of every packet in ``batch`` whose link type is in ``linktypes``.
+
+    Most packets of a real capture have the same shape (Ethernet, IPv4 without options, TCP or
+    UDP), so those are decoded from one gather of fixed offsets; the rest (VLAN tags, IPv6, other
+    link types, fragments, short captures...) go through the general decode, which follows every
+    header's length fields. Both give the same values for the common packets.
+    """
+    n = len(batch)
+    if n < _COMMON_MIN or ETHERNET not in linktypes:
+        return decode_general(batch, linktypes)
+    # a plain byte gather (memcpy per packet) is several times faster than a structured one
+    r = Gather(batch.buf).rows(_COMMON.itemsize, batch.off).view(_COMMON)[:, 0]
+    u8, u16, u32 = np.uint8, np.uint16, np.uint32
+    proto = r["proto"]
+    fragw = r["fragw"].astype(u16)
+    tot = r["tot"].astype(np.int64)
+    common = (batch.linktype == ETHERNET) & (batch.caplen >= _COMMON.itemsize)
+    common &= (r["etype"] == 0x0800) & (r["vihl"] == 0x45) & ((fragw & 0x3FFF) == 0)
+    common &= (tot >= 20) | (tot == 0)
+    tcp = proto == TCP
+    udp = proto == UDP
+    icmp = proto == ICMP
+    common &= tcp | udp | icmp
+    other = np.flatnonzero(~common)
+    if len(other) > n * _GENERAL_SHARE:
+        return decode_general(batch, linktypes)
+    offflags = r["offflags"].astype(u16)
+    thl = (offflags >> 12).astype(np.int64) * 4
+    ip_end = np.where(tot == 0, batch.wirelen, tot + 14)
+    sport = r["sport"].astype(u16)
+    dport = r["dport"].astype(u16)
+    seq = r["seq"].astype(u32)
+    ulen = (seq >> 16).astype(np.int64)  # the UDP length field sits where TCP's sequence starts
+    payload_len = np.where(tcp, ip_end - 34 - thl, np.where(udp, ulen - 8, ip_end - 42))
+    tcp_ok = tcp & (thl >= 20)
+    d = Decoded(
+        vlan=np.zeros(n, dtype=u16),
+        has_vlan=np.zeros(n, dtype=bool),
+        vlan_inner=np.zeros(n, dtype=u16),
+        has_vlan_inner=np.zeros(n, dtype=bool),
+        ip_version=np.full(n, 4, dtype=u8),
+        src4=r["src"].astype(u32),
+        dst4=r["dst"].astype(u32),
+        src6=np.empty((0, 2), dtype=np.uint64),
+        dst6=np.empty((0, 2), dtype=np.uint64),
+        proto=proto,
+        ttl=r["ttl"],
+        ip_id=r["ip_id"].astype(u32),
+        has_ip_id=np.ones(n, dtype=bool),
+        frag=np.zeros(n, dtype=bool),
+        sport=sport,
+        dport=dport,
+        has_ports=tcp | udp,
+        tcp=tcp,
+        tcp_flags=offflags & 0x01FF,
+        tcp_seq=seq,
+        tcp_ack=r["ack"].astype(u32),
+        tcp_win=r["win"].astype(u16),
+        payload_len=payload_len.astype(u32),
+        has_payload_len=(tcp_ok | udp) & (payload_len >= 0),
+        icmp=icmp,
+        icmp_type=(sport >> 8).astype(u8),
+        icmp_code=(sport & 0xFF).astype(u8),
+        l4_offset=np.where(tcp, 34 + thl, 42),
+        has_l4_offset=tcp_ok | udp,
+    )
+    if len(other):
+        sub = decode_general(
+            Batch(
+                buf=batch.buf,
+                off=batch.off[other],
+                caplen=batch.caplen[other],
+                wirelen=batch.wirelen[other],
+                ts_ns=batch.ts_ns[other],
+                iface=batch.iface[other],
+                linktype=batch.linktype[other],
+                base=batch.base,
+            ),
+            linktypes,
+        )
+        for name in _ROW_FIELDS:
+            getattr(d, name)[other] = getattr(sub, name)
+        d.src6, d.dst6 = sub.src6, sub.dst6  # common packets are IPv4: IPv6 rows all come from sub
+    return d
+
+
+def decode_general(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded:
+    """Decode every packet by following its headers (any supported link type and layout)."""
     g = Gather(batch.buf)
     n = len(batch)
     off = batch.off

@@ -70,6 +70,7 @@ class Batch:
     ts_ns: I64
     iface: npt.NDArray[np.uint16]
     linktype: npt.NDArray[np.uint16]
+    base: int = 0  # file offset of buf[0] (for pcapng: of the section's first chunk byte)
 
     def __len__(self) -> int:
         return len(self.off)
@@ -240,17 +241,79 @@ _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+@dataclass(frozen=True)
+class _PcapHeader:
+    order: str  # "<" or ">"
+    frac_ns: int  # nanoseconds per unit of the record's fraction field
+    hdr: int  # record header bytes
+    linktype: int
+    limit: int  # largest believable caplen
+
+
+def _pcap_walkers(h: _PcapHeader) -> tuple[Step, Plausible]:
+    """The walk step and the record-start test for classic pcap records described by ``h``."""
+    u32, hdr, limit = h.order + "u4", h.hdr, h.limit
+    frac_max = 1_000_000_000 // h.frac_ns
+
+    def step(g: Gather, p: I64, end: int, why: bool = False) -> tuple[I64, np.ndarray]:
+        cl = g._view(u32)[p + 8]
+        nxt = p + (cl + hdr)
+        if not why:
+            return nxt, (cl <= limit) & (nxt <= end)
+        cl = cl.astype(np.int64)
+        code = np.where(
+            p + hdr > end,
+            _INCOMPLETE,
+            np.where(cl > limit, _ABSURD, np.where(nxt > end, _INCOMPLETE, _OK)),
+        ).astype(np.int8)
+        return nxt, code
+
+    def plausible(g: Gather, p: I64, end: int) -> npt.NDArray[np.bool_]:
+        out = np.zeros(len(p), dtype=bool)
+        p = np.where(p + 2 * hdr <= end, p, 0)
+        cl = g.read(u32, p + 8)
+        idx = np.flatnonzero((cl > 0) & (cl <= limit))  # cheap first cut, then the full test
+        q = p[idx]
+        ok = np.ones(len(q), dtype=bool)
+        for _hop in range(2):
+            cl = g.read(u32, q + 8).astype(np.int64)
+            wl = g.read(u32, q + 12).astype(np.int64)
+            fr = g.read(u32, q + 4)
+            ok &= (cl > 0) & (cl <= limit) & (wl >= cl) & (wl <= (1 << 24)) & (fr < frac_max)
+            q = np.where(ok, q + hdr + cl, 0)
+            ok &= q + hdr <= end
+            q = np.where(ok, q, 0)
+        out[idx] = ok
+        return out
+
+    plausible.prefilter = (u32, 8, 1, limit)  # type: ignore[attr-defined]
+    return step, plausible
+
+
 @dataclass
 class Scan:
-    """Reads one capture file chunk by chunk; collects warnings about what could not be read."""
+    """Reads one capture file chunk by chunk; collects warnings about what could not be read.
+
+    ``start``/``end`` limit a classic pcap to the records in that byte range of the file (a
+    record must start at ``start``), so two processes can read two parts of one file; after the
+    batches, ``ended`` and ``stop_offset`` say whether the records met ``end`` exactly.
+    """
 
     path: Path
     chunk_bytes: int = DEFAULT_CHUNK
+    start: int | None = None
+    end: int | None = None
     warnings: list[str] = field(default_factory=list)
     format: str = ""
     # True once the batches view a mapping that later chunks do not overwrite, so a batch may be
     # decoded (on another thread) after the next one was read; False for the reused read buffer
     stable: bool = False
+    record_header: int = 16  # bytes before each classic pcap record's data (24 for Kuznetzov's)
+    # how reading ended: "end" (last record ends exactly at the range end / end of file), "cut" (a
+    # record runs past a range end that is not the end of the file: no warning, the caller reads
+    # on), "truncated" (the file ends inside a record), "bad" (a corrupt record: reading stops)
+    ended: str = "end"
+    stop_offset: int = 0  # file offset just after the last record read
 
     def batches(self) -> Iterator[Batch]:
         with _open(self.path) as f:
@@ -275,7 +338,7 @@ class Scan:
 
     # classic pcap ----------------------------------------------------------------------------
 
-    def _pcap(self, f: BinaryIO, head: bytes) -> Iterator[Batch]:
+    def _pcap_header(self, f: BinaryIO, head: bytes) -> _PcapHeader:
         order, frac_ns, hdr = _PCAP_MAGIC[head]
         try:
             rest = f.read(20)
@@ -284,45 +347,43 @@ class Scan:
         if len(rest) < 20:
             raise PcapFormatError(self.path, f"pcap file header cut short ({4 + len(rest)} of 24 bytes)")
         _vmaj, _vmin, _zone, _sig, snaplen, network = struct.unpack(order + "HHiIII", rest)
-        linktype = network & 0xFFFF
         limit = max(snaplen if snaplen < (1 << 31) else 0, MAX_CAPLEN)
+        return _PcapHeader(order, frac_ns, hdr, network & 0xFFFF, limit)
+
+    def record_near(self, at: int, window: int = 1 << 16) -> int | None:
+        """File offset of the first plausible classic pcap record start in ``[at, at + window)``.
+
+        Plausible means two records in a row with sane header fields; only a walk from an earlier
+        record proves it. None for other formats, compressed files, or no candidate.
+        """
+        with _open(self.path) as f:
+            head = f.read(4)
+            if head not in _PCAP_MAGIC or isinstance(f, gzip.GzipFile):
+                return None
+            h = self._pcap_header(f, head)
+            at = max(at, 24)
+            f.seek(at)
+            data = f.read(window + 2 * (h.hdr + h.limit))
+        end = len(data)
+        buf = np.zeros(end + PAD, dtype=np.uint8)
+        buf[:end] = np.frombuffer(data, dtype=np.uint8)
+        _step, plausible = _pcap_walkers(h)
+        cand = np.arange(0, min(window, end), dtype=np.int64)
+        hits = np.flatnonzero(plausible(Gather(buf), cand, end))
+        return at + int(hits[0]) if len(hits) else None
+
+    def _pcap(self, f: BinaryIO, head: bytes) -> Iterator[Batch]:
+        h = self._pcap_header(f, head)
+        order, frac_ns, hdr, linktype, limit = h.order, h.frac_ns, h.hdr, h.linktype, h.limit
         u32 = order + "u4"
-        frac_max = 1_000_000_000 // frac_ns
         rec_dtype = np.dtype([("sec", u32), ("frac", u32), ("caplen", u32), ("wirelen", u32)])
-
-        def step(g: Gather, p: I64, end: int, why: bool = False) -> tuple[I64, np.ndarray]:
-            cl = g._view(u32)[p + 8]
-            nxt = p + (cl + hdr)
-            if not why:
-                return nxt, (cl <= limit) & (nxt <= end)
-            cl = cl.astype(np.int64)
-            code = np.where(
-                p + hdr > end,
-                _INCOMPLETE,
-                np.where(cl > limit, _ABSURD, np.where(nxt > end, _INCOMPLETE, _OK)),
-            ).astype(np.int8)
-            return nxt, code
-
-        def plausible(g: Gather, p: I64, end: int) -> npt.NDArray[np.bool_]:
-            out = np.zeros(len(p), dtype=bool)
-            p = np.where(p + 2 * hdr <= end, p, 0)
-            cl = g.read(u32, p + 8)
-            idx = np.flatnonzero((cl > 0) & (cl <= limit))  # cheap first cut, then the full test
-            q = p[idx]
-            ok = np.ones(len(q), dtype=bool)
-            for _hop in range(2):
-                cl = g.read(u32, q + 8).astype(np.int64)
-                wl = g.read(u32, q + 12).astype(np.int64)
-                fr = g.read(u32, q + 4)
-                ok &= (cl > 0) & (cl <= limit) & (wl >= cl) & (wl <= (1 << 24)) & (fr < frac_max)
-                q = np.where(ok, q + hdr + cl, 0)
-                ok &= q + hdr <= end
-                q = np.where(ok, q, 0)
-            out[idx] = ok
-            return out
-
-        plausible.prefilter = (u32, 8, 1, limit)  # type: ignore[attr-defined]
-        offset = 24  # file offset of buf[0]
+        step, plausible = _pcap_walkers(h)
+        self.record_header = hdr
+        if self.start is not None:
+            f.seek(self.start)
+        offset = f.tell()  # file offset of buf[0]
+        self.stop_offset = offset
+        cut_end = self.end is not None and self.end < self.path.stat().st_size
         for buf, fill, eof in self._chunks(f, hdr + MAX_CAPLEN):
             g = Gather(buf)
             w = walk(g, 0, fill, step, plausible)
@@ -338,17 +399,23 @@ class Scan:
                     + hdrs["frac"].astype(np.int64) * frac_ns,
                     iface=np.zeros(len(p), dtype=np.uint16),
                     linktype=np.full(len(p), linktype, dtype=np.uint16),
+                    base=offset,
                 )
+            self.stop_offset = offset + w.stop
             if w.code == _ABSURD:
                 cl = int(g.read(u32, np.array([w.stop + 8]))[0])
                 self.warnings.append(
                     f"{self.path}: record at byte offset {offset + w.stop} claims {cl} captured bytes "
                     f"(limit {limit}); stopped reading there"
                 )
+                self.ended = "bad"
                 return
             left = fill - w.stop
             if eof:
-                if left:
+                if left and cut_end:
+                    self.ended = "cut"
+                elif left:
+                    self.ended = "truncated"
                     claimed = hdr + int(g.read(u32, np.array([w.stop + 8]))[0]) if left >= hdr else 0
                     self._truncated(offset + w.stop, left, hdr, claimed)
                 return
@@ -418,6 +485,7 @@ class Scan:
                     if len(batch):
                         yield batch
                     if bad:
+                        self.ended = "bad"
                         return
                 if w.code == _SECTION:
                     shb = self._shb(buf, w.stop, fill, offset)
@@ -435,11 +503,14 @@ class Scan:
                 self.warnings.append(
                     f"{self.path}: block at byte offset {offset + w.stop} has invalid length {ln}; stopped reading there"
                 )
+                self.ended = "bad"
                 return
             stop = w.stop
             left = fill - stop
+            self.stop_offset = offset + stop
             if eof:
                 if left:
+                    self.ended = "truncated"
                     claimed = int(struct.unpack_from(order + "I", buf.data, stop + 4)[0]) if left >= 8 else 0
                     self._truncated(offset + stop, left, 8, claimed)
                 return
@@ -527,6 +598,7 @@ class Scan:
             ts_ns=ts_ns,
             iface=iface.astype(np.uint16),
             linktype=lt,
+            base=offset,
         )
         return batch, stop_bad
 
@@ -552,6 +624,8 @@ class Scan:
         """
         cap = max(self.chunk_bytes, 1 << 12)
         size = self.path.stat().st_size
+        if self.end is not None:
+            size = min(size, self.end)
         if isinstance(f, io.BufferedReader) and size > 2 * cap:
             self.stable = True
             yield from self._mapped(f, cap, size, len(prefix), max_record)
@@ -565,10 +639,14 @@ class Scan:
         raw[: len(prefix)] = prefix
         fill = len(prefix)
         eof = False
+        # a range ends before the file does: read no further than its end
+        room = size - f.tell() if self.end is not None else 1 << 62
         while True:
             while fill < cap and not eof:
                 try:
-                    n = f.readinto(memoryview(raw)[fill : min(cap, fill + piece)])  # type: ignore[attr-defined]
+                    want = min(cap, fill + piece, fill + room)
+                    n = f.readinto(memoryview(raw)[fill:want]) if want > fill else 0  # type: ignore[attr-defined]
+                    room -= n
                 except (EOFError, OSError, zlib.error) as exc:  # a cut or corrupt gzip stream
                     self.warnings.append(
                         f"{self.path}: compressed data ends early or is corrupt ({exc}); read what came before"

@@ -9,7 +9,10 @@ Problems that cost packets (truncated or corrupt records) are kept as warnings: 
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
+import threading
 import warnings
 from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from netdebug_nb.errors import InputError
-from netdebug_nb.pcap.decode import FAST_LINKTYPES, decode
+from netdebug_nb.pcap.columns import Columns
+from netdebug_nb.pcap.decode import FAST_LINKTYPES
 from netdebug_nb.pcap.formats import DEFAULT_CHUNK, Batch, CaptureWarning, PcapFormatError, Scan
 from netdebug_nb.pcap.schema import PACKETS_SCHEMA
+from netdebug_nb.pcap.worker import Worker
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,25 +40,110 @@ def read(
     chunk_bytes: int = DEFAULT_CHUNK,
     linktypes: Collection[int] = FAST_LINKTYPES,
     max_packets: int | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """One row per packet of the pcap/pcapng (optionally gzip-compressed) file at ``path``.
 
     ``linktypes`` limits which link types get their network fields decoded (the others still get
     a row). ``max_packets`` stops early, for a quick look at a huge file. Raises
     :class:`PcapFormatError` when the file is not a capture; a damaged tail gives a warning.
+
+    ``workers=2`` reads the second part of a classic pcap in a forked process (see
+    :mod:`netdebug_nb.pcap.worker`); the default does so for files of 64 MB and more when the
+    process has one thread and two CPUs (not in a Jupyter kernel, whose threads make forking
+    unsafe). The rows are the same either way.
     """
     from netdebug_nb.schema import empty
 
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such capture file" if not path.exists() else "not a regular file")
-    scan = Scan(path, chunk_bytes=chunk_bytes)
-    cols: _Columns | None = None
-    total = 0
-    # The walk is many small numpy steps (Python-bound, holds the GIL); decode is a few hundred
-    # big array operations that release it. On a mapped file, batch k is decoded (and copied
-    # into the output columns) on a thread while batch k+1 is walked, so the two overlap on two
-    # cores (the mapping keeps batch k's pages until batch k+2 is asked for).
+    plan = _split(path, workers, max_packets)
+    worker: Worker | None = None
+    if plan is not None:
+        try:
+            worker = Worker(path, plan[0], plan[1], linktypes, chunk_bytes=chunk_bytes)
+        except OSError:  # no memory to share or no process to fork: read alone
+            worker = None
+        else:  # the DataFrame needs pandas: import it now, while the worker reads (see _split)
+            import pandas  # noqa: F401
+    try:
+        scan = Scan(path, chunk_bytes=chunk_bytes, end=worker.start if worker else None)
+        scans = [scan]
+        cols = _fill(scan, None, linktypes, max_packets, threads=worker is None)
+        resume: int | None = None
+        if worker is not None:
+            if scan.ended == "end" and scan.stop_offset == worker.start:
+                share, worker = worker.join(), None
+                if share is None:  # the worker failed: read its part here
+                    resume = scan.stop_offset
+                else:
+                    if cols is None:
+                        cols = Columns(_estimate(path, None, None))
+                    cols.extend(share.columns)
+                    scan.warnings.extend(share.warnings)
+                    resume = share.stop_offset if share.ended == "full" else None
+            elif scan.ended == "cut":  # the worker's start was not a record boundary
+                worker.cancel()
+                worker, resume = None, scan.stop_offset
+        if resume is not None:
+            rest = Scan(path, chunk_bytes=chunk_bytes, start=resume)
+            scans.append(rest)
+            cols = _fill(rest, cols, linktypes, None, threads=True)
+    finally:
+        if worker is not None:
+            worker.cancel()
+    df = empty(PACKETS_SCHEMA) if cols is None or not cols.n else _frame(cols)
+    warned = [w for s in scans for w in s.warnings]
+    df.attrs["path"] = str(path)
+    df.attrs["format"] = scan.format
+    df.attrs["warnings"] = warned
+    for msg in warned:
+        warnings.warn(msg, CaptureWarning, stacklevel=2)
+    return df
+
+
+# Below this size a second process costs more (fork, shared pages) than it saves.
+PARALLEL_MIN_BYTES = 64 << 20
+# Importing pandas costs the caller about as much as reading this many bytes of a capture, so
+# when pandas is not imported yet the caller takes that much less of the file than the worker.
+_PANDAS_BYTES = 128 << 20
+_MAX_WORKER_ROWS = 8 << 20  # shared columns of ~1 GB address space; beyond, the caller reads on
+
+
+def _split(path: Path, workers: int | None, max_packets: int | None) -> tuple[int, int] | None:
+    """(file offset where the worker starts, its row capacity), or None to read alone."""
+    if max_packets is not None or not hasattr(os, "fork"):
+        return None
+    size = path.stat().st_size
+    if workers is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        alone = threading.active_count() > 1 or cpus < 2 or size < PARALLEL_MIN_BYTES
+        workers = 1 if alone else 2
+    if workers < 2:
+        return None
+    head = 0 if "pandas" in sys.modules else _PANDAS_BYTES
+    ours = max((size - head) // 2, size // 20)
+    try:
+        at = Scan(path).record_near(ours)
+    except (OSError, InputError):
+        return None  # the caller's own read reports what is wrong with the file
+    if at is None or at >= size:
+        return None
+    return at, min((size - at) // 48 + 4096, _MAX_WORKER_ROWS)
+
+
+def _fill(
+    scan: Scan, cols: Columns | None, linktypes: Collection[int], max_packets: int | None, *, threads: bool
+) -> Columns | None:
+    """Decode the batches of ``scan`` into ``cols`` (created on the first batch if None).
+
+    The walk is many small numpy steps (Python-bound, holds the GIL); decode is a few hundred
+    big array operations that release it. With ``threads`` on a mapped file, batch k is decoded
+    (and copied into the output columns) on a thread while batch k+1 is walked, so the two
+    overlap on two cores (the mapping keeps batch k's pages until batch k+2 is asked for).
+    """
+    total = cols.n if cols is not None else 0
     pool: ThreadPoolExecutor | None = None
     pending: Future[None] | None = None
     try:
@@ -62,8 +152,8 @@ def read(
                 for name in ("off", "caplen", "wirelen", "ts_ns", "iface", "linktype"):
                     setattr(batch, name, getattr(batch, name)[: max_packets - total])
             if cols is None:
-                cols = _Columns(_estimate(path, batch, max_packets))
-            if scan.stable:
+                cols = Columns(_estimate(scan.path, batch, max_packets))
+            if threads and scan.stable:
                 if pool is None:
                     pool = ThreadPoolExecutor(1, thread_name_prefix="pcap-decode")
                 if pending is not None:  # one batch in flight: its pages stay mapped until done
@@ -79,13 +169,7 @@ def read(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    df = empty(PACKETS_SCHEMA) if cols is None or not cols.n else _frame(cols)
-    df.attrs["path"] = str(path)
-    df.attrs["format"] = scan.format
-    df.attrs["warnings"] = list(scan.warnings)
-    for msg in scan.warnings:
-        warnings.warn(msg, CaptureWarning, stacklevel=2)
-    return df
+    return cols
 
 
 def packet_bytes(path: str | Path, frames: Sequence[int]) -> list[bytes]:
@@ -123,118 +207,31 @@ def packet_records(path: str | Path, frames: Sequence[int]) -> list[tuple[bytes,
     return [found[k] for k in frames]
 
 
-def _estimate(path: Path, first: Batch, max_packets: int | None) -> int:
+def _estimate(path: Path, first: Batch | None, max_packets: int | None) -> int:
     """Packets expected in the file, from the first batch's bytes per packet (+10%).
 
     Only sizes the output columns: more rows grow them, and memory never touched for rows that
     did not come is not resident.
     """
-    n = len(first)
-    if not n:
+    n = len(first) if first is not None else 0
+    if first is None or not n:
         return 1024
     span = int(first.off[-1] + first.caplen[-1] - first.off[0]) + 16 * n
     est = int(n * path.stat().st_size / max(span, 1) * 1.1) + 1024
     return min(est, max_packets) if max_packets is not None else est
 
 
-# output column -> (dtype, source): a Decoded field, a Batch field, or "~field" for the
-# missing-value mask of a nullable column (each column owns its mask: pandas writes into it)
-_SPEC: dict[str, tuple[str, str]] = {
-    "caplen": ("uint32", "batch.caplen"),
-    "wirelen": ("uint32", "batch.wirelen"),
-    "ts_ns": ("int64", "batch.ts_ns"),
-    "linktype": ("uint16", "batch.linktype"),
-    "iface": ("uint16", "batch.iface"),
-    "vlan": ("uint16", "vlan"),
-    "vlan.na": ("bool", "~has_vlan"),
-    "vlan_inner": ("uint16", "vlan_inner"),
-    "vlan_inner.na": ("bool", "~has_vlan_inner"),
-    "ip_version": ("uint8", "ip_version"),
-    "ip_version.na": ("bool", "~has_ip"),
-    "src4": ("uint32", "src4"),
-    "dst4": ("uint32", "dst4"),
-    "proto": ("uint8", "proto"),
-    "proto.na": ("bool", "~has_ip"),
-    "ttl": ("uint8", "ttl"),
-    "ttl.na": ("bool", "~has_ip"),
-    "ip_id": ("uint32", "ip_id"),
-    "ip_id.na": ("bool", "~has_ip_id"),
-    "frag": ("bool", "frag"),
-    "frag.na": ("bool", "~has_ip"),
-    "sport": ("uint16", "sport"),
-    "sport.na": ("bool", "~has_ports"),
-    "dport": ("uint16", "dport"),
-    "dport.na": ("bool", "~has_ports"),
-    "tcp_flags": ("uint16", "tcp_flags"),
-    "tcp_flags.na": ("bool", "~tcp"),
-    "tcp_seq": ("uint32", "tcp_seq"),
-    "tcp_seq.na": ("bool", "~tcp"),
-    "tcp_ack": ("uint32", "tcp_ack"),
-    "tcp_ack.na": ("bool", "~tcp"),
-    "tcp_win": ("uint16", "tcp_win"),
-    "tcp_win.na": ("bool", "~tcp"),
-    "payload_len": ("uint32", "payload_len"),
-    "payload_len.na": ("bool", "~has_payload_len"),
-    "icmp_type": ("uint8", "icmp_type"),
-    "icmp_type.na": ("bool", "~icmp"),
-    "icmp_code": ("uint8", "icmp_code"),
-    "icmp_code.na": ("bool", "~icmp"),
-    "l4_offset": ("int64", "l4_offset"),
-    "l4_offset.na": ("bool", "~has_l4_offset"),
-}
-
-
-class _Columns:
-    """The packet table's columns in their final dtypes, filled batch by batch.
-
-    Each batch is decoded and copied straight into its rows (on the decode thread), so the end
-    of :func:`read` wraps arrays instead of concatenating and converting ~40 of them.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.n = 0
-        self.arrays = {name: np.empty(capacity, dtype=dt) for name, (dt, _src) in _SPEC.items()}
-        self.src6: list[np.ndarray] = []
-        self.dst6: list[np.ndarray] = []
-
-    def add(self, batch: Batch, linktypes: Collection[int]) -> None:
-        d = decode(batch, linktypes)
-        lo, hi = self.n, self.n + len(batch)
-        cap = len(self.arrays["caplen"])
-        if hi > cap:
-            grown = max(hi, 2 * cap)
-            for name, a in self.arrays.items():
-                new = np.empty(grown, dtype=a.dtype)
-                new[:lo] = a[:lo]
-                self.arrays[name] = new
-        has_ip = d.ip_version != 0
-        for name, (_dt, src) in _SPEC.items():
-            out = self.arrays[name][lo:hi]
-            if src.startswith("~"):
-                valid = has_ip if src == "~has_ip" else getattr(d, src[1:])
-                np.logical_not(valid, out=out)
-            elif src.startswith("batch."):
-                out[...] = getattr(batch, src[6:])
-            else:
-                out[...] = getattr(d, src)
-        self.src6.append(d.src6)
-        self.dst6.append(d.dst6)
-        self.n = hi
-
-
-def _frame(c: _Columns) -> pd.DataFrame:
+def _frame(c: Columns) -> pd.DataFrame:
     import pandas as pd
 
     n = c.n
-    a = {name: arr[:n] for name, arr in c.arrays.items()}
+    a = {name: c.view(name) for name in c.arrays}
 
     def nullable(name: str) -> Any:
         return pd.arrays.IntegerArray(a[name], a[name + ".na"])
 
     ipv = a["ip_version"]
-    src6 = np.concatenate(c.src6) if len(c.src6) > 1 else c.src6[0]
-    dst6 = np.concatenate(c.dst6) if len(c.dst6) > 1 else c.dst6[0]
-    src, dst = _addresses(pd, ipv, a["src4"], a["dst4"], src6, dst6)
+    src, dst = _addresses(pd, ipv, a["src4"], a["dst4"], a["src6"], a["dst6"])
     ts = pd.DatetimeIndex(a["ts_ns"].view("M8[ns]")).tz_localize("UTC")
     cols: dict[str, Any] = {
         "frame": np.arange(1, n + 1, dtype=np.int64),

@@ -1,0 +1,181 @@
+"""Reading the second part of a classic pcap in a forked worker gives exactly the single-process rows.
+
+Every way the split can go wrong is forced here: a split guess that is not a record boundary, a
+corrupt record on either side of the split, a cut last record, a worker that fails, a worker
+whose shared columns fill up. In each case the rows and warnings must equal ``workers=1``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import struct
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import pcapbuild as pb
+from ndtestkit import ROOT
+
+from netdebug_nb.pcap import reader, worker
+from netdebug_nb.pcap.formats import Scan
+
+_spec = importlib.util.spec_from_file_location("pcap_bench", ROOT / "bench" / "pcap_read.py")
+assert _spec is not None and _spec.loader is not None
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TCP with retransmissions, DNS, ICMP, IPv6 and VLAN-tagged packets (the bench's mix)."""
+    p = tmp_path_factory.mktemp("worker") / "mixed.pcap"
+    bench.generate(p, 30000, seed=5)
+    return p
+
+
+def both(path: Path, **kw: object) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", reader.CaptureWarning)
+        alone = reader.read(path, workers=1, **kw)  # type: ignore[arg-type]
+        split = reader.read(path, workers=2, **kw)  # type: ignore[arg-type]
+    return alone, split
+
+
+def assert_same(alone: pd.DataFrame, split: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(alone, split)
+    assert alone.attrs["warnings"] == split.attrs["warnings"]
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Pids of the workers forked during a test (to check that each was reaped)."""
+    pids: list[int] = []
+    real = os.fork
+
+    def fork() -> int:
+        pid = real()
+        pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return pids
+
+
+def reaped(pids: list[int]) -> bool:
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return bool(pids)
+
+
+def test_split_read_equals_single_process(mixed: Path, forks: list[int]) -> None:
+    plan = reader._split(mixed, 2, None)
+    assert plan is not None and 24 < plan[0] < mixed.stat().st_size
+    alone, split = both(mixed, chunk_bytes=1 << 20)
+    assert len(alone) == 30000
+    assert (split["ip_version"] == 6).sum() > 0 and split["vlan"].notna().sum() > 0
+    assert_same(alone, split)
+    assert reaped(forks)
+
+
+def test_worker_start_that_is_not_a_record_boundary(
+    mixed: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
+    true = Scan(mixed).record_near(mixed.stat().st_size // 2)
+    assert true is not None
+    monkeypatch.setattr(Scan, "record_near", lambda self, at, window=0: true + 3)
+    assert_same(*both(mixed, chunk_bytes=1 << 20))
+    assert reaped(forks)  # the worker was killed: its rows start at a wrong offset
+
+
+@pytest.mark.parametrize("where", [0.2, 0.8])
+def test_corrupt_record_on_either_side_of_the_split(tmp_path: Path, mixed: Path, where: float) -> None:
+    data = bytearray(mixed.read_bytes())
+    at = Scan(mixed).record_near(int(len(data) * where))
+    assert at is not None
+    data[at + 8 : at + 12] = struct.pack("<I", 0x7FFFFFF0)  # caplen far beyond any snap length
+    p = tmp_path / "bad.pcap"
+    p.write_bytes(bytes(data))
+    alone, split = both(p)
+    assert "stopped reading there" in alone.attrs["warnings"][0]
+    assert_same(alone, split)
+
+
+def test_cut_last_record_in_the_workers_part(tmp_path: Path, mixed: Path) -> None:
+    p = tmp_path / "cut.pcap"
+    p.write_bytes(mixed.read_bytes()[:-7])
+    alone, split = both(p)
+    assert "truncated: 7 of" in alone.attrs["warnings"][0]
+    assert_same(alone, split)
+
+
+def test_failing_worker_is_read_by_the_caller(
+    mixed: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
+    def boom(self: worker.Worker, *a: object) -> None:
+        raise MemoryError("no room in the child")
+
+    monkeypatch.setattr(worker.Worker, "_run", boom)
+    assert_same(*both(mixed))
+    assert reaped(forks)
+
+
+def test_worker_whose_columns_fill_up(mixed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "_MAX_WORKER_ROWS", 5000)  # the worker stops at a batch that does not fit
+    alone, split = both(mixed, chunk_bytes=1 << 18)
+    assert_same(alone, split)
+
+
+def test_adversarial_payloads_full_of_fake_record_headers(tmp_path: Path) -> None:
+    rnd = random.Random(11)
+    fake = struct.pack("<IIII", 1, 5, 40, 40) + b"\0" * 40 + struct.pack("<IIII", 1, 6, 8, 8) + b"\0" * 8
+    recs = []
+    for i in range(8000):
+        body = bytearray(rnd.randbytes(rnd.choice((0, 60, 200, 1514, 3000))))
+        for at in range(0, len(body) - len(fake), 97):
+            body[at : at + len(fake)] = fake
+        recs.append((1_600_000_000_000_000_000 + i * 1000, bytes(body)))
+    p = tmp_path / "adv.pcap"
+    p.write_bytes(pb.pcap(recs, linktype=1))
+    alone, split = both(p, chunk_bytes=1 << 16)
+    assert alone["caplen"].tolist() == [len(d) for _, d in recs]
+    assert_same(alone, split)
+
+
+def test_auto_mode_stays_in_process_for_small_files_threads_and_max_packets(
+    mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert reader._split(mixed, None, None) is None  # far below PARALLEL_MIN_BYTES
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert reader._split(mixed, None, None) is not None
+    assert reader._split(mixed, 2, 100) is None  # max_packets: read the start only, alone
+    monkeypatch.setattr(threading, "active_count", lambda: 3)  # e.g. a Jupyter kernel
+    assert reader._split(mixed, None, None) is None
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert reader._split(mixed, None, None) is None
+
+
+def test_pcapng_and_gzip_are_read_alone(tmp_path: Path, mixed: Path) -> None:
+    import gzip
+
+    gz = tmp_path / "m.pcap.gz"
+    gz.write_bytes(gzip.compress(mixed.read_bytes(), compresslevel=1))
+    assert reader._split(gz, 2, None) is None
+    ng = tmp_path / "m.pcapng"
+    ng.write_bytes(pb.shb() + pb.idb(1) + b"".join(pb.epb(0, i, b"\0" * 60) for i in range(2000)))
+    assert reader._split(ng, 2, None) is None
+    assert len(reader.read(ng, workers=2)) == 2000
