@@ -139,6 +139,30 @@ class Columns:
         self.n6 += other.n6
         self.n = hi
 
+    def tail(self, front: int) -> Columns:
+        """Fixed columns over rows ``front:`` of these arrays (a worker's rows after the caller's)."""
+        c = Columns(0)
+        c.fixed = True
+        c.arrays = {name: a[front:] for name, a in self.arrays.items()}
+        return c
+
+    def after(self, first: Columns, front: int, rest: Columns) -> Columns | None:
+        """``first``'s rows then ``rest``'s (which fill rows ``front:`` of these arrays).
+
+        ``first`` is copied into the rows just before ``front``, so the worker's rows, usually
+        the bigger part, are used where they are. None when ``first`` has more rows than fit.
+        """
+        if first.n > front:
+            return None
+        c = Columns(0)
+        c.fixed = True
+        c.n, c.n6 = first.n + rest.n, first.n6 + rest.n6
+        for name, a in self.arrays.items():
+            k, m = (first.n6, rest.n6) if name in V6 else (first.n, rest.n)
+            a[front - k : front] = first.arrays[name][:k]
+            c.arrays[name] = a[front - k : front + m]
+        return c
+
     def view(self, name: str) -> np.ndarray:
         """The filled part of one column."""
         return self.arrays[name][: self.n6 if name in V6 else self.n]

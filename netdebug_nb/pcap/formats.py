@@ -17,28 +17,33 @@ is dropped with a warning saying how many bytes were missing.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import mmap
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import numpy.typing as npt
 
 from netdebug_nb.errors import InputError
 
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
+    I64 = npt.NDArray[np.int64]
+    U8 = npt.NDArray[np.uint8]
+    Step = Callable[..., tuple[I64, np.ndarray]]
+    Plausible = Callable[["Gather", I64, int], npt.NDArray[np.bool_]]
+
+HEAD_BYTES = 56  # packet bytes the classic pcap walk reads with each record header (see decode)
 PAD = 256  # zero bytes after the data in every buffer, so fixed-size header gathers never run off
 MAX_CAPLEN = 262144  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: longer records are corrupt
 MAX_BLOCK = 16 * 1024 * 1024  # pcapng: Wireshark refuses larger blocks
-DEFAULT_CHUNK = 32 * 1024 * 1024  # per-chunk work amortized (16 and 48 MB measured slower)
+DEFAULT_CHUNK = 16 * 1024 * 1024  # per-chunk work amortized (16 and 48 MB measured slower)
 
 _SHB = 0x0A0D0D0A
 _MADV_POPULATE_READ = 22  # Linux >= 5.14; older kernels refuse it and pages fault in as read
@@ -71,6 +76,10 @@ class Batch:
     iface: npt.NDArray[np.uint16]
     linktype: npt.NDArray[np.uint16]
     base: int = 0  # file offset of buf[0] (for pcapng: of the section's first chunk byte)
+    # when the walk read them: each packet's first bytes as rows (a view; a packet's row may run
+    # into the next record when it is shorter), starting at column head_at
+    head: np.ndarray | None = None
+    head_at: int = 0
 
     def __len__(self) -> int:
         return len(self.off)
@@ -115,9 +124,6 @@ class Gather:
 
 # --- the record walk -------------------------------------------------------------------------
 
-Step = Callable[..., tuple[I64, np.ndarray]]
-Plausible = Callable[[Gather, I64, int], npt.NDArray[np.bool_]]
-
 
 @dataclass
 class Walk:
@@ -126,11 +132,13 @@ class Walk:
     pos: I64
     stop: int
     code: int  # _INCOMPLETE (needs more data), _ABSURD (bad length at stop), _SECTION (pcapng SHB)
+    # with a step that reads whole record heads (classic pcap): the head of each record at pos
+    rows: np.ndarray | None = None
 
 
-def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, seg: int = 1 << 15) -> Walk:
+def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, seg: int = 1 << 16) -> Walk:
     """All record positions from ``start`` following ``step`` until a record does not fit/is bad."""
-    parts: list[I64] = []
+    parts: list[Walk] = []
     pos = start
     restarts = 0
     while True:
@@ -139,12 +147,20 @@ def walk(g: Gather, start: int, end: int, step: Step, plausible: Plausible, *, s
         else:
             guesses = _guesses(g, pos, end, plausible, seg)
             w = _walk_lockstep(g, guesses, end, step)
-        parts.append(w.pos)
+        parts.append(w)
         if w.code == -1:  # a guess was wrong: continue from the true position
             restarts += 1
             pos = w.stop
             continue
-        return Walk(np.concatenate(parts) if len(parts) > 1 else parts[0], w.stop, w.code)
+        if len(parts) == 1:
+            return w
+        rows = [q.rows for q in parts]
+        return Walk(
+            np.concatenate([q.pos for q in parts]),
+            w.stop,
+            w.code,
+            None if any(r is None for r in rows) else np.concatenate(rows),  # type: ignore[arg-type]
+        )
 
 
 def _guesses(g: Gather, start: int, end: int, plausible: Plausible, seg: int) -> I64:
@@ -153,7 +169,9 @@ def _guesses(g: Gather, start: int, end: int, plausible: Plausible, seg: int) ->
     Windows are searched 256 bytes at a time, only for segments without a hit yet: most records
     are short, so most segments are settled by the first slice.
     """
-    bounds = np.arange(start + seg, end - seg, seg, dtype=np.int64)
+    # the last segment runs to the end: keep it about as long as the others, since the walk
+    # takes as many rounds as the segment with the most records
+    bounds = np.arange(start + seg, end - seg // 8, seg, dtype=np.int64)
     found = np.full(len(bounds), -1, dtype=np.int64)
     dt, at, lo, hi = plausible.prefilter  # type: ignore[attr-defined]
     view = g._view(dt)
@@ -197,7 +215,15 @@ def _walk_lockstep(g: Gather, starts: I64, end: int, step: Step) -> Walk:
     limit = np.append(starts[1:], np.int64(end))
     pos = starts
     trail = [pos]
+    fast: Callable[[Gather, I64, int], I64] | None = getattr(step, "fast", None)
     while True:
+        if fast is not None:  # no per-round checks: bad records are found in one pass below
+            for _ in range(_ROUNDS):
+                pos = fast(g, pos, end)
+                trail.append(pos)
+            if (pos >= limit).all():
+                break
+            continue
         for _ in range(_ROUNDS):
             nxt, ok = step(g, pos, end)  # every pos stays a readable position
             pos = np.where(ok, nxt, pos)
@@ -217,14 +243,23 @@ def _walk_lockstep(g: Gather, starts: I64, end: int, step: Step) -> Walk:
     here = at_[:-1, :good].T
     counted = (here != at_[1:, :good].T) & (here < limit[:good, None])  # moved on: a whole record
     found = here[counted]
+    rows = None
+    if fast is not None:
+        head: np.dtype = step.head  # type: ignore[attr-defined]
+        rows = g._view(f"V{head.itemsize}")[found].view(head)  # one gather: header and packet head
+        bad = step.invalid(found, rows, end)  # type: ignore[attr-defined]
+        if bad.any():  # the verified chain reaches a corrupt or cut record: stop there
+            k = int(bad.argmax())
+            _nxt, code = step(g, found[k : k + 1], end, why=True)  # type: ignore[call-arg]
+            return Walk(found[:k], int(found[k]), int(code[0]), rows[:k])
     last = good - 1
     at = int(pos[last])
     if not reached[last]:
         _nxt, code = step(g, np.array([at], dtype=np.int64), end, why=True)  # type: ignore[call-arg]
-        return Walk(found, at, int(code[0]))
+        return Walk(found, at, int(code[0]), rows)
     if last == s - 1:  # ran to the end of the data exactly
-        return Walk(found, at, _INCOMPLETE)
-    return Walk(found, at, -1)
+        return Walk(found, at, _INCOMPLETE, rows)
+    return Walk(found, at, -1, rows)
 
 
 # --- classic pcap ---------------------------------------------------------------------------
@@ -248,6 +283,18 @@ class _PcapHeader:
     hdr: int  # record header bytes
     linktype: int
     limit: int  # largest believable caplen
+
+    def record_head(self) -> np.dtype:
+        """A record's header fields plus the first HEAD_BYTES bytes of its packet, as one item."""
+        u32 = self.order + "u4"
+        return np.dtype(
+            {
+                "names": ["sec", "frac", "caplen", "wirelen"],
+                "formats": [u32] * 4,
+                "offsets": [0, 4, 8, 12],
+                "itemsize": self.hdr + HEAD_BYTES,
+            }
+        )
 
 
 def _pcap_walkers(h: _PcapHeader) -> tuple[Step, Plausible]:
@@ -286,6 +333,24 @@ def _pcap_walkers(h: _PcapHeader) -> tuple[Step, Plausible]:
         out[idx] = ok
         return out
 
+    def fast(g: Gather, p: I64, end: int) -> I64:
+        """One step without checks (a walker past ``end`` waits at ``end``; see ``invalid``)."""
+        nxt: I64 = p + g._view(u32)[8:][p]
+        nxt += hdr
+        np.minimum(nxt, end, out=nxt)
+        return nxt
+
+    def invalid(p: I64, rows: np.ndarray, end: int) -> npt.NDArray[np.bool_]:
+        """Records at ``p`` that ``step`` would refuse (absurd length, or cut by ``end``)."""
+        cl = rows["caplen"].astype(np.int64)
+        result: npt.NDArray[np.bool_] = (cl > limit) | (p + hdr + cl > end)
+        return result
+
+    step.fast = fast  # type: ignore[attr-defined]
+    # the walk reads each found record's header with the packet's first bytes in one gather:
+    # the batch's header fields and the decode's common-packet lane both use it
+    step.head = h.record_head()  # type: ignore[attr-defined]
+    step.invalid = invalid  # type: ignore[attr-defined]
     plausible.prefilter = (u32, 8, 1, limit)  # type: ignore[attr-defined]
     return step, plausible
 
@@ -358,7 +423,7 @@ class Scan:
         """
         with _open(self.path) as f:
             head = f.read(4)
-            if head not in _PCAP_MAGIC or isinstance(f, gzip.GzipFile):
+            if head not in _PCAP_MAGIC or _is_gzip(f):
                 return None
             h = self._pcap_header(f, head)
             at = max(at, 24)
@@ -389,7 +454,7 @@ class Scan:
             w = walk(g, 0, fill, step, plausible)
             p = w.pos
             if len(p):
-                hdrs = g.rows(16, p).view(rec_dtype)[:, 0]
+                hdrs = w.rows if w.rows is not None else g.rows(16, p).view(rec_dtype)[:, 0]
                 yield Batch(
                     buf=buf,
                     off=p + hdr,
@@ -400,6 +465,8 @@ class Scan:
                     iface=np.zeros(len(p), dtype=np.uint16),
                     linktype=np.full(len(p), linktype, dtype=np.uint16),
                     base=offset,
+                    head=None if w.rows is None else w.rows.view(np.uint8).reshape(len(p), -1),
+                    head_at=hdr,
                 )
             self.stop_offset = offset + w.stop
             if w.code == _ABSURD:
@@ -630,10 +697,10 @@ class Scan:
             self.stable = True
             yield from self._mapped(f, cap, size, len(prefix), max_record)
             return
-        if not isinstance(f, gzip.GzipFile):  # no bigger than the file: small files stay cheap
+        if not _is_gzip(f):  # no bigger than the file: small files stay cheap
             cap = min(cap, max(size, 1 << 12))
         # a cut gzip stream loses the piece being decompressed: keep pieces small there
-        piece = (1 << 16) if isinstance(f, gzip.GzipFile) else cap
+        piece = (1 << 16) if _is_gzip(f) else cap
         raw = bytearray(cap + PAD)
         buf = np.frombuffer(raw, dtype=np.uint8)
         raw[: len(prefix)] = prefix
@@ -690,7 +757,8 @@ class Scan:
                         mm.madvise(_MADV_POPULATE_READ, lo, min(base + cap + PAD, size) - lo)
                 else:
                     tail = bytearray(size - base + PAD)
-                    tail[: size - base] = mm[base:size]
+                    with memoryview(mm) as view:  # one copy, not two
+                        tail[: size - base] = view[base:size]
                     buf, fill, eof = np.frombuffer(tail, dtype=np.uint8), size - base, True
                 self._consumed = 0
                 yield buf, fill, eof
@@ -770,8 +838,15 @@ def _open(path: Path) -> BinaryIO:
     magic = f.read(2)
     f.seek(0)
     if magic == _GZIP_MAGIC:
+        import gzip  # not at import: only compressed captures need it
+
         return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
     return f  # type: ignore[return-value]
+
+
+def _is_gzip(f: object) -> bool:
+    gzip = sys.modules.get("gzip")  # a file cannot be a GzipFile before gzip was imported
+    return gzip is not None and isinstance(f, gzip.GzipFile)
 
 
 def _describe(head: bytes) -> str:

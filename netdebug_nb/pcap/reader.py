@@ -9,13 +9,12 @@ Problems that cost packets (truncated or corrupt records) are kept as warnings: 
 
 from __future__ import annotations
 
+import gc
 import os
-import socket
 import sys
 import threading
 import warnings
 from collections.abc import Collection, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,8 @@ from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 from netdebug_nb.pcap.worker import Worker
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import pandas as pd
 
 __all__ = ["FAST_LINKTYPES", "CaptureWarning", "PcapFormatError", "packet_bytes", "packet_records", "read"]
@@ -62,11 +63,11 @@ def read(
     worker: Worker | None = None
     if plan is not None:
         try:
-            worker = Worker(path, plan[0], plan[1], linktypes, chunk_bytes=chunk_bytes)
+            worker = Worker(path, plan[0], plan[1], linktypes, front=plan[2], chunk_bytes=chunk_bytes)
         except OSError:  # no memory to share or no process to fork: read alone
             worker = None
         else:  # the DataFrame needs pandas: import it now, while the worker reads (see _split)
-            import pandas  # noqa: F401
+            _import_pandas()
     try:
         scan = Scan(path, chunk_bytes=chunk_bytes, end=worker.start if worker else None)
         scans = [scan]
@@ -79,8 +80,12 @@ def read(
                     resume = scan.stop_offset
                 else:
                     if cols is None:
-                        cols = Columns(_estimate(path, None, None))
-                    cols.extend(share.columns)
+                        cols = Columns(0)
+                    both = share.whole.after(cols, share.front, share.columns)
+                    if both is None:  # more rows than the room before the worker's: copy those
+                        cols.extend(share.columns)
+                    else:
+                        cols = both
                     scan.warnings.extend(share.warnings)
                     resume = share.stop_offset if share.ended == "full" else None
             elif scan.ended == "cut":  # the worker's start was not a record boundary
@@ -107,12 +112,41 @@ def read(
 PARALLEL_MIN_BYTES = 64 << 20
 # Importing pandas costs the caller about as much as reading this many bytes of a capture, so
 # when pandas is not imported yet the caller takes that much less of the file than the worker.
-_PANDAS_BYTES = 128 << 20
+_PANDAS_BYTES = 150 << 20
 _MAX_WORKER_ROWS = 8 << 20  # shared columns of ~1 GB address space; beyond, the caller reads on
 
 
-def _split(path: Path, workers: int | None, max_packets: int | None) -> tuple[int, int] | None:
-    """(file offset where the worker starts, its row capacity), or None to read alone."""
+def _import_pandas() -> None:
+    """Import pandas (when this process has not yet) at a low cost for the rest of its life.
+
+    The import creates ~100,000 objects that live until exit and are never garbage, yet they
+    trigger several full collections during the import, make every later full collection walk
+    them, and make interpreter exit walk them again (50 ms of a one-shot script's run). So the
+    collector is paused during the import and the objects are then moved to the permanent
+    generation (``gc.freeze``, as the ``gc`` docs suggest for objects made at start-up); garbage
+    that existed before is collected first, so freezing keeps nothing alive that was not.
+    """
+    if "pandas" in sys.modules:
+        return
+    was = gc.isenabled()
+    if was:
+        gc.collect()
+    gc.disable()
+    try:
+        import pandas  # noqa: F401
+    finally:
+        if was:
+            gc.freeze()
+            gc.enable()
+
+
+def _split(path: Path, workers: int | None, max_packets: int | None) -> tuple[int, int, int] | None:
+    """(file offset where the worker starts, its row capacity, room for the caller's rows).
+
+    None to read alone. Capacities assume records of 48 bytes or more (shorter ones, as in
+    captures cut to a tiny snap length, fill them early and the caller reads the rest): they
+    are address space, and only rows written take memory.
+    """
     if max_packets is not None or not hasattr(os, "fork"):
         return None
     size = path.stat().st_size
@@ -130,7 +164,7 @@ def _split(path: Path, workers: int | None, max_packets: int | None) -> tuple[in
         return None  # the caller's own read reports what is wrong with the file
     if at is None or at >= size:
         return None
-    return at, min((size - at) // 48 + 4096, _MAX_WORKER_ROWS)
+    return at, min((size - at) // 48 + 4096, _MAX_WORKER_ROWS), min(at // 48 + 4096, _MAX_WORKER_ROWS)
 
 
 def _fill(
@@ -143,14 +177,17 @@ def _fill(
     (and copied into the output columns) on a thread while batch k+1 is walked, so the two
     overlap on two cores (the mapping keeps batch k's pages until batch k+2 is asked for).
     """
+    from concurrent.futures import ThreadPoolExecutor  # not at import: costs a script's start-up
+
     total = cols.n if cols is not None else 0
     pool: ThreadPoolExecutor | None = None
     pending: Future[None] | None = None
     try:
         for batch in scan.batches():
             if max_packets is not None and total + len(batch) > max_packets:
-                for name in ("off", "caplen", "wirelen", "ts_ns", "iface", "linktype"):
-                    setattr(batch, name, getattr(batch, name)[: max_packets - total])
+                for name in ("off", "caplen", "wirelen", "ts_ns", "iface", "linktype", "head"):
+                    if getattr(batch, name) is not None:
+                        setattr(batch, name, getattr(batch, name)[: max_packets - total])
             if cols is None:
                 cols = Columns(_estimate(scan.path, batch, max_packets))
             if threads and scan.stable:
@@ -274,16 +311,29 @@ def _addresses(
     dst6: np.ndarray,
 ) -> tuple[Any, Any]:
     """src and dst as categoricals sharing one category list (so ``src == dst`` compares)."""
+    import socket
+
     n = len(ipv)
     src_codes = np.full(n, -1, dtype=np.int32)
     dst_codes = np.full(n, -1, dtype=np.int32)
     cats: list[str] = []
     is4 = ipv == 4
     if is4.any():
-        m = int(is4.sum())
-        c4, u4 = pd.factorize(np.concatenate([src4[is4], dst4[is4]]))
-        src_codes[is4] = c4[:m]
-        dst_codes[is4] = c4[m:]
+        # one hash pass over (src, dst) pairs, then over the few distinct pairs' addresses: half
+        # the hashing of factorizing every src and dst, and no selecting of the IPv4 rows. The
+        # categories come out in the same order (sources by first row, then destinations).
+        key = src4.astype(np.uint64) << np.uint64(32)
+        key |= dst4
+        key = np.where(is4, key, key[int(is4.argmax())])  # other rows: any IPv4 pair, masked below
+        row_pair, pairs = pd.factorize(key)
+        pairs = np.asarray(pairs, dtype=np.uint64)
+        k = len(pairs)
+        addr, u4 = pd.factorize(
+            np.concatenate([(pairs >> np.uint64(32)).astype(np.uint32), pairs.astype(np.uint32)])
+        )
+        addr = addr.astype(np.int32)
+        src_codes = np.where(is4, addr[:k][row_pair], np.int32(-1))
+        dst_codes = np.where(is4, addr[k:][row_pair], np.int32(-1))
         cats.extend(socket.inet_ntoa(v.to_bytes(4, "big")) for v in u4.tolist())
     is6 = ipv == 6
     if is6.any():

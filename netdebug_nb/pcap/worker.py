@@ -35,14 +35,37 @@ _ENDED = ("end", "cut", "truncated", "bad", "full")
 class Share:
     """What the worker read: its rows, where it stopped and why, and its warnings."""
 
-    columns: Columns
+    columns: Columns  # the worker's rows: rows `front:` of `whole`
+    whole: Columns
+    front: int
     stop_offset: int  # file offset after the last record stored
     ended: str  # as Scan.ended, or "full": the shared columns filled up at stop_offset
     warnings: list[str] = field(default_factory=list)
 
 
+_M_TOP_PAD = -2  # glibc mallopt parameter
+
+
+def _keep_heap() -> None:
+    """Stop glibc from returning freed heap to the kernel after every batch (this process only).
+
+    Each batch allocates and frees tens of MB of numpy temporaries; by default glibc trims the
+    heap top on free and the next batch faults the pages in again (zeroed), which costs about a
+    fifth of the read. The worker exits when done, so keeping the heap costs nothing later. Not
+    done in the caller's process: there it would be a lasting change to the user's malloc.
+    """
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: keep the default
+        ctypes.CDLL(None).mallopt(_M_TOP_PAD, 256 << 20)
+
+
 class Worker:
-    """Reads the records of ``path`` from byte ``start`` to the end of the file in a child process."""
+    """Reads the records of ``path`` from byte ``start`` to the end of the file in a child process.
+
+    The shared columns keep ``front`` rows free before the worker's rows, for the caller's rows
+    (see :meth:`Columns.after`).
+    """
 
     def __init__(
         self,
@@ -51,12 +74,14 @@ class Worker:
         capacity: int,
         linktypes: Collection[int],
         *,
+        front: int = 0,
         chunk_bytes: int = DEFAULT_CHUNK,
     ) -> None:
         self.path = path
         self.start = start
+        self.front = front
         arrays = len(SPEC) + len(V6)
-        self._mm = mmap.mmap(-1, _STATUS + Columns.nbytes(capacity) + 64 * arrays)
+        self._mm = mmap.mmap(-1, _STATUS + Columns.nbytes(front + capacity) + 64 * arrays)
         self._status = np.frombuffer(self._mm, dtype=np.int64, count=8)
         used = [_STATUS]
 
@@ -66,7 +91,8 @@ class Worker:
             used[0] = at + n
             return np.frombuffer(self._mm, dtype=dtype, count=int(np.prod(shape)), offset=at).reshape(shape)
 
-        self.columns = Columns(capacity, alloc=carve)
+        self.whole = Columns(front + capacity, alloc=carve)
+        self.columns = self.whole.tail(front)
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - runs in the child, reported through the mapping
             code = 1
@@ -80,6 +106,7 @@ class Worker:
 
     def _run(self, linktypes: Collection[int], chunk_bytes: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C in a terminal ends the child quietly
+        _keep_heap()
         scan = Scan(self.path, chunk_bytes=chunk_bytes, start=self.start)
         cols = self.columns
         ended, stop = "", self.start
@@ -109,7 +136,7 @@ class Worker:
         n, n6, stop, ended, wlen = (int(v) for v in st[1:6])
         self.columns.n, self.columns.n6 = n, n6
         warnings = json.loads(bytes(self._mm[64 : 64 + wlen]).decode())
-        return Share(self.columns, stop, _ENDED[ended], warnings)
+        return Share(self.columns, self.whole, self.front, stop, _ENDED[ended], warnings)
 
     def cancel(self) -> None:
         """Stop the worker (its share is not needed) and reap it."""
