@@ -112,7 +112,7 @@ def read(
 PARALLEL_MIN_BYTES = 64 << 20
 # Importing pandas costs the caller about as much as reading this many bytes of a capture, so
 # when pandas is not imported yet the caller takes that much less of the file than the worker.
-_PANDAS_BYTES = 150 << 20
+_PANDAS_BYTES = 192 << 20
 _MAX_WORKER_ROWS = 8 << 20  # shared columns of ~1 GB address space; beyond, the caller reads on
 
 
@@ -314,17 +314,20 @@ def _addresses(
     import socket
 
     n = len(ipv)
-    src_codes = np.full(n, -1, dtype=np.int32)
-    dst_codes = np.full(n, -1, dtype=np.int32)
     cats: list[str] = []
     is4 = ipv == 4
-    if is4.any():
+    if not is4.any():
+        src_codes = np.full(n, -1, dtype=np.int32)
+        dst_codes = np.full(n, -1, dtype=np.int32)
+    else:
         # one hash pass over (src, dst) pairs, then over the few distinct pairs' addresses: half
         # the hashing of factorizing every src and dst, and no selecting of the IPv4 rows. The
         # categories come out in the same order (sources by first row, then destinations).
-        key = src4.astype(np.uint64) << np.uint64(32)
+        other = ~is4
+        key = src4.astype(np.uint64)  # in place from here: each new 8 MB array costs page faults
+        key <<= np.uint64(32)
         key |= dst4
-        key = np.where(is4, key, key[int(is4.argmax())])  # other rows: any IPv4 pair, masked below
+        np.putmask(key, other, key[int(is4.argmax())])  # other rows: any IPv4 pair, masked below
         row_pair, pairs = pd.factorize(key)
         pairs = np.asarray(pairs, dtype=np.uint64)
         k = len(pairs)
@@ -332,8 +335,10 @@ def _addresses(
             np.concatenate([(pairs >> np.uint64(32)).astype(np.uint32), pairs.astype(np.uint32)])
         )
         addr = addr.astype(np.int32)
-        src_codes = np.where(is4, addr[:k][row_pair], np.int32(-1))
-        dst_codes = np.where(is4, addr[k:][row_pair], np.int32(-1))
+        src_codes = addr[:k][row_pair]
+        dst_codes = addr[k:][row_pair]
+        np.putmask(src_codes, other, -1)
+        np.putmask(dst_codes, other, -1)
         cats.extend(socket.inet_ntoa(v.to_bytes(4, "big")) for v in u4.tolist())
     is6 = ipv == 6
     if is6.any():
