@@ -146,20 +146,26 @@ class Columns:
         c.arrays = {name: a[front:] for name, a in self.arrays.items()}
         return c
 
-    def after(self, first: Columns, front: int, rest: Columns) -> Columns | None:
-        """``first``'s rows then ``rest``'s (which fill rows ``front:`` of these arrays).
+    def put_before(self, first: Columns, front: int) -> bool:
+        """Copy ``first``'s rows to just before row ``front``, where a worker's rows start.
 
-        ``first`` is copied into the rows just before ``front``, so the worker's rows, usually
-        the bigger part, are used where they are. None when ``first`` has more rows than fit.
+        Done while the worker still reads, so the worker's rows, usually the bigger part, are
+        never copied (see :meth:`around`). False when ``first`` has more rows than fit.
         """
         if first.n > front:
-            return None
+            return False
+        for name, a in self.arrays.items():
+            k = first.n6 if name in V6 else first.n
+            a[front - k : front] = first.arrays[name][:k]
+        return True
+
+    def around(self, front: int, first: Columns, rest: Columns) -> Columns:
+        """The rows :meth:`put_before` placed before ``front`` and then ``rest``'s (rows ``front:``)."""
         c = Columns(0)
         c.fixed = True
         c.n, c.n6 = first.n + rest.n, first.n6 + rest.n6
         for name, a in self.arrays.items():
             k, m = (first.n6, rest.n6) if name in V6 else (first.n, rest.n)
-            a[front - k : front] = first.arrays[name][:k]
             c.arrays[name] = a[front - k : front + m]
         return c
 

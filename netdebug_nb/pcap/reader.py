@@ -75,17 +75,17 @@ def read(
         resume: int | None = None
         if worker is not None:
             if scan.ended == "end" and scan.stop_offset == worker.start:
+                if cols is None:
+                    cols = Columns(0)
+                placed = worker.whole.put_before(cols, worker.front)  # while the worker reads on
                 share, worker = worker.join(), None
                 if share is None:  # the worker failed: read its part here
                     resume = scan.stop_offset
                 else:
-                    if cols is None:
-                        cols = Columns(0)
-                    both = share.whole.after(cols, share.front, share.columns)
-                    if both is None:  # more rows than the room before the worker's: copy those
+                    if placed:
+                        cols = share.whole.around(share.front, cols, share.columns)
+                    else:  # more rows than the room before the worker's: copy the worker's
                         cols.extend(share.columns)
-                    else:
-                        cols = both
                     scan.warnings.extend(share.warnings)
                     resume = share.stop_offset if share.ended == "full" else None
             elif scan.ended == "cut":  # the worker's start was not a record boundary
@@ -112,7 +112,7 @@ def read(
 PARALLEL_MIN_BYTES = 64 << 20
 # Importing pandas costs the caller about as much as reading this many bytes of a capture, so
 # when pandas is not imported yet the caller takes that much less of the file than the worker.
-_PANDAS_BYTES = 192 << 20
+_PANDAS_BYTES = 208 << 20
 _MAX_WORKER_ROWS = 8 << 20  # shared columns of ~1 GB address space; beyond, the caller reads on
 
 
