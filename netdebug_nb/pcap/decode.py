@@ -98,42 +98,47 @@ def isin(a: np.ndarray, values: tuple[int, ...]) -> B:
 
 # the common packet, Ethernet / IPv4 without options or fragmentation / TCP, UDP or ICMP, as one
 # 54-byte record per packet: its fields are read with a single gather
-_COMMON_FIELDS = (  # (name, type, offset from the Ethernet header)
-    ("etype", ">u2", 12),
-    ("vihl", "u1", 14),
-    ("tot", ">u2", 16),
-    ("ip_id", ">u2", 18),
-    ("fragw", ">u2", 20),
-    ("ttl", "u1", 22),
-    ("proto", "u1", 23),
-    ("src", ">u4", 26),
-    ("dst", ">u4", 30),
-    ("sport", ">u2", 34),
-    ("dport", ">u2", 36),
-    ("seq", ">u4", 38),
-    ("ack", ">u4", 42),
-    ("offflags", ">u2", 46),
-    ("win", ">u2", 48),
+_IP_FIELDS = (  # (name, type, offset from the IPv4 header) of an IPv4 header without options
+    ("vihl", "u1", 0),
+    ("tot", ">u2", 2),
+    ("ip_id", ">u2", 4),
+    ("fragw", ">u2", 6),
+    ("ttl", "u1", 8),
+    ("proto", "u1", 9),
+    ("src", ">u4", 12),
+    ("dst", ">u4", 16),
+    ("sport", ">u2", 20),  # TCP/UDP source port; ICMP type and code
+    ("dport", ">u2", 22),
+    ("seq", ">u4", 24),  # TCP sequence number; UDP length in its first two bytes
+    ("ack", ">u4", 28),
+    ("offflags", ">u2", 32),
+    ("win", ">u2", 34),
 )
-_COMMON = np.dtype(
-    {
-        "names": [f[0] for f in _COMMON_FIELDS],
-        "formats": [f[1] for f in _COMMON_FIELDS],
-        "offsets": [f[2] for f in _COMMON_FIELDS],
-        "itemsize": 54,
-    }
-)
+# link types with a fixed-size link header: (where the ethertype is, or None; IPv4 header offset)
+_LANES: dict[int, tuple[int | None, int]] = {
+    ETHERNET: (12, 14),
+    SLL: (14, 16),  # tcpdump -i any (libpcap < 1.10)
+    SLL2: (0, 20),  # tcpdump -i any
+    IPV4: (None, 0),
+    **{code: (None, 0) for code in RAW_ALIASES},
+}
 
 
-@functools.lru_cache(maxsize=8)
-def _common_in(at: int, width: int) -> np.dtype:
-    """The common-packet fields inside rows of ``width`` bytes where the packet starts at ``at``."""
+@functools.lru_cache(maxsize=16)
+def _lane(etype_at: int | None, l3: int, at: int = 0, width: int = 0) -> np.dtype:
+    """The common-packet fields, in rows of ``width`` bytes where the packet starts at ``at``.
+
+    Rows are as long as the packet's headers (link, IPv4, TCP) unless ``width`` is given.
+    """
+    fields = [(name, fmt, l3 + off + at) for name, fmt, off in _IP_FIELDS]
+    if etype_at is not None:
+        fields.append(("etype", ">u2", etype_at + at))
     return np.dtype(
         {
-            "names": [f[0] for f in _COMMON_FIELDS],
-            "formats": [f[1] for f in _COMMON_FIELDS],
-            "offsets": [f[2] + at for f in _COMMON_FIELDS],
-            "itemsize": width,
+            "names": [f[0] for f in fields],
+            "formats": [f[1] for f in fields],
+            "offsets": [f[2] for f in fields],
+            "itemsize": width or l3 + 40,
         }
     )
 
@@ -145,24 +150,30 @@ _GENERAL_SHARE = 0.5  # with more uncommon packets than this, the general decode
 def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded:
     """Decode the headers of every packet in ``batch`` whose link type is in ``linktypes``.
 
-    Most packets of a real capture have the same shape (Ethernet, IPv4 without options, TCP or
-    UDP), so those are decoded from one gather of fixed offsets; the rest (VLAN tags, IPv6, other
-    link types, fragments, short captures...) go through the general decode, which follows every
-    header's length fields. Both give the same values for the common packets.
+    Most packets of a real capture have the same shape (one link header, IPv4 without options,
+    TCP, UDP or ICMP), so those are decoded from one gather of fixed offsets; the rest (VLAN
+    tags, IPv6, fragments, short captures...) go through the general decode, which follows
+    every header's length fields. Both give the same values for the common packets.
     """
     n = len(batch)
-    if n < _COMMON_MIN or ETHERNET not in linktypes:
+    lt0 = int(batch.linktype[0]) if n else -1
+    if n < _COMMON_MIN or lt0 not in _LANES or lt0 not in linktypes:
         return decode_general(batch, linktypes)
-    if batch.head is not None and batch.head.shape[1] - batch.head_at >= _COMMON.itemsize:
-        r = batch.head.view(_common_in(batch.head_at, batch.head.shape[1]))[:, 0]  # read by the walk
+    etype_at, l3 = _LANES[lt0]
+    size = l3 + 40  # link header, IPv4 header, TCP header without options
+    if batch.head is not None and batch.head.shape[1] - batch.head_at >= size:
+        # the packet's first bytes, read by the walk together with the record header
+        r = batch.head.view(_lane(etype_at, l3, batch.head_at, batch.head.shape[1]))[:, 0]
     else:  # a plain byte gather (memcpy per packet) is several times faster than a structured one
-        r = Gather(batch.buf).rows(_COMMON.itemsize, batch.off).view(_COMMON)[:, 0]
+        r = Gather(batch.buf).rows(size, batch.off).view(_lane(etype_at, l3))[:, 0]
     u8, u16, u32 = np.uint8, np.uint16, np.uint32
     proto = r["proto"]
     fragw = r["fragw"].astype(u16)
     tot = r["tot"].astype(np.int64)
-    common = (batch.linktype == ETHERNET) & (batch.caplen >= _COMMON.itemsize)
-    common &= (r["etype"] == 0x0800) & (r["vihl"] == 0x45) & ((fragw & 0x3FFF) == 0)
+    common = (batch.linktype == lt0) & (batch.caplen >= size)
+    if etype_at is not None:
+        common &= r["etype"] == 0x0800
+    common &= (r["vihl"] == 0x45) & ((fragw & 0x3FFF) == 0)
     common &= (tot >= 20) | (tot == 0)
     tcp = proto == TCP
     udp = proto == UDP
@@ -171,14 +182,15 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
     other = np.flatnonzero(~common)
     if len(other) > n * _GENERAL_SHARE:
         return decode_general(batch, linktypes)
+    l4 = l3 + 20
     offflags = r["offflags"].astype(u16)
     thl = (offflags >> 12).astype(np.int64) * 4
-    ip_end = np.where(tot == 0, batch.wirelen, tot + 14)
+    ip_end = np.where(tot == 0, batch.wirelen, tot + l3)
     sport = r["sport"].astype(u16)
     dport = r["dport"].astype(u16)
     seq = r["seq"].astype(u32)
     ulen = (seq >> 16).astype(np.int64)  # the UDP length field sits where TCP's sequence starts
-    payload_len = np.where(tcp, ip_end - 34 - thl, np.where(udp, ulen - 8, ip_end - 42))
+    payload_len = np.where(tcp, ip_end - l4 - thl, np.where(udp, ulen - 8, ip_end - l4 - 8))
     tcp_ok = tcp & (thl >= 20)
     d = Decoded(
         vlan=np.zeros(n, dtype=u16),
@@ -208,7 +220,7 @@ def decode(batch: Batch, linktypes: Collection[int] = FAST_LINKTYPES) -> Decoded
         icmp=icmp,
         icmp_type=(sport >> 8).astype(u8),
         icmp_code=(sport & 0xFF).astype(u8),
-        l4_offset=np.where(tcp, 34 + thl, 42),
+        l4_offset=np.where(tcp, l4 + thl, l4 + 8),
         has_l4_offset=tcp_ok | udp,
     )
     if len(other):

@@ -353,6 +353,7 @@ def _pcap_walkers(h: _PcapHeader) -> tuple[Step, Plausible]:
     # the batch's header fields and the decode's common-packet lane both use it
     step.head = h.record_head()  # type: ignore[attr-defined]
     step.invalid = invalid  # type: ignore[attr-defined]
+
     def prefilter(g: Gather, start: int) -> tuple[str, int, int, int]:
         """Record starts have a timestamp near the one of the record at ``start``.
 
