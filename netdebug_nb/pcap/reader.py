@@ -1,8 +1,10 @@
 """Read a capture file into the packet table (:data:`PACKETS_SCHEMA`), fast enough for real captures.
 
 The recipe: :mod:`formats` finds the packet records chunk by chunk, :mod:`decode` turns each
-chunk's headers into numpy columns, and this module stitches the chunks into one DataFrame with
-nullable columns and shared address categories. Nothing here loops over packets in Python.
+chunk's headers into numpy columns (:mod:`columns`), and this module wraps them into one
+DataFrame with nullable columns and shared address categories. Nothing here loops over packets
+in Python. A big classic pcap is read by two processes, the caller and a forked
+:mod:`worker`, each taking a part of the file; the rows are the same as one process reads.
 Problems that cost packets (truncated or corrupt records) are kept as warnings: emitted as
 :class:`CaptureWarning` and listed in ``df.attrs["warnings"]``, next to the rows that were read.
 """

@@ -179,3 +179,38 @@ def test_pcapng_and_gzip_are_read_alone(tmp_path: Path, mixed: Path) -> None:
     ng.write_bytes(pb.shb() + pb.idb(1) + b"".join(pb.epb(0, i, b"\0" * 60) for i in range(2000)))
     assert reader._split(ng, 2, None) is None
     assert len(reader.read(ng, workers=2)) == 2000
+
+
+def _run_python(code: str, *args: str) -> str:
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_pandas_imported_for_the_caller_leaves_the_collector_as_it_was(mixed: Path) -> None:
+    code = """
+import gc, sys
+from netdebug_nb.pcap.reader import read
+if sys.argv[2] == "off":
+    gc.disable()
+df = read(sys.argv[1], workers=2)
+print(len(df), gc.isenabled(), gc.get_freeze_count() > 0, "pandas" in sys.modules)
+"""
+    # enabled: pandas' objects were frozen (exit and later collections skip them)
+    assert _run_python(code, str(mixed), "on") == "30000 True True True"
+    # disabled by the program: stays disabled, nothing frozen
+    assert _run_python(code, str(mixed), "off") == "30000 False False True"
+
+
+def test_program_that_ignores_sigchld(mixed: Path) -> None:
+    code = """
+import signal, sys
+from netdebug_nb.pcap.reader import read
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel: no waitpid
+a = read(sys.argv[1], workers=1)
+b = read(sys.argv[1], workers=2)
+print(a.equals(b), len(b))
+"""
+    assert _run_python(code, str(mixed)) == "True 30000"
