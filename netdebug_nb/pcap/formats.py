@@ -768,7 +768,12 @@ class Scan:
                     lo = (base // mmap.PAGESIZE) * mmap.PAGESIZE
                     with contextlib.suppress(OSError):  # map the chunk in one call, not page by page
                         mm.madvise(_MADV_POPULATE_READ, lo, min(base + cap + PAD, size) - lo)
-                else:
+                elif size + PAD <= len(whole):  # a range that ends inside the file: read on
+                    buf, fill, eof = whole[base : size + PAD], size - base, True
+                    lo = (base // mmap.PAGESIZE) * mmap.PAGESIZE
+                    with contextlib.suppress(OSError):
+                        mm.madvise(_MADV_POPULATE_READ, lo, size - lo)
+                else:  # the end of the file: PAD bytes past it must exist, so copy
                     tail = bytearray(size - base + PAD)
                     with memoryview(mm) as view:  # one copy, not two
                         tail[: size - base] = view[base:size]
