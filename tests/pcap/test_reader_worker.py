@@ -214,3 +214,12 @@ b = read(sys.argv[1], workers=2)
 print(a.equals(b), len(b))
 """
     assert _run_python(code, str(mixed)) == "True 30000"
+
+
+def test_no_shared_memory_reads_alone(mixed: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
+    def refuse(*a: object, **k: object) -> None:
+        raise OSError(12, "Cannot allocate memory")  # e.g. vm.overcommit_memory=2
+
+    monkeypatch.setattr(worker.mmap, "mmap", refuse)
+    assert_same(*both(mixed))
+    assert forks == []
