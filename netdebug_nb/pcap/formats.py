@@ -454,7 +454,6 @@ class Scan:
         h = self._pcap_header(f, head)
         order, frac_ns, hdr, linktype, limit = h.order, h.frac_ns, h.hdr, h.linktype, h.limit
         u32 = order + "u4"
-        rec_dtype = np.dtype([("sec", u32), ("frac", u32), ("caplen", u32), ("wirelen", u32)])
         step, plausible = _pcap_walkers(h)
         self.record_header = hdr
         if self.start is not None:
@@ -467,7 +466,8 @@ class Scan:
             w = walk(g, 0, fill, step, plausible)
             p = w.pos
             if len(p):
-                hdrs = w.rows if w.rows is not None else g.rows(16, p).view(rec_dtype)[:, 0]
+                hdrs = w.rows  # the classic pcap step reads each record's head with its header
+                assert hdrs is not None
                 yield Batch(
                     buf=buf,
                     off=p + hdr,
@@ -478,7 +478,7 @@ class Scan:
                     iface=np.zeros(len(p), dtype=np.uint16),
                     linktype=np.full(len(p), linktype, dtype=np.uint16),
                     base=offset,
-                    head=None if w.rows is None else w.rows.view(np.uint8).reshape(len(p), -1),
+                    head=hdrs.view(np.uint8).reshape(len(p), -1),
                     head_at=hdr,
                 )
             self.stop_offset = offset + w.stop

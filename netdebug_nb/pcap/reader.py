@@ -246,14 +246,14 @@ def packet_records(path: str | Path, frames: Sequence[int]) -> list[tuple[bytes,
     return [found[k] for k in frames]
 
 
-def _estimate(path: Path, first: Batch | None, max_packets: int | None) -> int:
+def _estimate(path: Path, first: Batch, max_packets: int | None) -> int:
     """Packets expected in the file, from the first batch's bytes per packet (+10%).
 
     Only sizes the output columns: more rows grow them, and memory never touched for rows that
     did not come is not resident.
     """
-    n = len(first) if first is not None else 0
-    if first is None or not n:
+    n = len(first)
+    if not n:
         return 1024
     span = int(first.off[-1] + first.caplen[-1] - first.off[0]) + 16 * n
     est = int(n * path.stat().st_size / max(span, 1) * 1.1) + 1024
