@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from netdebug_nb import schema, tools
+from netdebug_nb import schema, textfile, tools
 from netdebug_nb.errors import (
     InputError,
     ParseError,
@@ -173,14 +173,7 @@ def collect(targets: Sequence[str], **options: Any) -> str:
 
 
 def read(path: str | Path) -> FpingOutput:
-    p = Path(path)
-    try:
-        text = p.read_text(errors="replace")
-    except FileNotFoundError as exc:
-        raise InputError(p, "no such file (fping_output)") from exc
-    except OSError as exc:
-        raise InputError(p, f"cannot read: {exc.strerror}") from exc
-    return parse(text, source=str(p))
+    return parse(textfile.read(path, "fping_output"), source=str(Path(path)))
 
 
 def parse(text: str, *, source: str = "fping output") -> FpingOutput:

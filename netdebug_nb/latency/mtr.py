@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from netdebug_nb import schema, tools
+from netdebug_nb import schema, textfile, tools
 from netdebug_nb.errors import InputError, ParseError, ToolFailedError, ToolPermissionError, ToolTimeoutError
 
 HOPS_SCHEMA: schema.Schema = {
@@ -97,12 +97,7 @@ def collect(target: str, **options: Any) -> str:
 def read(path: str | Path) -> pd.DataFrame:
     """Per-hop frame from a saved ``--json`` or ``--raw`` output (detected from its first character)."""
     p = Path(path)
-    try:
-        text = p.read_text(errors="replace")
-    except FileNotFoundError as exc:
-        raise InputError(p, "no such file (mtr_output)") from exc
-    except OSError as exc:
-        raise InputError(p, f"cannot read: {exc.strerror}") from exc
+    text = textfile.read(p, "mtr_output")
     if text.lstrip().startswith("{"):
         return parse_json(text, source=str(p))
     return parse_raw_hops(text, source=str(p))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from netdebug_nb import schema, tools
+from netdebug_nb import schema, textfile, tools
 from netdebug_nb.errors import InputError, ParseError, ToolFailedError, ToolPermissionError
 
 IPV4_ICMP_OVERHEAD = 28  # IPv4 header (20) + ICMP echo header (8)
@@ -129,11 +129,7 @@ def parse(text: str, *, source: str = "mtu sweep") -> pd.DataFrame:
 
 
 def read(path: str | Path) -> pd.DataFrame:
-    p = Path(path)
-    try:
-        return parse(p.read_text(errors="replace"), source=str(p))
-    except FileNotFoundError as exc:
-        raise InputError(p, "no such file (mtu sweep output)") from exc
+    return parse(textfile.read(path, "mtu sweep output"), source=str(Path(path)))
 
 
 def analyze(sweep: pd.DataFrame) -> list[Verdict]:
