@@ -14,8 +14,10 @@ VENV=$ROOT/.venv
 APT_PACKAGES=(
   python3 python3-venv ca-certificates
   fping mtr-tiny tcpdump tshark dnsmasq-base iperf3 nmap iptables nftables ethtool iproute2
-  conntrack netcat-openbsd ipvsadm bind9-dnsutils iputils-ping procps psmisc
+  conntrack netcat-openbsd ipvsadm bind9-dnsutils iputils-ping procps psmisc curl openssl
 )
+# Only for the tests: a real browser for the report and JupyterLab checks.
+TEST_APT_PACKAGES=(chromium chromium-driver)
 IMAGE_APT_PACKAGES=(buildah debootstrap)
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -59,6 +61,9 @@ pick_python() {
 setup() {
   need_root setup
   install_apt "${APT_PACKAGES[@]}"
+  if [ "${1:-}" = test ]; then
+    install_apt "${TEST_APT_PACKAGES[@]}"
+  fi
   if [ "${NETDEBUG_SKIP_IMAGE:-0}" != 1 ] && [ "${1:-}" = test ]; then
     install_apt "${IMAGE_APT_PACKAGES[@]}"
   fi
