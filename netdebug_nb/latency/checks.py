@@ -20,6 +20,7 @@ import pandas as pd
 from netdebug_nb import findings
 from netdebug_nb.findings import Finding
 from netdebug_nb.latency.mtu import Verdict
+from netdebug_nb.netstate import nexthop
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,14 @@ def _names(items: Iterable[Any], limit: int = 4) -> str:
     return shown + (f" and {len(targets) - limit} more" if len(targets) > limit else "")
 
 
-def targets(stats: pd.DataFrame) -> list[Finding]:
-    """Targets that did not resolve or never answered."""
+def targets(stats: pd.DataFrame, hops: pd.DataFrame | None = None) -> list[Finding]:
+    """Targets that did not resolve or never answered.
+
+    ``hops`` (:func:`netdebug_nb.netstate.nexthop.collect`, read after a live run) tells a target
+    whose next hop never answered ARP / ND ("no ARP reply on eth0": wrong address, host down, wrong
+    VLAN) from one whose packets left and were silently dropped further on. Without it (saved
+    output) neither is claimed.
+    """
     out: list[Finding] = []
     unres = stats[stats["status"] == "unresolvable"]
     if len(unres):
@@ -56,32 +63,59 @@ def targets(stats: pd.DataFrame) -> list[Finding]:
         )
     dead = stats[stats["status"] == "unreachable"]
     if len(dead):
+        hop = {} if hops is None else {str(r["target"]): r for r in _records(hops)}
         names = [str(t) for t in dead["target"]]
-        silent = "no reply and no ICMP error (silently dropped)"
-        why = {
-            str(r["target"]): (r["error"] if isinstance(r["error"], str) else silent) for r in _records(dead)
-        }
+        why: dict[str, str] = {}
+        no_neighbour: list[str] = []
+        for r in _records(dead):
+            t = str(r["target"])
+            h = hop.get(t)
+            if h is not None and h["state"] in nexthop.BAD_STATES:
+                why[t] = nexthop.reason(h)
+                no_neighbour.append(t)
+            elif isinstance(r["error"], str):
+                why[t] = r["error"]
+            elif h is not None and h["state"] in nexthop.RESOLVED_STATES:
+                why[t] = "no reply (silently dropped)"
+            else:
+                why[t] = "no reply and no ICMP error"
         rejected = [t for t, w in why.items() if "Unreachable" in w or "Prohibited" in w]
-        detail = (
-            "Every probe was lost. "
-            + (
-                f"An ICMP error came back for {_names(rejected)} (actively rejected or no route). "
-                if rejected
-                else ""
+        dropped = [t for t, w in why.items() if w == "no reply (silently dropped)"]
+        unknown = [t for t, w in why.items() if w == "no reply and no ICMP error"]
+        parts = ["Every probe was lost."]
+        if no_neighbour:
+            parts.append(
+                f"Nothing answered ARP/ND for {_names(no_neighbour)} ({why[no_neighbour[0]]}): no packet "
+                "left this host. The address is wrong, the host is down, or it is on another VLAN/subnet."
             )
-            + (
-                "Silent loss (no ICMP error) points at a firewall DROP, a down host, or a missing return route."
-                if len(rejected) < len(names)
-                else ""
+        if rejected:
+            parts.append(f"An ICMP error came back for {_names(rejected)} (actively rejected or no route).")
+        if dropped:
+            parts.append(
+                f"The next hop answered ARP/ND for {_names(dropped)} but no reply and no ICMP error came "
+                "back: a firewall DROP, a down host behind a router, or a missing return route."
             )
-        )
+        if unknown:
+            parts.append(
+                f"No reply and no ICMP error for {_names(unknown)} (the neighbour state was not read: saved "
+                "output): a firewall DROP, a down host, an unanswered ARP, or a missing return route."
+            )
+        evidence: dict[str, Any] = {
+            "targets": why,
+            "sent": {str(r["target"]): int(r["sent"]) for r in _records(dead)},
+        }
+        if hops is not None:
+            evidence["neighbours"] = {
+                t: {k: hop[t][k] for k in ("next_hop", "dev", "on_link", "state")} for t in names if t in hop
+            }
         out.append(
             Finding(
                 "target.unreachable",
                 "critical",
-                f"{len(names)} target(s) unreachable: {_names(names)}",
-                detail.strip(),
-                {"targets": why, "sent": {str(r["target"]): int(r["sent"]) for r in _records(dead)}},
+                f"{len(names)} target(s) unreachable: {_names(names)}"
+                + (f" (no ARP/ND reply for {_names(no_neighbour)})" if no_neighbour else ""),
+                " ".join(parts),
+                evidence,
             )
         )
     return out

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.findings import Finding, Severity
-from netdebug_nb.netstate import firewall, neighbours
+from netdebug_nb.netstate import firewall, neighbours, nexthop
 from netdebug_nb.netstate.snapshot import COMMANDS, Note
 
 if TYPE_CHECKING:
@@ -473,8 +473,61 @@ def state(st: State, th: Thresholds) -> list[Finding]:
 # --- reachability and throughput ----------------------------------------------------------
 
 
-def reachability(reach: pd.DataFrame, lookups: pd.DataFrame) -> list[Finding]:
+def probed_neighbours(hops: pd.DataFrame, known: pd.DataFrame | None = None) -> list[Finding]:
+    """``neigh.incomplete`` / ``neigh.failed`` for the next hops of probed targets that never answered.
+
+    The neighbour table collected before the probes cannot show these: the probes create the
+    entries. Entries already in ``known`` (the table read before) were reported with the state.
+    """
+    bad = nexthop.unanswered(hops)
+    if known is not None and not known.empty and not bad.empty:
+        seen = set(zip(known["dst"], known["dev"], known["state"], strict=True))
+        bad = bad[
+            [(h, d, s) not in seen for h, d, s in zip(bad["next_hop"], bad["dev"], bad["state"], strict=True)]
+        ]
     out: list[Finding] = []
+    for state_, fid in (("INCOMPLETE", "neigh.incomplete"), ("FAILED", "neigh.failed")):
+        rows = bad[bad["state"] == state_]
+        if rows.empty:
+            continue
+        recs = rows.to_dict("records")
+        gateways = sorted({str(r["next_hop"]) for r in recs if not r["on_link"]})
+        out.append(
+            Finding(
+                fid,
+                "critical",
+                f"{len(recs)} probed target(s) unreachable: "
+                + "; ".join(nexthop.reason(r) for r in recs[:4]),
+                "Nothing answered ARP / ND for these addresses on their link while they were probed, so "
+                "no packet could be sent: the address is wrong, the host is down, or it sits on another "
+                "VLAN / subnet. This is not a firewall: the ports were never reached."
+                + (
+                    f" {', '.join(gateways)} is the gateway for them: everything routed through it is lost."
+                    if gateways
+                    else ""
+                ),
+                {
+                    "targets": [
+                        {k: r[k] for k in ("target", "address", "next_hop", "dev", "on_link", "state")}
+                        for r in recs
+                    ],
+                    "neighbours": [
+                        {"dst": r["next_hop"], "dev": r["dev"], "state": r["state"]} for r in recs
+                    ],
+                    "gateways": gateways,
+                },
+            )
+        )
+    return out
+
+
+def reachability(
+    reach: pd.DataFrame,
+    lookups: pd.DataFrame,
+    hops: pd.DataFrame | None = None,
+    known_neighbours: pd.DataFrame | None = None,
+) -> list[Finding]:
+    out: list[Finding] = [] if hops is None else probed_neighbours(hops, known_neighbours)
     for state_, fid, what in (
         ("filtered", "port.filtered", "no answer / ICMP prohibited: a firewall or a route drops them"),
         (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netdebug_nb import schema
+from netdebug_nb import schema, tools
 from netdebug_nb.netstate.parsing import json_list
 
 if TYPE_CHECKING:
@@ -49,3 +49,8 @@ def parse(text: str, source: str = "ip-neigh.json") -> pd.DataFrame:
 def unresolved(neigh: pd.DataFrame) -> pd.DataFrame:
     """Entries whose address never answered (INCOMPLETE while resolving, FAILED after)."""
     return neigh[neigh["state"].isin(BAD_STATES)].reset_index(drop=True)
+
+
+def collect(*, timeout: float = 5.0) -> str:
+    """``ip -j neigh show``: the whole table (both families), as the kernel has it now."""
+    return tools.run(("ip", "-j", "neigh", "show"), timeout=timeout).stdout

@@ -30,7 +30,7 @@ REACH_SCHEMA: schema.Schema = {
     "address": "string",  # resolved address ("" when it did not resolve)
     "proto": "string",  # tcp | udp
     "port": "Int64",
-    "state": "string",  # open | closed | filtered | open|filtered (UDP, no answer) | error
+    "state": "string",  # open | closed | filtered | open|filtered (UDP, no answer) | unreachable | error
     "reason": "string",  # RST, ICMP port unreachable, no answer, no route ...
     "method": "string",  # nmap | connect
     "rtt_ms": "Float64",  # connect test only
@@ -233,6 +233,30 @@ def empty() -> pd.DataFrame:
     return schema.empty(REACH_SCHEMA)
 
 
+UNREACHABLE = "unreachable"
+"""State of a port whose target (or its gateway) never answered ARP / ND: nothing was filtered."""
+
+
+def explain_neighbours(reach: pd.DataFrame, hops: pd.DataFrame) -> pd.DataFrame:
+    """``reach`` with the ports of targets whose next hop never answered ARP / ND marked unreachable.
+
+    Without this a host absent from its link shows as "filtered (no answer)" on every port, which
+    sends people looking for a firewall. ``hops`` is :func:`netdebug_nb.netstate.nexthop.collect`
+    read after the probes, when the probes' own ARP / ND requests have failed.
+    """
+    from netdebug_nb.netstate import nexthop
+
+    bad = nexthop.unanswered(hops)
+    if reach.empty or bad.empty:
+        return reach
+    why = {str(r["target"]): nexthop.reason(r) for r in bad.to_dict("records")}
+    out = reach.copy()
+    hit = out["target"].isin(list(why)) & out["state"].isin(["filtered", "open|filtered", "error"])
+    out.loc[hit, "state"] = UNREACHABLE
+    out.loc[hit, "reason"] = out.loc[hit, "target"].map(why)
+    return schema.conform(out, REACH_SCHEMA)
+
+
 def matrix(reach: pd.DataFrame) -> pd.DataFrame:
     """source × destination:port/proto → state."""
     import pandas as pd
@@ -240,6 +264,7 @@ def matrix(reach: pd.DataFrame) -> pd.DataFrame:
     if reach.empty:
         return pd.DataFrame()
     col = reach["target"] + ":" + reach["port"].astype("string") + "/" + reach["proto"]
-    return reach.assign(destination=col).pivot_table(
+    shown = reach["state"].where(reach["state"] != UNREACHABLE, "unreachable (no ARP/ND reply)")
+    return reach.assign(destination=col, state=shown).pivot_table(
         index="source", columns="destination", values="state", aggfunc="first", sort=False
     )

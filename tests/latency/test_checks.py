@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from netdebug_nb.latency import checks, fping, probes
+from netdebug_nb.netstate import neighbours, nexthop, routes
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "latency"
 
@@ -14,7 +15,8 @@ def test_findings_on_recorded_run() -> None:
     assert set(found) == {"target.unresolvable", "target.unreachable", "latency.loss", "latency.outage"}
     assert found["latency.loss"].severity == "critical"  # 20% to .12
     assert found["latency.outage"].evidence["outages"][0]["probes"] == 12
-    assert "silently dropped" in found["target.unreachable"].evidence["targets"]["198.18.3.5"]
+    # saved output: the neighbour state is unknown, so neither "dropped" nor "no ARP reply" is claimed
+    assert found["target.unreachable"].evidence["targets"]["198.18.3.5"] == "no reply and no ICMP error"
 
 
 def test_thresholds_are_parameters() -> None:
@@ -29,7 +31,40 @@ def test_rejected_vs_dropped_targets() -> None:
     stats = probes.summarize(fping.read(FIX / "fping5_C_D.txt").probes)
     (f,) = [f for f in checks.targets(stats) if f.id == "target.unreachable"]
     ev = f.evidence["targets"]
-    assert ev["198.18.2.11"].startswith("Host Unreachable") and "silently" in ev["198.18.2.12"]
+    assert (
+        ev["198.18.2.11"].startswith("Host Unreachable") and ev["198.18.2.12"] == "no reply and no ICMP error"
+    )
+
+
+def test_neighbour_state_names_the_real_cause() -> None:
+    """An on-link target nobody answers ARP for is "no ARP reply on IFACE"; dropped only where ARP resolved."""
+    stats = probes.summarize(fping.read(FIX / "fping5_C_D.txt").probes)
+    dead = [str(t) for t in stats.loc[stats["status"] == "unreachable", "target"]]
+    assert "198.18.2.12" in dead
+    lookups = routes.lookups(
+        {
+            "198.18.2.12": '[{"dst":"198.18.2.12","dev":"eth0","prefsrc":"198.18.2.2","flags":[]}]',
+            "198.18.2.11": '[{"dst":"198.18.2.11","gateway":"198.18.1.1","dev":"eth1","flags":[]}]',
+        }
+    )
+    neigh = neighbours.parse(
+        '[{"dst":"198.18.2.12","dev":"eth0","state":["FAILED"]},'
+        '{"dst":"198.18.1.1","dev":"eth1","lladdr":"02:00:00:00:00:01","state":["REACHABLE"]}]'
+    )
+    hops = nexthop.build(lookups, neigh, {"198.18.2.12": "198.18.2.12", "198.18.2.11": "198.18.2.11"})
+    (f,) = [f for f in checks.targets(stats, hops) if f.id == "target.unreachable"]
+    ev = f.evidence["targets"]
+    assert ev["198.18.2.12"] == "no ARP reply for 198.18.2.12 on eth0"
+    assert ev["198.18.2.11"].startswith("Host Unreachable")  # the ICMP error still wins
+    assert f.evidence["neighbours"]["198.18.2.12"]["state"] == "FAILED"
+    assert "no ARP/ND reply for 198.18.2.12" in f.title and "another VLAN" in f.detail
+    # the same target with its neighbour resolved: now the loss is silent dropping further on
+    resolved = neighbours.parse(
+        '[{"dst":"198.18.2.12","dev":"eth0","lladdr":"02:00:00:00:00:02","state":["STALE"]}]'
+    )
+    hops = nexthop.build(lookups, resolved, {"198.18.2.12": "198.18.2.12"})
+    (f,) = [f for f in checks.targets(stats, hops) if f.id == "target.unreachable"]
+    assert f.evidence["targets"]["198.18.2.12"] == "no reply (silently dropped)"
 
 
 def test_truncated_note_is_a_finding() -> None:

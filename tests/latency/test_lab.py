@@ -135,7 +135,8 @@ def test_notebook_run_finds_every_scenario(lab: Lab, tmp_path: Path) -> None:
     r.iptables("-A", "OUTPUT", "-p", "icmp", "--icmp-type", "time-exceeded",
                "-m", "statistic", "--mode", "random", "--probability", "0.6", "-j", "DROP")  # fmt: skip
     r.iptables("-A", "OUTPUT", "-p", "icmp", "--icmp-type", "fragmentation-needed", "-j", "DROP")
-    targets = json.dumps([S1, S2, S3, "no-such-host.invalid"])
+    absent = "198.18.1.9"  # on the client's own link, no host has it: nobody answers ARP
+    targets = json.dumps([S1, S2, S3, "no-such-host.invalid", absent])
     done = h["client"].run(
         *netdebug_cmd(), "run", "latency",
         "-p", "targets", targets, "-p", "count", "60", "-p", "interval_ms", "20", "-p", "timeout_ms", "500",
@@ -152,7 +153,12 @@ def test_notebook_run_finds_every_scenario(lab: Lab, tmp_path: Path) -> None:
     } <= ids, ids  # fmt: skip
     assert "path.hop_loss" in ids  # the random loss to server1 shows at its destination hop
     unreachable = next(f for f in report["findings"] if f["id"] == "target.unreachable")
-    assert set(unreachable["evidence"]["targets"]) == {S2, S3}
+    why = unreachable["evidence"]["targets"]
+    assert set(why) == {S2, S3, absent}
+    assert why[absent] == "no ARP reply for 198.18.1.9 on v0client"
+    assert why[S3] == "no reply (silently dropped)"  # the router answered ARP; the DROP is further on
+    assert why[S2].startswith("Host Unreachable")
+    assert unreachable["evidence"]["neighbours"][absent]["state"] in ("INCOMPLETE", "FAILED")
     assert (tmp_path / "latency" / "latency.html").stat().st_size > 10_000
 
 

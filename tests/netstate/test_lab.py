@@ -100,7 +100,7 @@ def test_netstate_lab_client_and_router(lab: Lab, tmp_path: Path) -> None:
     time.sleep(6)  # enough segments for the retransmission ratio
     doc = run_netstate(
         client, tmp_path / "client",
-        "-p", "targets", "198.18.2.10,198.18.1.2,198.18.200.1",
+        "-p", "targets", "198.18.2.10,198.18.1.2,198.18.200.1,198.18.1.9",
         "-p", "ports", "5201,9000,9001,8080,udp/9002",
         "-p", "iperf_server", "198.18.2.10", "-p", "iperf_seconds", "2", "-p", "iperf_udp_rate", "40M",
         "-p", "save_snapshot", str(tmp_path / "client-snap"),
@@ -127,6 +127,13 @@ def test_netstate_lab_client_and_router(lab: Lab, tmp_path: Path) -> None:
     assert got["socket.listen_loopback_only"]["severity"] == "warning"
     assert got["socket.listen_loopback_only"]["evidence"]["probed_ports_on_loopback_only"] == [8080]
     assert [t["target"] for t in got["route.no_route"]["evidence"]["targets"]] == ["198.18.200.1"]
+    # 198.18.1.9 is on the client's link but no host has it: not "filtered", nobody answers ARP
+    assert not any(p["target"] == "198.18.1.9" for p in ports), ports
+    absent = got.get("neigh.incomplete") or got["neigh.failed"]
+    assert absent["severity"] == "critical"
+    assert [(t["target"], t["on_link"]) for t in absent["evidence"]["targets"]] == [("198.18.1.9", True)]
+    assert absent["evidence"]["targets"][0]["dev"] == "v0client"
+    assert "no ARP reply for 198.18.1.9 on v0client" in absent["title"]
     assert (tmp_path / "client-snap" / "ip-route.json").is_file()
 
     incomplete_now(router)
