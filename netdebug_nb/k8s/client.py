@@ -239,6 +239,11 @@ _LISTS: dict[str, tuple[str, str, str]] = {
     ),
     "nodes": ("CoreV1Api", "", "list_node"),
     "namespaces": ("CoreV1Api", "", "list_namespace"),
+    "networkpolicies": (
+        "NetworkingV1Api",
+        "list_namespaced_network_policy",
+        "list_network_policy_for_all_namespaces",
+    ),
 }
 
 _GETS: dict[str, tuple[str, str, bool]] = {
