@@ -199,6 +199,8 @@ def _add_k8s(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait for the pod to be Ready")
     s.set_defaults(func=cmd_k8s_lab)
 
+    _add_k8s_netpol(ks, cluster_args)
+
 
 def cmd_k8s_inventory(args: argparse.Namespace, env: Env) -> int:
     import pandas as pd
@@ -300,6 +302,59 @@ def cmd_k8s_lab(args: argparse.Namespace, env: Env) -> int:
         lab.wait_ready(cluster, result.namespace, result.pod, args.wait)
         env.stdout.write(f"pod/{result.pod}: Ready\n")
     env.stdout.write(result.instructions() + "\n")
+    return 0
+
+
+# --- k8s netpol: NetworkPolicy truth table (netdebug_nb.k8s.netpol, .policymatrix) -------
+
+
+def _add_k8s_netpol(ks: argparse._SubParsersAction, cluster_args: object) -> None:  # type: ignore[type-arg]
+    np_ = ks.add_parser("netpol", help="NetworkPolicy (networking.k8s.io/v1) evaluated offline or live")
+    nps = np_.add_subparsers(dest="netpol_command", required=True, metavar="NETPOL_COMMAND")
+    s = nps.add_parser("matrix", help="truth table: every ordered pair of pods × port, allowed or denied")
+    assert callable(cluster_args)
+    cluster_args(s)
+    s.add_argument(
+        "--manifests",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="YAML/JSON file or directory (kubectl get ns,pods,networkpolicies -A -o yaml); default: the cluster",
+    )
+    s.add_argument(
+        "-n", "--namespace", action="append", default=[], help="only pods of this namespace (repeatable)"
+    )
+    s.add_argument("--ports", default="", help="tcp/80,tcp/8080,udp/53 (default: the pods' container ports)")
+    s.add_argument("--json", action="store_true", help="one row per source, destination and port")
+    s.set_defaults(func=cmd_k8s_netpol_matrix)
+
+
+def cmd_k8s_netpol_matrix(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.k8s import netpol, objects, policymatrix
+
+    ports = policymatrix.parse_ports(args.ports) if args.ports else None  # typos before any I/O
+    objs = objects.load(
+        args.manifests,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        timeout_s=args.timeout,
+        namespace=args.namespace[0] if len(args.namespace) == 1 else None,
+    )
+    engine = netpol.compile(objs)
+    scoped = [p for p in engine.pods if not args.namespace or p.namespace in args.namespace]
+    m = policymatrix.compute(engine, ports or policymatrix.default_ports(scoped), args.namespace)
+    if args.json:
+        m.write_json(env.stdout)
+    else:
+        env.stdout.write(f"{objs.summary()}\n{m.summary()}\n\n{m.grid()}\n")
+    notes = [*objs.warnings, objs.unsupported_line()]
+    if m.other_policies:
+        notes.append(
+            f"{len(m.other_policies)} policies of other kinds not evaluated: "
+            + ", ".join(m.other_policies[:5])
+        )
+    for note in filter(None, notes):
+        env.stderr.write(f"netdebug-nb: warning: {note}\n")
     return 0
 
 

@@ -22,7 +22,7 @@ does not parse raises :class:`ObjectsError` naming the file and line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -264,3 +264,30 @@ def collect(cluster: Cluster, namespace: str | None = None) -> Objects:
         for item in doc.get("items") or []:
             out.add({"apiVersion": f"{group}/{version}", "kind": names[(group, plural)], **item})
     return out
+
+
+def load(
+    manifests: str | Path | Sequence[str | Path] = (),
+    *,
+    kubeconfig: str = "",
+    context: str = "",
+    timeout_s: float = 5.0,
+    namespace: str | None = None,
+) -> Objects:
+    """What a command or notebook works from: the ``manifests`` when given, else the cluster
+    (in-cluster or kubeconfig). Neither available: one line saying both ways to fix it."""
+    if isinstance(manifests, (str, Path)):
+        manifests = [manifests] if str(manifests) else []
+    if manifests:
+        return read(manifests)
+    from netdebug_nb.k8s import client
+
+    try:
+        cluster = client.connect(kubeconfig, context, timeout_s=timeout_s)
+    except client.ClusterConfigError as exc:
+        raise client.ClusterConfigError(
+            exc.message,
+            hint="pass --manifests PATH (a `kubectl get ns,pods,svc,endpointslices,networkpolicies -A -o yaml` "
+            "dump), or --kubeconfig FILE, or set KUBECONFIG",
+        ) from exc
+    return collect(cluster, namespace)
