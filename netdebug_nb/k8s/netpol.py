@@ -741,11 +741,13 @@ class Engine:
         allowed_by = tuple(sure + maybe)
         allowed = bool(allowed_by)
         peer_host = isinstance(peer, Pod) and peer.host_network
-        certain = bool(sure) or (not allowed and not peer_host)
+        # a denial is certain unless the peer's traffic comes from another node's host network:
+        # whether ingress from there is filtered like pod traffic varies between CNIs
+        certain = bool(sure) or (not allowed and not (peer_host and direction == INGRESS))
         if pod.host_network:
             certain = False
             notes.append(f"{pname} uses the host network: whether policies apply to it depends on the CNI")
-        if peer_host and not sure:
+        if peer_host and not sure and (allowed or direction == INGRESS):
             notes.append(
                 f"{peername} uses the host network: its traffic carries the node's IP (CNI-dependent)"
             )

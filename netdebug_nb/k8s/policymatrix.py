@@ -383,7 +383,7 @@ def compute(engine: Engine, ports: Sequence[Port], namespaces: Sequence[str] = (
     # egress: judged = source i, peer = destination j
     iso_i = iso_eg[:, None, None]
     eg_allowed = ~iso_i | any_eg
-    eg_certain = ~iso_i | ((sure_eg | (~any_eg & ~dst_host)) & ~src_host)
+    eg_certain = ~iso_i | ((sure_eg | ~any_eg) & ~src_host)
     allowed = in_allowed & eg_allowed
     certain = np.where(
         allowed, in_certain & eg_certain, (~in_allowed & in_certain) | (~eg_allowed & eg_certain)
