@@ -28,6 +28,7 @@ API (everything thread-safe; the server runs in daemon threads):
 - Resources: ``srv.resources`` maps resource key → :class:`Resource`; ``srv.add_resource(...)``
   registers more (e.g. ``batch/v1`` jobs). Built in: pods, services, endpoints, nodes, namespaces,
   secrets, serviceaccounts, configmaps, events (v1); endpointslices (discovery.k8s.io/v1);
+  networkpolicies (networking.k8s.io/v1);
   daemonsets, deployments, replicasets (apps/v1); roles, rolebindings, clusterroles,
   clusterrolebindings (rbac.authorization.k8s.io/v1).
 - Generic verbs on every resource: list (``limit``/``continue`` pagination with
@@ -44,6 +45,8 @@ API (everything thread-safe; the server runs in daemon threads):
 - Faults: ``srv.forbid(verb, plural, namespace=None)`` answers 403 with the API server's exact
   message shape; ``srv.delay(regex, seconds)`` sleeps before answering matching paths (timeouts).
   ``srv.fail(regex, status, message)`` answers any status.
+- Discovery: ``/api``, ``/apis``, ``/apis/GROUP``, ``/api/v1``, ``/apis/GROUP/VERSION`` are served
+  from ``srv.resources`` (with kubectl's short names), so the real ``kubectl`` works against it.
 - Auth: with ``token=...`` every request needs ``Authorization: Bearer <token>`` (else 401).
 - TLS: ``FakeApiServer(tls=(certfile, keyfile))`` serves HTTPS (the in-cluster path needs it).
 - Log: ``srv.requests`` lists every request as ``(method, path, query dict)``.
@@ -100,6 +103,7 @@ BUILTIN_RESOURCES = [
     Resource("", "v1", "configmaps", "ConfigMap", True),
     Resource("", "v1", "events", "Event", True),
     Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True),
     Resource("apps", "v1", "daemonsets", "DaemonSet", True),
     Resource("apps", "v1", "deployments", "Deployment", True),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True),
@@ -134,6 +138,21 @@ _PATH = re.compile(
     r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
     r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?(?:/(?P<sub>[^/]+))?$"
 )
+
+_SHORT_NAMES = {
+    "pods": ["po"],
+    "services": ["svc"],
+    "endpoints": ["ep"],
+    "nodes": ["no"],
+    "namespaces": ["ns"],
+    "serviceaccounts": ["sa"],
+    "configmaps": ["cm"],
+    "events": ["ev"],
+    "daemonsets": ["ds"],
+    "deployments": ["deploy"],
+    "replicasets": ["rs"],
+    "networkpolicies": ["netpol"],
+}
 
 _VERB = {"GET": "get", "POST": "create", "PUT": "update", "DELETE": "delete", "PATCH": "patch"}
 
@@ -482,6 +501,9 @@ class FakeApiServer:
                     "platform": "linux/amd64",
                 }
             )
+        discovered = self._discovery(req.path.rstrip("/"))
+        if discovered is not None:
+            return discovered
         m = _PATH.match(req.path)
         if not m:
             return status(404, "NotFound", "the server could not find the requested resource")
@@ -530,6 +552,60 @@ class FakeApiServer:
                 self.objects[(res.key, key_ns, name)] = new
             return Response(body=new)
         return status(405, "MethodNotAllowed", f"{req.method} is not served by the fake apiserver")
+
+    def _discovery(self, path: str) -> Response | None:
+        """The unaggregated discovery documents ``kubectl`` reads before any request (it falls
+        back to them when the answer to its aggregated-discovery Accept header is plain JSON)."""
+        with self._lock:
+            resources = list(self.resources.values())
+        versions: dict[str, list[Resource]] = {}
+        for r in resources:
+            versions.setdefault(r.group_version, []).append(r)
+        groups = sorted({r.group for r in resources if r.group})
+        if path == "/api":
+            return Response(
+                body={
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+                }
+            )
+
+        def group_doc(name: str) -> dict[str, Any]:
+            gvs = sorted({r.version for r in resources if r.group == name})
+            entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in gvs]
+            return {"name": name, "versions": entries, "preferredVersion": entries[0]}
+
+        if path == "/apis":
+            return Response(
+                body={"kind": "APIGroupList", "apiVersion": "v1", "groups": [group_doc(g) for g in groups]}
+            )
+        m = re.fullmatch(r"/apis/([^/]+)", path)
+        if m and m.group(1) in groups:
+            return Response(body={"kind": "APIGroup", "apiVersion": "v1", **group_doc(m.group(1))})
+        m = re.fullmatch(r"/api/(v1)|/apis/([^/]+/[^/]+)", path)
+        if m and (m.group(1) or m.group(2)) in versions:
+            gv = m.group(1) or m.group(2)
+            verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
+            return Response(
+                body={
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": gv,
+                    "resources": [
+                        {
+                            "name": r.plural,
+                            "singularName": r.kind.lower(),
+                            "namespaced": r.namespaced,
+                            "kind": r.kind,
+                            "verbs": verbs,
+                            **({"shortNames": _SHORT_NAMES[r.plural]} if r.plural in _SHORT_NAMES else {}),
+                        }
+                        for r in versions[gv]
+                    ],
+                }
+            )
+        return None
 
     def _refusal(self, verb: str, res: Resource, ns: str | None) -> Response | None:
         for f_verb, f_plural, f_ns in self._forbidden:
@@ -674,9 +750,11 @@ TEST_TOKEN = "fake-sa-token-0123456789"
 
 @pytest.fixture
 def apiserver() -> Iterator[FakeApiServer]:
-    """A started server holding ``tests/fixtures/k8s/cluster.yaml``, requiring :data:`TEST_TOKEN`."""
+    """A started server holding ``tests/fixtures/k8s/cluster.yaml`` and ``networkpolicies.yaml``,
+    requiring :data:`TEST_TOKEN`."""
     srv = FakeApiServer(token=TEST_TOKEN)
     srv.load(FIXTURES / "cluster.yaml")
+    srv.load(FIXTURES / "networkpolicies.yaml")
     srv.start()
     try:
         yield srv
