@@ -32,10 +32,25 @@ NODE_PLACEHOLDER = "NODE_NAME"  # upper case: the API rejects it if applied uned
 READ_RULES: list[dict[str, Any]] = [
     {
         "apiGroups": [""],
-        "resources": ["pods", "services", "endpoints", "nodes"],
+        "resources": ["pods", "services", "endpoints", "nodes", "namespaces"],
         "verbs": ["get", "list", "watch"],
     },
     {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "list", "watch"]},
+    {
+        # policies of other kinds, only to list them as "not evaluated" (objects.collect)
+        "apiGroups": ["cilium.io", "crd.projectcalico.org", "policy.networking.k8s.io", "crd.antrea.io"],
+        "resources": [
+            "ciliumnetworkpolicies",
+            "ciliumclusterwidenetworkpolicies",
+            "networkpolicies",
+            "globalnetworkpolicies",
+            "adminnetworkpolicies",
+            "baselineadminnetworkpolicies",
+            "clusternetworkpolicies",
+        ],
+        "verbs": ["get", "list", "watch"],
+    },
 ]
 
 MODELS: dict[tuple[str, str], str] = {

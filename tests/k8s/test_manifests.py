@@ -41,6 +41,31 @@ def test_deploy_yaml_is_what_the_cli_applies() -> None:
     assert manifests.DEFAULT_IMAGE.startswith(kust["images"][0]["name"] + ":")
 
 
+POLICY_CRDS = (
+    "ciliumnetworkpolicies",
+    "ciliumclusterwidenetworkpolicies",
+    "networkpolicies",
+    "globalnetworkpolicies",
+    "adminnetworkpolicies",
+    "baselineadminnetworkpolicies",
+    "clusternetworkpolicies",
+)
+
+
+def test_rbac_covers_what_objects_collect_lists() -> None:
+    """Every resource objects.collect() reads is granted (else it would only ever warn)."""
+    from netdebug_nb.k8s import objects
+
+    granted = {(g, r) for rule in manifests.READ_RULES for g in rule["apiGroups"] for r in rule["resources"]}
+    for api_version, kind in objects.RESOURCES:
+        group = api_version.rpartition("/")[0]
+        plural = {"Endpoints": "endpoints", "EndpointSlice": "endpointslices"}.get(kind, kind.lower() + "s")
+        plural = "networkpolicies" if kind == "NetworkPolicy" else plural
+        assert (group, plural) in granted, (group, plural)
+    for group, _version, plural in objects._LIVE_OTHER:
+        assert (group, plural) in granted, (group, plural)
+
+
 def test_rbac_is_read_only() -> None:
     docs = manifests.load(DEPLOY / "rbac.yaml")
     role = next(m for d, m in docs if d["kind"] == "ClusterRole")
@@ -50,8 +75,18 @@ def test_rbac_is_read_only() -> None:
     expected = {
         (g, r, v)
         for g, rs in (
-            ("", ["pods", "services", "endpoints", "nodes"]),
+            ("", ["pods", "services", "endpoints", "nodes", "namespaces"]),
             ("discovery.k8s.io", ["endpointslices"]),
+            ("networking.k8s.io", ["networkpolicies"]),
+            *(
+                (group, list(POLICY_CRDS))
+                for group in (
+                    "cilium.io",
+                    "crd.projectcalico.org",
+                    "policy.networking.k8s.io",
+                    "crd.antrea.io",
+                )
+            ),
         )
         for r in rs
         for v in ("get", "list", "watch")
