@@ -328,6 +328,20 @@ def _add_k8s_netpol(ks: argparse._SubParsersAction, cluster_args: object) -> Non
     s.add_argument("--json", action="store_true", help="one row per source, destination and port")
     s.set_defaults(func=cmd_k8s_netpol_matrix)
 
+    s = nps.add_parser(
+        "check", help="why one connection is allowed or denied: both directions, the deciding rules"
+    )
+    cluster_args(s)
+    s.add_argument("source", help="ns/pod or an IP address")
+    s.add_argument("destination", help="ns/pod, an IP address, or service:ns/name (judged on each backend)")
+    s.add_argument("--port", required=True, help="number, or a port name (of the pod, or of the Service)")
+    s.add_argument(
+        "--protocol", default="tcp", type=str.upper, choices=["TCP", "UDP", "SCTP"], metavar="PROTO"
+    )
+    s.add_argument("--manifests", action="append", default=[], metavar="PATH", help="as for matrix")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_k8s_netpol_check)
+
 
 def cmd_k8s_netpol_matrix(args: argparse.Namespace, env: Env) -> int:
     from netdebug_nb.k8s import netpol, objects, policymatrix
@@ -354,6 +368,40 @@ def cmd_k8s_netpol_matrix(args: argparse.Namespace, env: Env) -> int:
             + ", ".join(m.other_policies[:5])
         )
     for note in filter(None, notes):
+        env.stderr.write(f"netdebug-nb: warning: {note}\n")
+    return 0
+
+
+def cmd_k8s_netpol_check(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.k8s import netpol, objects
+
+    objs = objects.load(
+        args.manifests, kubeconfig=args.kubeconfig, context=args.context, timeout_s=args.timeout
+    )
+    engine = netpol.compile(objs)
+    verdicts = [
+        engine.allows(t)
+        for t in netpol.connections(engine, objs, args.source, args.destination, args.port, args.protocol)
+    ]
+    if args.json:
+        doc = {
+            "verdict": netpol.overall(verdicts),
+            "connections": [v.to_dict() for v in verdicts],
+            "findings": [f.kwargs() for v in verdicts for f in v.findings()],
+        }
+        json.dump(doc, env.stdout, indent=2)
+        env.stdout.write("\n")
+        return 0
+    for v in verdicts:
+        env.stdout.write(f"{v.traffic.describe()}: {v.status}\n")
+        for d in (v.egress, v.ingress):
+            env.stdout.write(f"  {d.direction:<7} of {d.pod}: {d.status} — {d.reason}\n")
+            for note in d.notes:
+                env.stdout.write(f"          note: {note}\n")
+        if v.other_policies:
+            env.stdout.write(f"  not evaluated: {', '.join(v.other_policies)}\n")
+    line = objs.unsupported_line()
+    for note in filter(None, [*objs.warnings, line]):
         env.stderr.write(f"netdebug-nb: warning: {note}\n")
     return 0
 

@@ -486,6 +486,21 @@ class DirectionVerdict:
             return "not_evaluated"
         return "allowed" if self.allowed else "denied"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "pod": self.pod,
+            "peer": self.peer,
+            "status": self.status,
+            "isolated": self.isolated,
+            "policies": list(self.policies),
+            "allowed_by": [str(r) for r in self.allowed_by],
+            "allowed": self.allowed,
+            "certain": self.certain,
+            "reason": self.reason,
+            "notes": list(self.notes),
+        }
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -512,6 +527,22 @@ class Verdict:
         if self.allowed and self.certain and not self.other_policies:
             return "allowed"
         return "unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.traffic
+        return {
+            "source": _name(t.source),
+            "destination": _name(t.destination),
+            "protocol": t.protocol,
+            "port": t.port,
+            "status": self.status,
+            "allowed": self.allowed,
+            "certain": self.certain,
+            "summary": self.summary(),
+            "egress": self.egress.to_dict(),
+            "ingress": self.ingress.to_dict(),
+            "other_policies": list(self.other_policies),
+        }
 
     def summary(self) -> str:
         """One line: what decides, e.g. for the ladder's verdict."""
@@ -807,6 +838,77 @@ def compile(objs: Objects) -> Engine:
     }
     policies = [Policy.from_object(p) for p in objs.networkpolicies]
     return Engine(pods, namespaces, policies, objs.other_policies)
+
+
+def connections(
+    engine: Engine, objs: Objects, source: str, destination: str, port: str | int, protocol: str = "TCP"
+) -> list[Traffic]:
+    """The connections a "can SOURCE reach DESTINATION on PORT" question means: one, or one per
+    backend pod of ``service:ns/name`` on its targetPort. Ends are ``ns/pod`` or IP addresses; a
+    port name resolves on the destination pod (or is the Service's port name)."""
+    protocol = protocol.upper()
+    src: Pod | str = engine.pod(source) if "/" in source else _ip(source)
+    if destination.startswith("service:"):
+        key = destination.split(":", 1)[1]
+        ns, _, name = key.rpartition("/")
+        ns = ns or "default"
+        svc = next(
+            (
+                s
+                for s in objs.services
+                if (s.get("metadata") or {}).get("namespace", "default") == ns
+                and (s.get("metadata") or {}).get("name") == name
+            ),
+            None,
+        )
+        if svc is None:
+            known = sorted(
+                f"{(s.get('metadata') or {}).get('namespace')}/{(s.get('metadata') or {}).get('name')}"
+                for s in objs.services
+            )
+            near = difflib.get_close_matches(f"{ns}/{name}", known, n=3, cutoff=0.5)
+            raise NetpolError(
+                destination, "no such Service" + (f"; nearest: {', '.join(near)}" if near else "")
+            )
+        number: int | str = int(port) if str(port).isdigit() else str(port)
+        backends = engine.backends(svc, number, protocol)
+        if not backends:
+            raise NetpolError(
+                destination, f"no backend pod with a resolvable targetPort for {protocol} port {port!r}"
+            )
+        return [Traffic(src, pod, target, protocol) for pod, target in backends]
+    dst: Pod | str = engine.pod(destination) if "/" in destination else _ip(destination)
+    if str(port).isdigit():
+        return [Traffic(src, dst, int(port), protocol)]
+    if not isinstance(dst, Pod):
+        raise NetpolError("--port", f"{port!r}: a port name needs a pod destination, {dst} is an address")
+    resolved = dst.named_port(str(port), protocol)
+    if resolved is None:
+        declared = (
+            ", ".join(f"{p.name}={p.port}/{p.protocol}" for p in dst.container_ports if p.name) or "none"
+        )
+        raise NetpolError(
+            "--port", f"pod {dst.key} declares no {protocol} port named {port!r} (named ports: {declared})"
+        )
+    return [Traffic(src, dst, resolved, protocol)]
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError as exc:
+        raise NetpolError(text, "expected ns/pod or an IP address") from exc
+
+
+def overall(verdicts: Sequence[Verdict]) -> str:
+    """One word for several connections (a Service's backends): allowed, denied, unknown, or
+    mixed when some backends are allowed and others denied."""
+    statuses = {v.status for v in verdicts}
+    if len(statuses) == 1:
+        return next(iter(statuses))
+    if statuses >= {"allowed", "denied"}:
+        return "mixed"
+    return "unknown"
 
 
 def _few(names: Sequence[str], n: int = 8) -> str:

@@ -4,11 +4,15 @@ published there, plus the CNI-dependent cases it must mark instead of guessing."
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from netdebug_nb import cli
 from netdebug_nb.k8s import netpol, objects
 from netdebug_nb.k8s.netpol import NetpolError, Traffic
 
@@ -514,3 +518,81 @@ def test_invalid_policies_name_the_policy(spec: dict[str, Any], message: str) ->
     with pytest.raises(NetpolError, match=message) as info:
         netpol.Policy.from_object(obj)
     assert str(info.value).startswith("NetworkPolicy x/bad")
+
+
+# --- connections() and `k8s netpol check` -------------------------------------------------------
+
+FIXTURE_FILES = [
+    Path(__file__).resolve().parents[1] / "fixtures" / "k8s" / f
+    for f in ("cluster.yaml", "networkpolicies.yaml")
+]
+
+
+def check(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    manifests = [a for f in FIXTURE_FILES for a in ("--manifests", str(f))]
+    code = cli.main(["k8s", "netpol", "check", *argv, *manifests], cli.Env(stdout=out, stderr=err))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_check_a_service_judges_every_backend_on_its_target_port() -> None:
+    code, out, err = check("default/debug-shell", "service:payments/api", "--port", "http", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["verdict"] == "allowed"
+    assert len(doc["connections"]) == 3  # the three api pods
+    assert {c["port"] for c in doc["connections"]} == {8080}  # targetPort, not the Service's 80
+    assert doc["connections"][0]["ingress"]["allowed_by"] == [
+        "payments/api-from-default-and-monitoring ingress[0]"
+    ]
+    assert doc["findings"] == []
+
+
+def test_check_denied_text_names_the_policies_and_the_finding() -> None:
+    code, out, err = check("default/debug-shell", "payments/db-0", "--port", "5432")
+    assert code == 0, err
+    assert out.splitlines()[0] == "TCP/5432 from default/debug-shell to payments/db-0: denied"
+    assert "no rule of policies payments/default-deny-ingress, payments/db-from-api allows TCP/5432" in out
+    code, out, err = check("default/debug-shell", "payments/db-0", "--port", "5432", "--json")
+    doc = json.loads(out)
+    assert doc["verdict"] == "denied"
+    assert [f["id"] for f in doc["findings"]] == ["netpol.ingress_denied"]
+    assert doc["findings"][0]["evidence"]["policies"] == [
+        "payments/default-deny-ingress",
+        "payments/db-from-api",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["default/debug-shell", "payments/db-0", "--port", "http"],
+            "pod payments/db-0 declares no TCP port named 'http'",
+        ),
+        (
+            ["default/debug-shell", "service:payments/apii", "--port", "80"],
+            "no such Service; nearest: payments/api",
+        ),
+        (
+            ["default/debug-shel", "payments/db-0", "--port", "1"],
+            "no pod 'default/debug-shel'; nearest: default/debug-shell",
+        ),
+        (["kube-sytem/x", "payments/db-0", "--port", "1"], "no namespace 'kube-sytem'; nearest: kube-system"),
+        (["not-an-ip", "payments/db-0", "--port", "1"], "not-an-ip: expected ns/pod or an IP address"),
+        (["default/debug-shell", "service:payments/api", "--port", "81"], "no TCP port 81"),
+    ],
+)
+def test_check_bad_input_is_one_line(argv: list[str], message: str) -> None:
+    code, out, err = check(*argv)
+    assert code == 2 and out == ""
+    assert message in err and err.startswith("netdebug-nb: error: ") and err.count("\n") == 1
+
+
+def test_overall_word_for_several_backends() -> None:
+    e = engine(DEFAULT_DENY_INGRESS)
+    denied = allows(e, "alice/client", "default/db", 1)
+    ok = allows(e, "alice/client", "alice/server", 1)
+    assert netpol.overall([ok, ok]) == "allowed"
+    assert netpol.overall([denied]) == "denied"
+    assert netpol.overall([ok, denied]) == "mixed"
