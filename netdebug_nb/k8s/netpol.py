@@ -90,6 +90,12 @@ class Pod:
     host_network: bool = False
     container_ports: tuple[ContainerPort, ...] = ()
     node: str = ""
+    phase: str = ""  # Pending | Running | Succeeded | Failed | Unknown ("" when not known)
+
+    @property
+    def terminated(self) -> bool:
+        """Succeeded or Failed: no sandbox, no network, nothing to connect to or from."""
+        return self.phase in ("Succeeded", "Failed")
 
     @property
     def key(self) -> str:
@@ -119,6 +125,7 @@ class Pod:
             host_network=bool(spec.get("hostNetwork")),
             container_ports=ports,
             node=str(spec.get("nodeName") or ""),
+            phase=str(st.get("phase") or ""),
         )
 
     def named_port(self, name: str, protocol: str = "TCP") -> int | None:

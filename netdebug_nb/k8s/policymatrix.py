@@ -364,7 +364,8 @@ def _direction(
 
 
 def compute(engine: Engine, ports: Sequence[Port], namespaces: Sequence[str] = ()) -> Matrix:
-    """The table over the engine's pods (only those of ``namespaces`` when given)."""
+    """The table over the engine's pods (only those of ``namespaces`` when given); pods that
+    have terminated (Succeeded, Failed) are left out, as they have no network."""
     import numpy as np
 
     for ns in namespaces:
@@ -374,7 +375,7 @@ def compute(engine: Engine, ports: Sequence[Port], namespaces: Sequence[str] = (
             near = difflib.get_close_matches(ns, sorted(engine.namespaces), n=3, cutoff=0.5)
             hint = f"; nearest: {', '.join(near)}" if near else ""
             raise NetpolError("-n", f"no namespace {ns!r}{hint}")
-    pods = [p for p in engine.pods if not namespaces or p.namespace in namespaces]
+    pods = [p for p in engine.pods if not p.terminated and (not namespaces or p.namespace in namespaces)]
     pods.sort(key=lambda p: (p.namespace, p.name))
     px = _Pods(engine, pods)
     n = px.n

@@ -367,3 +367,23 @@ def test_default_ports_are_the_declared_container_ports(dump: Path) -> None:
 
 def test_yaml_dump_fixture_is_a_kubectl_list() -> None:
     assert yaml.safe_load(DUMP)["kind"] == "List"
+
+
+def test_terminated_pods_are_left_out_and_empty_tables_work() -> None:
+    objs = objects.Objects()
+    for doc in yaml.safe_load(DUMP)["items"]:
+        objs.add(doc)
+    done = copy.deepcopy(objs.pods[0])
+    done["metadata"]["name"] = "migrate-job"
+    done["status"]["phase"] = "Succeeded"
+    objs.add(done)
+    engine = netpol.compile(objs)
+    assert engine.pod("shop/migrate-job").terminated
+    m = policymatrix.compute(engine, [("TCP", 80)])
+    assert [p.key for p in m.pods] == ["payments/api", "payments/db", "shop/web"]
+    empty = policymatrix.compute(netpol.Engine([], {}, []), [("TCP", 80)])
+    assert empty.summary() == "0 pods, 1 ports: 0 of 0 connections allowed"
+    assert list(empty.frame().columns) == list(policymatrix.MATRIX_SCHEMA)
+    out = io.StringIO()
+    empty.write_json(out)
+    assert json.loads(out.getvalue()) == []
