@@ -640,7 +640,9 @@ class Engine:
         self._by_key = {p.key: p for p in self.pods}
         self._by_ip: dict[str, Pod] = {}
         for p in self.pods:
-            if not p.host_network:  # a node IP is shared by every hostNetwork pod of the node
+            # a node IP is shared by every hostNetwork pod of the node; a finished pod's IP is
+            # free for reuse by a new pod
+            if not p.host_network and not p.terminated:
                 for ip in p.ips:
                     self._by_ip.setdefault(ip, p)
         self._other: list[tuple[str | None, str]] = []
@@ -671,6 +673,10 @@ class Engine:
         near = difflib.get_close_matches(key, sorted(self._by_key), n=3, cutoff=0.5)
         hint = f"; nearest: {', '.join(near)}" if near else ""
         raise NetpolError(key, f"no pod {key!r}{hint}")
+
+    def find(self, key: str) -> Pod | None:
+        """The pod ``ns/name`` or None (:meth:`pod` raises with the nearest names instead)."""
+        return self._by_key.get(key)
 
     def pod_by_ip(self, ip: str) -> Pod | None:
         return self._by_ip.get(ip)
