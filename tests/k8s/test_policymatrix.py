@@ -155,7 +155,7 @@ def table(docs: list[dict[str, Any]]) -> policymatrix.Matrix:
     return policymatrix.compute(build(docs), PORTS)
 
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
