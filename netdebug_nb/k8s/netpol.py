@@ -18,7 +18,7 @@ Usage::
     v.egress.status     # "allowed" | "denied" | "not_evaluated", likewise v.ingress
     v.ingress.policies  # ("payments/default-deny", "payments/allow-web"): policies isolating api
     v.ingress.allowed_by  # (RuleRef("payments/allow-web", "ingress", 0),) or ()
-    v.ingress.reason    # "no rule of policies payments/default-deny allows TCP/8080 from shop/web"
+    v.ingress.reason    # "no rule of policies payments/default-deny allows TCP/8080 from shop/web (…)"
     v.findings()        # [Finding("netpol.ingress_denied", "critical", ...)] for findings.record(**f.kwargs())
 
     # traffic to a Service: judge each backend pod on its targetPort (not the ClusterIP)
@@ -31,7 +31,7 @@ match it); an IP that belongs to a known pod is treated as that pod.
 What depends on the CNI is marked, not guessed (``certain=False``, status ``not_evaluated``,
 with a note): policies selecting ``hostNetwork`` pods, traffic from a ``hostNetwork`` pod on
 another node, and connections allowed only because an ``ipBlock`` contains an in-cluster pod IP
-(Calico matches those, Cilium does not). ``allowed`` still gives the answer under the common
+(Calico matches them; Cilium's CIDR rules do not select cluster endpoints). ``allowed`` still gives the answer under the common
 assumptions (a hostNetwork pod is treated like any pod; ipBlock matches pod IPs), which is what
 the truth table shows. Policies of other kinds (CiliumNetworkPolicy, Calico, AdminNetworkPolicy)
 are listed in :attr:`Verdict.other_policies` and make an otherwise allowed verdict ``unknown``.
