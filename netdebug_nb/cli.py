@@ -360,7 +360,11 @@ def cmd_k8s_netpol_matrix(args: argparse.Namespace, env: Env) -> int:
     if args.json:
         m.write_json(env.stdout)
     else:
-        env.stdout.write(f"{objs.summary()}\n{m.summary()}\n\n{m.grid()}\n")
+        overview = m.by_namespace()
+        env.stdout.write(f"{objs.summary()}\n{m.summary()}\n\n")
+        if len(overview):
+            env.stdout.write("BY NAMESPACE (ordered pod pairs)\n" + overview.to_string(index=False) + "\n\n")
+        env.stdout.write(m.grid() + "\n")
     notes = [*objs.warnings, objs.unsupported_line()]
     if m.other_policies:
         notes.append(

@@ -387,3 +387,16 @@ def test_terminated_pods_are_left_out_and_empty_tables_work() -> None:
     out = io.StringIO()
     empty.write_json(out)
     assert json.loads(out.getvalue()) == []
+
+
+def test_by_namespace_counts_add_up_to_the_table(dump: Path) -> None:
+    m = policymatrix.compute(netpol.compile(objects.read(dump)), [("TCP", 80), ("TCP", 8080)])
+    ns = m.by_namespace()
+    assert list(ns.dtypes.astype(str)) == list(policymatrix.NAMESPACES_SCHEMA.values())
+    rows = policymatrix.records(m)
+    assert int(ns["allowed"].sum()) == sum(r["allowed"] for r in rows)
+    assert int((ns["allowed"] + ns["denied"]).sum()) == len(rows)
+    shop_to_payments = ns[(ns.source_namespace == "shop") & (ns.destination_namespace == "payments")]
+    assert shop_to_payments[["port", "allowed", "denied"]].values.tolist() == [[80, 1, 1], [8080, 2, 0]]
+    code, out, _ = run(["k8s", "netpol", "matrix", "--manifests", str(dump)])
+    assert code == 0 and "BY NAMESPACE" in out
