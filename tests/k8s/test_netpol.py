@@ -596,3 +596,21 @@ def test_overall_word_for_several_backends() -> None:
     assert netpol.overall([ok, ok]) == "allowed"
     assert netpol.overall([denied]) == "denied"
     assert netpol.overall([ok, denied]) == "mixed"
+
+
+def test_check_against_the_live_stand_in(kubeconfig: Path, apiserver: Any) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["k8s", "netpol", "check", "monitoring/prometheus-0", "payments/db-0", "--port", "5432"]
+    code = cli.main([*argv, "--kubeconfig", str(kubeconfig), "--json"], cli.Env(stdout=out, stderr=err))
+    assert code == 0, err.getvalue()
+    doc = json.loads(out.getvalue())
+    assert doc["verdict"] == "denied"
+    assert doc["connections"][0]["ingress"]["policies"] == [
+        "payments/db-from-api",
+        "payments/default-deny-ingress",
+    ]
+    assert [r[1] for r in apiserver.requests if r[0] == "GET"][1:4] == [
+        "/api/v1/namespaces",
+        "/api/v1/pods",
+        "/api/v1/services",
+    ]
