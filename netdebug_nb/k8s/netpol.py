@@ -120,7 +120,7 @@ class Pod:
         return cls(
             namespace=str(meta.get("namespace") or "default"),
             name=str(meta.get("name") or ""),
-            labels=dict(meta.get("labels") or {}),
+            labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},  # YAML may say 1
             ips=ips,
             host_network=bool(spec.get("hostNetwork")),
             container_ports=ports,
@@ -846,7 +846,9 @@ def compile(objs: Objects) -> Engine:
     """An engine for what :mod:`.objects` read (a dump or a live cluster)."""
     pods = [Pod.from_object(p) for p in objs.pods]
     namespaces = {
-        str((n.get("metadata") or {}).get("name")): dict((n.get("metadata") or {}).get("labels") or {})
+        str((n.get("metadata") or {}).get("name")): {
+            str(k): str(v) for k, v in ((n.get("metadata") or {}).get("labels") or {}).items()
+        }
         for n in objs.namespaces
     }
     policies = [Policy.from_object(p) for p in objs.networkpolicies]
