@@ -22,6 +22,7 @@ does not parse raises :class:`ObjectsError` naming the file and line.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,11 +181,22 @@ def _yaml_documents(path: Path, text: str) -> Iterator[tuple[int | None, Any]]:
     yield from _pyyaml_documents(path, text)
 
 
+_YAML_ONLY = re.compile(
+    # what the JSON route would read differently from PyYAML: anchors, aliases and merge keys,
+    # explicit tags, and YAML 1.1 plain scalars (yes/no/on/off booleans, ~ for null). kubectl
+    # writes none of them unquoted; hand-written manifests may, and then PyYAML reads them.
+    r"(?:^|[\s\[{,])[&*!][^\s\]},]|[:-][ \t]+(?:~|yes|no|on|off|y|n)[ \t]*(?:#.*)?$",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
 def _ryml_documents(text: str) -> list[Any] | None:
     """The documents through rapidyaml (C++ parse → JSON → json.loads): a 5,000-pod dump in
     about a second where PyYAML, even with libyaml, takes half a minute. None when rapidyaml is
     missing, the text does not parse, or a document is not an object: then PyYAML reads it again
     and reports the file and line."""
+    if _YAML_ONLY.search(text):
+        return None
     try:
         import ryml  # type: ignore[import-untyped,unused-ignore]
     except ImportError:

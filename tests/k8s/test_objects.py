@@ -211,4 +211,16 @@ def test_rapidyaml_fast_path_reads_what_pyyaml_reads(name: str) -> None:
     assert fast is not None
     assert fast == [d for _, d in objects._pyyaml_documents(path, text)]
     assert objects._ryml_documents("a: [1\n") is None  # errors: PyYAML says where
+    for yaml_only in (
+        "base: &b {app: x}\nlabels: *b\n",
+        "c:\n  <<: *b\n",
+        "d: !!str 12\n",
+        "hostNetwork: yes\n",
+        "podSelector: ~\n",
+        "- On\n",
+    ):
+        assert objects._ryml_documents(yaml_only) is None, yaml_only
+    assert objects._ryml_documents('a: "x & y, a*b!"\nb: yesterday\n') == [
+        {"a": "x & y, a*b!", "b": "yesterday"}
+    ]
     assert objects._ryml_documents("--- 3\n") is None
