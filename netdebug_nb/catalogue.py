@@ -94,8 +94,12 @@ def markdown(infos: list[NotebookInfo]) -> str:
     """The README's notebook reference (kept in sync by a test): a section and a table per notebook."""
     parts = []
     for info in infos:
-        rows = "\n".join(f"| `{p.name}` | {p.type} | `{p.default!r}` | {p.help} |" for p in info.parameters)
+        rows = "\n".join(
+            f"| `{p.name}` | {p.type} | `{p.default!r}` | {p.domain.describe() if p.domain else ''} | {p.help} |"
+            for p in info.parameters
+        )
         parts.append(
-            f"### `{info.name}`\n\n{info.purpose}\n\n| parameter | type | default | meaning |\n|---|---|---|---|\n{rows}\n"
+            f"### `{info.name}`\n\n{info.purpose}\n\n| parameter | type | default | accepts | meaning |\n"
+            f"|---|---|---|---|---|\n{rows}\n"
         )
     return "\n".join(parts)

@@ -93,12 +93,13 @@ def cmd_list(args: argparse.Namespace, env: Env) -> int:
     for i in infos:
         env.stdout.write(f"{i.name}: {i.purpose}\n")
         for prm in i.parameters:
-            env.stdout.write(f"    {prm.name} ({prm.type}, default {prm.default!r}): {prm.help}\n")
+            accepts = f"; {prm.domain.describe()}" if prm.domain else ""
+            env.stdout.write(f"    {prm.name} ({prm.type}, default {prm.default!r}{accepts}): {prm.help}\n")
     return 0
 
 
 def cmd_run(args: argparse.Namespace, env: Env) -> int:
-    from netdebug_nb import catalogue, runner
+    from netdebug_nb import catalogue, findings, runner
     from netdebug_nb.errors import NotebookNotFoundError
 
     if not args.notebook:
@@ -108,6 +109,8 @@ def cmd_run(args: argparse.Namespace, env: Env) -> int:
     result = runner.run(
         args.notebook, params, out=args.out, timeout=args.timeout, progress=env.stderr if progress else None
     )
+    if result.status == "inconclusive":  # not an error, but never to be mistaken for an all-clear
+        env.stderr.write(f"netdebug-nb: {result.notebook}: {findings.verdict(result.findings)}\n")
     if env.interactive:
         env.stderr.write(f"{result.notebook}: {len(result.findings)} finding(s); report {result.html}\n")
     return 0

@@ -33,6 +33,10 @@ class UsageError(NetdebugError):
 
     exit_code = 2
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows bad input as its one line, not a traceback (JupyterLab and reports)."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 class NotebookNotFoundError(UsageError):
     def __init__(self, name: str, available: Sequence[str]) -> None:
@@ -67,6 +71,19 @@ class ParameterTypeError(ParameterError):
             f"parameter {name!r}: cannot use {value!r} as {expected}{why}",
             name=name,
         )
+
+
+class ParameterDomainError(ParameterError):
+    """A parameter value is outside the domain its notebook declares (or names a missing file)."""
+
+    def __init__(
+        self, notebook: str, name: str, value: object, reason: str, *, shown: str | None = None
+    ) -> None:
+        self.notebook = notebook
+        self.value = value
+        self.reason = reason
+        text = repr(value) if shown is None else shown
+        super().__init__(f"parameter {name!r} of {notebook}: {text} {reason}", name=name)
 
 
 class ParametersFileError(UsageError):
@@ -119,6 +136,20 @@ class ExecutionError(NetdebugError):
         super().__init__(f"notebook {notebook!r} failed{where}: {ename}: {first}".rstrip(": "))
 
 
+class CellInputError(ExecutionError):
+    """A cell raised one of the kit's input errors: bad input found late is still bad input (exit 2).
+
+    The message is that error's own line; the partial notebook and its report were still written.
+    """
+
+    exit_code = 2
+
+    def __init__(self, notebook: str, *, cell_index: int | None, ename: str, evalue: str) -> None:
+        super().__init__(notebook, cell_index=cell_index, ename=ename, evalue=evalue)
+        first = evalue.strip().splitlines()[0] if evalue.strip() else ename
+        self.message = first
+
+
 class RunTimeoutError(ExecutionError):
     exit_code = 4
 
@@ -154,6 +185,18 @@ class ToolError(NetdebugError):
         self.tool = tool
         super().__init__(message, hint=hint)
 
+    def evidence(self) -> dict[str, object]:
+        """What a finding about this failure carries: the command, its exit code, its stderr line."""
+        out: dict[str, object] = {"tool": self.tool, "error": str(self)}
+        cause: BaseException | None = self
+        while cause is not None:  # a permission error wraps the failed run that revealed it
+            if isinstance(cause, ToolFailedError):
+                out |= {"command": " ".join(cause.argv), "exit_code": cause.returncode}
+                out["stderr"] = cause.last_line
+                break
+            cause = cause.__cause__
+        return out
+
 
 class ToolNotFoundError(ToolError):
     def __init__(self, tool: str, package: str | None = None) -> None:
@@ -179,6 +222,7 @@ class ToolFailedError(ToolError):
         self.stderr = stderr
         self.argv = list(argv)
         last = next((ln for ln in reversed(stderr.strip().splitlines()) if ln.strip()), "")
+        self.last_line = last.strip()
         super().__init__(f"{tool}: exited with status {returncode}: {last}".rstrip(": "), tool=tool)
 
 
@@ -200,6 +244,10 @@ class InputError(NetdebugError):
         where = f"{self.source}:{line}" if line is not None else self.source
         super().__init__(f"{where}: {reason}")
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows bad input as its one line, not a traceback (JupyterLab and reports)."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
 
 class ParseError(InputError):
     """Tool output (live or saved) could not be parsed."""
@@ -207,3 +255,40 @@ class ParseError(InputError):
 
 class ClusterError(NetdebugError):
     """The Kubernetes API is unreachable or refused a call."""
+
+
+def by_name(name: str) -> type[NetdebugError] | None:
+    """The kit's exception class called ``name`` (as a kernel reports it), wherever it is defined.
+
+    Errors raised in a notebook reach the runner as a class name only; the subclasses live next
+    to the code that raises them, so every module of the package is imported once to find them.
+    """
+    found = _subclass_named(name)
+    if found is None:
+        import importlib
+        import pkgutil
+
+        import netdebug_nb
+
+        for mod in pkgutil.walk_packages(netdebug_nb.__path__, "netdebug_nb."):
+            try:
+                importlib.import_module(mod.name)
+            except Exception:  # an optional dependency missing: its errors cannot have been raised
+                continue
+        found = _subclass_named(name)
+    return found
+
+
+def is_input_error(cls: type[BaseException]) -> bool:
+    """Bad input (a file, a value, an object that does not exist): exit code 2 wherever it is found."""
+    return issubclass(cls, InputError | UsageError)
+
+
+def _subclass_named(name: str) -> type[NetdebugError] | None:
+    todo: list[type[NetdebugError]] = [NetdebugError]
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == name:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None

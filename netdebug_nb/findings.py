@@ -36,15 +36,21 @@ class Finding:
     title: str
     detail: str = ""
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    inconclusive: bool = False
+    """Something the run was asked to measure could not be measured (a tool failed, nothing came
+    back, nothing was given): the run ends ``inconclusive`` instead of ``ok``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "id": self.id,
             "severity": self.severity,
             "title": self.title,
             "detail": self.detail,
             "evidence": jsonable(dict(self.evidence)),
         }
+        if self.inconclusive:  # only when set: findings.json of older runs stay as they were
+            d["inconclusive"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Finding:
@@ -54,6 +60,7 @@ class Finding:
             title=str(d["title"]),
             detail=str(d.get("detail", "")),
             evidence=dict(d.get("evidence") or {}),
+            inconclusive=bool(d.get("inconclusive", False)),
         )
 
     def _repr_html_(self) -> str:
@@ -86,13 +93,23 @@ def record(
     detail: str = "",
     evidence: Mapping[str, Any] | None = None,
     *,
+    inconclusive: bool = False,
     display: bool = True,
 ) -> Finding:
-    """Record a finding and show it in the notebook."""
+    """Record a finding and show it in the notebook.
+
+    ``inconclusive=True`` marks a finding that says something could not be measured; a run with
+    one ends ``inconclusive``, never with an all-clear.
+    """
     if not id or any(not part for part in id.split(".")) or " " in id:
         raise ValueError(f"finding id must be dotted words like 'tcp.retransmissions', got {id!r}")
     f = Finding(
-        id=id, severity=_severity(severity), title=title, detail=detail, evidence=dict(evidence or {})
+        id=id,
+        severity=_severity(severity),
+        title=title,
+        detail=detail,
+        evidence=dict(evidence or {}),
+        inconclusive=inconclusive,
     )
     _recorded.append(f)
     if display:
@@ -109,11 +126,38 @@ def clear() -> None:
     _recorded.clear()
 
 
+def status(items: Iterable[Finding]) -> str:
+    """``inconclusive`` when any finding says something could not be measured, else ``ok``.
+
+    The run's status in ``findings.json`` (a run that failed is ``failed`` whatever it found).
+    """
+    return "inconclusive" if any(f.inconclusive for f in items) else "ok"
+
+
+def verdict(items: Iterable[Finding]) -> str:
+    """One line saying how the run ended: what a reader must see before the table."""
+    found = list(items)
+    missing = [f.title for f in found if f.inconclusive]
+    if missing:
+        return "Inconclusive: " + "; ".join(missing)
+    counts = [f"{n} {sev}" for sev in SEVERITIES if (n := sum(f.severity == sev for f in found))]
+    return "Completed: " + (", ".join(counts) if counts else "no findings")
+
+
 def summary(items: Iterable[Finding] | None = None) -> Any:
-    """A table of findings, most severe first, for the end of a notebook."""
+    """A table of findings, most severe first, for the end of a notebook, under the run's verdict."""
     import pandas as pd
 
-    rows = [f.to_dict() for f in sort(items if items is not None else _recorded)]
+    chosen = list(items if items is not None else _recorded)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        pass
+    else:
+        if get_ipython() is not None:  # in a kernel; a script gets the table only
+            display(Markdown(f"**{verdict(chosen)}**"))
+    rows = [f.to_dict() for f in sort(chosen)]
     df = pd.DataFrame(rows, columns=["severity", "id", "title", "detail"])
     return df.astype("string")
 

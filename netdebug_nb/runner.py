@@ -1,11 +1,17 @@
 """Running one notebook headless: the recipe behind ``netdebug-nb run``.
 
-    resolve → validate parameters → prepare output → execute (papermill, kit kernel)
+    resolve → validate parameters (types, domains, input files) → prepare output
+            → execute (papermill, kit kernel)
             → always: export HTML, collect findings, write findings.json → raise on failure
 
 Whatever happens during execution, the executed notebook (up to the failing cell, with
 papermill's banner at that cell), its HTML and a ``findings.json`` saying ``"status": "failed"``
-are on disk before the error reaches the caller.
+are on disk before the error reaches the caller. A run that completed is ``ok``, or
+``inconclusive`` when a finding says something it was asked to measure could not be measured.
+
+Exit codes come from the errors raised here (``exit_code`` of each class): bad parameters and
+input errors raised inside a cell are 2 (:class:`CellInputError`), other cell failures 3, the
+run's time limit 4, a dead kernel 5.
 """
 
 from __future__ import annotations
@@ -23,15 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from netdebug_nb import artifacts, catalogue, export, findings, kernel
+from netdebug_nb import artifacts, catalogue, errors, export, findings, kernel
 from netdebug_nb.errors import (
+    CellInputError,
     ExecutionError,
     KernelDiedError,
     NetdebugError,
     OutputDirError,
     RunTimeoutError,
 )
-from netdebug_nb.parameters import validate
+from netdebug_nb.parameters import search_dirs, validate
 
 FINDINGS_FILE = "findings.json"
 
@@ -43,7 +50,7 @@ class RunResult:
     ipynb: Path
     html: Path
     findings_json: Path
-    status: str
+    status: str  # ok | inconclusive | failed
     duration_s: float
     findings: list[findings.Finding] = field(default_factory=list)
     error: NetdebugError | None = None
@@ -63,7 +70,9 @@ def run(
     ``progress`` is the stream to draw "cell i of n" on (a terminal), or None for a quiet run.
     """
     info = catalogue.find(notebook)
-    values = validate(info.parameters, dict(parameters or {}), notebook=info.name)
+    values = validate(
+        info.parameters, dict(parameters or {}), notebook=info.name, search=search_dirs(info.path)
+    )
     out_dir = prepare_output(Path(out) / info.name)
     ipynb, html_path, fjson = (
         out_dir / f"{info.name}.ipynb",
@@ -130,6 +139,11 @@ def _execute(
                 cwd=str(cwd) if cwd else None,
             )
         except PapermillExecutionError as exc:
+            cls = errors.by_name(exc.ename)
+            if cls is not None and errors.is_input_error(cls):
+                raise CellInputError(
+                    name, cell_index=exc.cell_index, ename=exc.ename, evalue=exc.evalue
+                ) from exc
             raise ExecutionError(
                 name, cell_index=exc.cell_index, ename=exc.ename, evalue=exc.evalue, source=exc.source
             ) from exc
@@ -161,7 +175,7 @@ def _finish(
         nb = nbformat.read(str(ipynb), as_version=4)
         found = findings.from_notebook(nb)
         export.write_html(nb, html_path, title=f"netdebug: {name}")
-    status = "ok" if error is None else "failed"
+    status = findings.status(found) if error is None else "failed"
     doc = {
         "notebook": name,
         "parameters": findings.jsonable(dict(parameters)),
