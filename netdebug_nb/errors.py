@@ -24,6 +24,10 @@ class NetdebugError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
 
+    def evidence(self) -> dict[str, object]:
+        """What a finding about this failure carries as evidence (tool errors add the command)."""
+        return {"error": str(self)}
+
 
 # --- usage: the user asked for something that cannot be run -------------------------------
 
@@ -186,7 +190,7 @@ class ToolError(NetdebugError):
         super().__init__(message, hint=hint)
 
     def evidence(self) -> dict[str, object]:
-        """What a finding about this failure carries: the command, its exit code, its stderr line."""
+        """The command, its exit code and its stderr line: what a finding about the failure shows."""
         out: dict[str, object] = {"tool": self.tool, "error": str(self)}
         cause: BaseException | None = self
         while cause is not None:  # a permission error wraps the failed run that revealed it

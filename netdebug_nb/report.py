@@ -60,13 +60,14 @@ def merge(runs: list[Run], *, incident: str) -> dict[str, Any]:
     return {
         "incident": incident,
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "status": "ok" if all(r.doc.get("status") == "ok" for r in runs) else "failed",
+        "status": status(runs),
         "runs": [
             {
                 "run": r.label,
                 "notebook": r.doc.get("notebook"),
                 "status": r.doc.get("status"),
                 "error": r.doc.get("error"),
+                "inconclusive": _inconclusive(r.doc),
                 "started": r.doc.get("started"),
                 "duration_s": r.doc.get("duration_s"),
                 "parameters": r.doc.get("parameters", {}),
@@ -76,6 +77,20 @@ def merge(runs: list[Run], *, incident: str) -> dict[str, Any]:
         ],
         "findings": merged,
     }
+
+
+def status(runs: list[Run]) -> str:
+    """The incident's status: ``failed`` if any run failed, else ``inconclusive`` if any measured
+    nothing it was asked to, else ``ok`` (no run: ``ok``, there is nothing to doubt)."""
+    got = {str(r.doc.get("status")) for r in runs}
+    if got - {"ok", "inconclusive"}:
+        return "failed"
+    return "inconclusive" if "inconclusive" in got else "ok"
+
+
+def _inconclusive(doc: Mapping[str, Any]) -> list[str]:
+    """Titles of the findings that made a run inconclusive (what could not be measured)."""
+    return [str(f.get("title", f.get("id"))) for f in doc.get("findings", []) if f.get("inconclusive")]
 
 
 def build(incident: Path, *, bundle: bool = False) -> Path:
@@ -109,6 +124,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em a
 table{border-collapse:collapse;width:100%;margin:1em 0}th,td{border-bottom:1px solid #ddd;padding:.35em .6em;
 text-align:left;vertical-align:top}th{background:#f3f3f3}.critical{color:#b00020;font-weight:bold}
 .warning{color:#b26a00;font-weight:bold}.info{color:#1f5fa8}.failed{color:#b00020;font-weight:bold}.ok{color:#2e7d32}
+.inconclusive{color:#6a3d9a;font-weight:bold}
 code{background:#f5f5f5;padding:0 .2em}.muted{color:#777;font-size:90%}
 """
 
@@ -129,6 +145,8 @@ def render(doc: Mapping[str, Any], runs: list[Run]) -> str:
         )
         status = str(r.doc.get("status"))
         err = f"<div class='muted'>{e(str(r.doc.get('error') or ''))}</div>" if r.doc.get("error") else ""
+        if status == "inconclusive":  # say what could not be measured, next to the status
+            err += "".join(f"<div class='muted'>{e(t)}</div>" for t in _inconclusive(r.doc))
         run_rows.append(
             f"<tr><td>{e(r.label)}</td><td class='{e(status)}'>{e(status)}{err}</td>"
             f"<td>{e(str(r.doc.get('started', '')))}</td><td>{float(r.doc.get('duration_s') or 0):.1f} s</td>"
@@ -145,11 +163,17 @@ def render(doc: Mapping[str, Any], runs: list[Run]) -> str:
             f"<td><a href='{e(href)}'>{e(str(f['run']))}</a></td></tr>"
         )
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    by_status = {
+        s: sum(1 for r in runs if r.doc.get("status") == s) for s in ("ok", "inconclusive", "failed")
+    }
+    run_summary = ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>netdebug incident: {e(str(doc["incident"]))}</title>
 <style>{_CSS}</style></head><body>
 <h1>netdebug incident: {e(str(doc["incident"]))}</h1>
-<p>Generated {e(str(doc["generated"]))}. {len(runs)} run(s); findings: {e(summary)}.
+<p>Generated {e(str(doc["generated"]))}. Status:
+<span class="{e(str(doc["status"]))}">{e(str(doc["status"]))}</span>.
+{len(runs)} run(s){": " + e(run_summary) if run_summary else ""}; findings: {e(summary)}.
 Machine-readable: <a href="{MERGED}">{MERGED}</a>.</p>
 <h2>Findings</h2>
 <table><tr><th>severity</th><th>id</th><th>finding</th><th>run</th></tr>

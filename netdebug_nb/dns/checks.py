@@ -142,6 +142,7 @@ def names(requested: Sequence[str], errors: Sequence[str], *, offline: bool = Fa
                 "info",
                 "no names to trace",
                 "set the 'names' parameter (e.g. -p names '[\"api.example.com\"]'); only resolv.conf was analysed.",
+                inconclusive=True,
             )
         )
     invalid = [e for e in errors if "not a valid DNS name" in e]
@@ -157,8 +158,46 @@ def names(requested: Sequence[str], errors: Sequence[str], *, offline: bool = Fa
         )
     other = [e for e in errors if e not in invalid]
     if other:
-        out.append(Finding("dns.no_nameserver", "warning", "nothing could be queried", "; ".join(other)))
+        out.append(
+            Finding(
+                "dns.no_nameserver",
+                "warning",
+                "nothing could be queried",
+                "; ".join(other),
+                {"errors": list(other)},
+                inconclusive=True,
+            )
+        )
     return out
+
+
+def coverage(requested: Sequence[str], queries: pd.DataFrame, *, offline: bool = False) -> list[Finding]:
+    """A trace with no query in it measured nothing: say so, so the run ends inconclusive, not ok."""
+    if len(queries):
+        return []
+    if offline:
+        return [
+            Finding(
+                "dns.capture",
+                "warning",
+                "the capture holds no DNS query",
+                "No UDP/TCP port 53 query was found, so nothing about resolution could be measured; "
+                "capture on the client (or the node) while the lookups happen.",
+                inconclusive=True,
+            )
+        ]
+    if not requested:
+        return []  # dns.no_names says what to give
+    return [
+        Finding(
+            "dns.no_queries",
+            "warning",
+            "no DNS query was sent",
+            "None of the names could be sent to a nameserver (see the other findings); nothing was measured.",
+            {"names": list(requested)},
+            inconclusive=True,
+        )
+    ]
 
 
 def lookups(
@@ -381,8 +420,11 @@ def merge(items: Sequence[Finding]) -> list[Finding]:
         else:
             extra.setdefault(f.id, []).append(f.title)
     out = []
+    inconclusive = {f.id for f in items if f.inconclusive}
     for fid, f in by_id.items():
         if fid in extra:
-            f = Finding(f.id, f.severity, f.title, f.detail, {**f.evidence, "also": extra[fid]})
+            f = Finding(
+                f.id, f.severity, f.title, f.detail, {**f.evidence, "also": extra[fid]}, fid in inconclusive
+            )
         out.append(f)
     return out

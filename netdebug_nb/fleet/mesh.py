@@ -272,3 +272,31 @@ def heatmap(grid: pd.DataFrame, *, title: str, warn: float, crit: float | None =
                 ax.text(j, i, f"{v:.0f}" if v >= 10 else f"{v:.1f}", ha="center", va="center", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def coverage(manifest: Mapping[str, Any], pairs: pd.DataFrame, dns_runs: Mapping[str, Any]) -> list[Finding]:
+    """``mesh.nothing_merged`` when the fleet directory holds no measurement at all to merge.
+
+    A fleet run whose nodes all failed (or a manifest without nodes) gives empty heatmaps; the run
+    ends inconclusive naming the nodes and their states rather than showing a clean mesh.
+    """
+    if len(pairs) or dns_runs:
+        return []
+    nodes = manifest.get("nodes") or []
+    states = {
+        str(n.get("node", n.get("name", "?"))): str(n.get("state") or n.get("reason") or "no result")
+        for n in nodes
+        if isinstance(n, Mapping)
+    }
+    return [
+        Finding(
+            "mesh.nothing_merged",
+            "warning",
+            f"No measurements to merge from {len(nodes)} node(s)",
+            "No node's run left latency pairs or DNS results in the fleet directory"
+            + (": " + ", ".join(f"{k} ({v})" for k, v in list(states.items())[:8]) if states else "")
+            + ".",
+            {"nodes": states},
+            inconclusive=True,
+        )
+    ]

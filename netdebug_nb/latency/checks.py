@@ -316,7 +316,40 @@ def notes(source: str, items: Sequence[str]) -> list[Finding]:
 
 def record(items: Iterable[Finding]) -> list[Finding]:
     """Record findings in the running notebook, most severe first."""
-    return [findings.record(f.id, f.severity, f.title, f.detail, f.evidence) for f in findings.sort(items)]
+    return [
+        findings.record(f.id, f.severity, f.title, f.detail, f.evidence, inconclusive=f.inconclusive)
+        for f in findings.sort(items)
+    ]
+
+
+def probes_missing(run: Any, *, expected: bool) -> list[Finding]:
+    """``latency.no_probes`` when fping ran (or its output was read) but not one probe is in it."""
+    if not expected or run is None or len(run.probes):
+        return []
+    return [
+        Finding(
+            "latency.no_probes",
+            "warning",
+            "No probe results: nothing to measure latency or loss on",
+            "fping printed no probe line (every target unresolvable, or the output holds only "
+            "summaries); the latency views are empty.",
+            {"notes": list(getattr(run, "notes", []))[:10]},
+            inconclusive=True,
+        )
+    ]
+
+
+def all_clear(recorded: Iterable[Finding], *, measured: bool) -> list[Finding]:
+    """``latency.ok``, only with evidence: something was measured and nothing at all was found.
+
+    Any recorded finding (a problem, a note, a tool that could not run, nothing to measure)
+    withholds the all-clear, so ``latency.ok`` never stands beside a failure.
+    """
+    if not measured or any(True for _ in recorded):
+        return []
+    return [
+        Finding("latency.ok", "info", "No loss, outage, high latency or path problem above the thresholds")
+    ]
 
 
 def _col(df: pd.DataFrame, col: str) -> dict[str, Any]:

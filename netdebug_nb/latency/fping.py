@@ -162,6 +162,9 @@ def collect(targets: Sequence[str], **options: Any) -> str:
     budget = count * period / 1000 + 30
     try:
         done = tools.run(argv, timeout=budget, ok_codes=OK_CODES)
+        if not _LINE.search(done.stdout) and not _LINE.search(done.stderr):
+            # not one probe or summary line: fping failed whatever its exit code says
+            raise ToolFailedError("fping", done.returncode, done.stderr or done.stdout, argv)
     except ToolFailedError as exc:
         if "socket" in exc.stderr.lower() or "root" in exc.stderr.lower():
             raise ToolPermissionError("fping", "NET_RAW", _last_line(exc.stderr)) from exc

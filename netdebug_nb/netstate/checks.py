@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.findings import Finding, Severity
 from netdebug_nb.netstate import firewall, neighbours, nexthop
-from netdebug_nb.netstate.snapshot import COMMANDS, Note
+from netdebug_nb.netstate.snapshot import COMMANDS, SECTIONS, Note
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,6 +63,32 @@ def _command(source: str) -> str:
     """``conntrack -S (conntrack-S.txt)`` for a snapshot file name."""
     argv = COMMANDS.get(source)
     return f"{' '.join(argv)} ({source})" if argv else source
+
+
+def coverage(st: State) -> list[Finding]:
+    """``netstate.no_data`` when neither routes nor interfaces could be read: the report would be empty.
+
+    A missing ``ip`` (or an empty snapshot directory) leaves nothing to judge the host by; the run
+    ends inconclusive with what each command said, instead of a clean-looking report.
+    """
+    read = {SECTIONS.get(f, "") for f in st.present}
+    if read & {"routes", "interfaces"}:
+        return []
+    return [
+        Finding(
+            "netstate.no_data",
+            "critical",
+            "No routes or interfaces could be read: nothing to judge this host by",
+            "ip -j route/link/addr produced nothing"
+            + (f" ({len(st.present)} other file(s) read)" if st.present else " and no other state was read")
+            + "; see the collection notes (tool not installed, not permitted, empty snapshot directory).",
+            {
+                "files_read": sorted(st.present),
+                "notes": [f"{n.source}: {n.kind}: {n.message}" for n in st.notes][:20],
+            },
+            inconclusive=True,
+        )
+    ]
 
 
 def notes(items: Sequence[Note]) -> list[Finding]:

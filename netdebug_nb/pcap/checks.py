@@ -356,6 +356,23 @@ def _rows(df: pd.DataFrame, cols: list[str], n: int, *, keys: bool = True) -> li
     return out
 
 
+def coverage(path: object, packets: pd.DataFrame) -> list[Finding]:
+    """``capture.empty`` when a capture was read but holds no packet: nothing was measured."""
+    if not path or len(packets):
+        return []
+    return [
+        Finding(
+            "capture.empty",
+            "warning",
+            "The capture holds no packets: nothing was analysed",
+            f"{path} was read but has no packet records (a live capture that saw no traffic matching "
+            "the filter, or a capture stopped before the first packet).",
+            {"capture": str(path)},
+            inconclusive=True,
+        )
+    ]
+
+
 def evaluate(
     overview: pd.DataFrame,
     health: pd.DataFrame,
