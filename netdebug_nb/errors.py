@@ -267,6 +267,10 @@ def by_name(name: str) -> type[NetdebugError] | None:
     Errors raised in a notebook reach the runner as a class name only; the subclasses live next
     to the code that raises them, so every module of the package is imported once to find them.
     """
+    import builtins
+
+    if hasattr(builtins, name):  # RuntimeError, KeyError...: a bug, not one of ours
+        return None
     found = _subclass_named(name)
     if found is None:
         import importlib
@@ -275,6 +279,8 @@ def by_name(name: str) -> type[NetdebugError] | None:
         import netdebug_nb
 
         for mod in pkgutil.walk_packages(netdebug_nb.__path__, "netdebug_nb."):
+            if mod.name.endswith("__main__"):  # running it would start the CLI
+                continue
             try:
                 importlib.import_module(mod.name)
             except Exception:  # an optional dependency missing: its errors cannot have been raised

@@ -93,3 +93,180 @@ def test_report_and_bundle(tmp_path: Path) -> None:
 def test_console_script_runs() -> None:
     proc = subprocess.run([*netdebug_cmd(), "--version"], capture_output=True, text=True, check=True)
     assert proc.stdout.startswith("netdebug-nb ")
+
+
+# --- parameter domains, input files, inputs found late, inconclusive runs (issues #23, #18, #22) ---
+
+
+def test_values_outside_their_declared_domain_are_exit_2_before_the_kernel(tmp_path: Path) -> None:
+    """The cases a new user mistypes: one line naming notebook, parameter, value and domain."""
+    (tmp_path / "a-dir").mkdir()
+    cases = [
+        (
+            ["latency", "-p", "targets", "127.0.0.1", "-p", "count", "-5"],
+            "parameter 'count' of latency: -5 is not in 1..100000",
+        ),
+        (["latency", "-p", "count", "0"], "parameter 'count' of latency: 0 is not in 1..100000"),
+        (["latency", "-p", "interval_ms", "0"], "parameter 'interval_ms' of latency: 0 is not in 1..3600000"),
+        (["latency", "-p", "timeout_ms", "-1"], "parameter 'timeout_ms' of latency: -1 is not in 0..600000"),
+        (
+            ["latency", "-p", "count", "10s"],
+            "parameter 'count' of latency: '10s' is not an integer (in 1..100000)",
+        ),
+        (
+            ["latency", "-p", "sizes", "[56,70000]"],
+            "parameter 'sizes' of latency: 70000 (item 2) is not in 0..65507",
+        ),
+        (
+            ["netstate", "-p", "ports", "99999"],
+            "parameter 'ports' of netstate: '99999' (item 1) is not a port",
+        ),
+        (
+            ["dns_trace", "-p", "resolver", "mus"],
+            "parameter 'resolver' of dns_trace: 'mus' is not one of glibc, musl",
+        ),
+        (
+            ["pcap_analysis", "-p", "capture_seconds", "0"],
+            "parameter 'capture_seconds' of pcap_analysis: 0 is not > 0 and <= 86400",
+        ),
+        (
+            ["pcap_analysis", "-p", "pcap", "/etc/passwd"],
+            "parameter 'pcap' of pcap_analysis: /etc/passwd is not a capture file",
+        ),
+        (
+            ["pcap_analysis", "-p", "pcap", str(tmp_path / "missing.pcap")],
+            f"parameter 'pcap' of pcap_analysis: {tmp_path / 'missing.pcap'} does not exist; expected a capture file",
+        ),
+        (
+            ["pcap_analysis", "-p", "pcap", str(tmp_path / "a-dir")],
+            f"parameter 'pcap' of pcap_analysis: {tmp_path / 'a-dir'} is a directory; expected a capture file",
+        ),
+        (
+            ["latency", "-p", "fping_output", str(tmp_path / "a-dir")],
+            f"parameter 'fping_output' of latency: {tmp_path / 'a-dir'} is a directory; expected a file",
+        ),
+        (
+            ["netstate", "-p", "snapshot_dir", "/etc/hostname"],
+            "parameter 'snapshot_dir' of netstate: /etc/hostname is not a directory",
+        ),
+        (
+            ["dns_trace", "-p", "resolv_conf", str(tmp_path / "resolv.conf")],
+            "parameter 'resolv_conf' of dns_trace:",
+        ),
+    ]
+    for argv, want in cases:
+        code, out, err = call("run", *argv, "--out", str(tmp_path / "out"))
+        assert code == 2, (argv, err)
+        assert err.startswith(f"netdebug-nb: error: {want}"), (argv, err)
+        assert err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists(), "nothing is started or written for bad parameters"
+
+
+def test_a_relative_capture_is_found_in_the_notebooks_directory(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Rule: a relative input path is looked up in the cwd first, then the notebooks directory."""
+    from netdebug_nb.catalogue import DATA_DIR
+
+    uploads, elsewhere = tmp_path / "notebooks", tmp_path / "cwd"
+    uploads.mkdir()
+    elsewhere.mkdir()
+    (uploads / "upload.pcap").write_bytes((DATA_DIR / "pcap" / "sample.pcap").read_bytes())
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("NETDEBUG_NOTEBOOK_DIR", str(uploads))
+    code, _, err = call(
+        "run",
+        "pcap_analysis",
+        "-p",
+        "pcap",
+        "upload.pcap",
+        "-p",
+        "kubernetes",
+        "false",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 0, err
+    doc = json.loads((tmp_path / "out" / "pcap_analysis" / "findings.json").read_text())
+    assert doc["parameters"]["pcap"] == str(uploads / "upload.pcap") and doc["status"] == "ok"
+    monkeypatch.delenv("NETDEBUG_NOTEBOOK_DIR")
+    code, _, err = call("run", "pcap_analysis", "-p", "pcap", "upload.pcap", "--out", str(tmp_path / "out"))
+    assert code == 2 and f"upload.pcap does not exist (looked in {elsewhere}," in err, err
+
+
+def test_an_input_error_raised_in_a_cell_is_exit_2_and_the_report_is_written(tmp_path: Path) -> None:
+    garbage = tmp_path / "fping.txt"
+    garbage.write_text("hello, this is not fping output\n")
+    code, _, err = call(
+        "run",
+        "latency",
+        "-p",
+        "fping_output",
+        str(garbage),
+        "-p",
+        "kubernetes",
+        "false",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 2
+    assert (
+        err
+        == f"netdebug-nb: error: {garbage}: no fping result lines recognised (first line: 'hello, this is not fping output')\n"
+    )
+    run_dir = tmp_path / "out" / "latency"
+    doc = json.loads((run_dir / "findings.json").read_text())
+    assert doc["status"] == "failed" and doc["error_detail"]["ename"] == "FpingOutputError"
+    assert doc["error_detail"]["type"] == "CellInputError"
+    assert (run_dir / "latency.ipynb").is_file() and (run_dir / "latency.html").is_file()
+    assert "Traceback" not in (run_dir / "latency.html").read_text(), "bad input shows as its one line"
+
+
+def test_fping_that_fails_leaves_its_message_in_the_evidence_and_no_all_clear(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    fake = tmp_path / "bin" / "fping"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'fping: probe engine refused to start (test)' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    code, _, err = call(
+        "run",
+        "latency",
+        "-p",
+        "targets",
+        "127.0.0.1",
+        "-p",
+        "count",
+        "1",
+        "-p",
+        "kubernetes",
+        "false",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 0
+    assert err == "netdebug-nb: latency: Inconclusive: fping could not run\n"
+    doc = json.loads((tmp_path / "out" / "latency" / "findings.json").read_text())
+    assert doc["status"] == "inconclusive"
+    ids = [f["id"] for f in doc["findings"]]
+    assert "latency.ok" not in ids and ids == ["latency.probe_failed"]
+    ev = doc["findings"][0]["evidence"]
+    assert ev["stderr"] == "fping: probe engine refused to start (test)" and ev["exit_code"] == 1
+    assert ev["command"].startswith("fping -C 1 -D ") and ev["command"].endswith(" 127.0.0.1")
+    assert doc["findings"][0]["inconclusive"] is True
+    code, out, _ = call("report", str(tmp_path / "out"))
+    merged = json.loads((tmp_path / "out" / "findings.json").read_text())
+    assert merged["status"] == "inconclusive" and merged["runs"][0]["inconclusive"] == ["fping could not run"]
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "<td class='inconclusive'>inconclusive<div class='muted'>fping could not run</div>" in index
+
+
+def test_list_shows_the_domains() -> None:
+    code, out, _ = call("list")
+    assert code == 0
+    assert "    count (int, default 20; in 1..100000): probes per target\n" in out
+    assert "    pcap (str, default ''; a capture file, or empty): " in out
+    code, out, _ = call("list", "--json")
+    latency = next(nb for nb in json.loads(out) if nb["name"] == "latency")
+    assert {p["name"]: p["domain"] for p in latency["parameters"]}["count"] == "1..100000"
