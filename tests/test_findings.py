@@ -67,3 +67,17 @@ def test_from_notebook_reads_the_mime_bundle_and_sort_orders_by_severity() -> No
     assert findings.from_notebook(nb) == items
     assert [f.id for f in findings.sort(items)] == ["a.crit", "c.warn", "b.info"]
     assert "CRITICAL" in items[1]._repr_html_() and "netdebug-critical" in items[1]._repr_html_()
+
+
+def test_inconclusive_findings_make_the_run_inconclusive() -> None:
+    ok = findings.Finding("x.ok", "info", "fine")
+    gap = findings.Finding(
+        "x.tool_failed", "critical", "tool could not run", evidence={"exit_code": 1}, inconclusive=True
+    )
+    assert findings.status([ok]) == "ok" and findings.status([]) == "ok"
+    assert findings.status([ok, gap]) == "inconclusive"
+    assert findings.verdict([ok, gap]) == "Inconclusive: tool could not run"
+    assert findings.verdict([ok]) == "Completed: 1 info" and findings.verdict([]) == "Completed: no findings"
+    assert "inconclusive" not in ok.to_dict() and gap.to_dict()["inconclusive"] is True
+    assert findings.Finding.from_dict(gap.to_dict()) == gap
+    assert findings.Finding.from_dict(ok.to_dict()) == ok

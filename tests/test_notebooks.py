@@ -44,3 +44,16 @@ def test_notebook_is_stripped_thin_and_described(path) -> None:  # type: ignore[
     for value in demo.parameters_for(info).values():
         if isinstance(value, str) and str(catalogue.DATA_DIR) in value:
             assert __import__("pathlib").Path(value).exists(), f"demo data missing: {value}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_declares_its_domain_and_is_checked_after_the_parameters_cell(path) -> None:  # type: ignore[no-untyped-def]
+    info = catalogue.describe(path)
+    undeclared = [p.name for p in info.parameters if p.type != "bool" and p.domain is None]
+    assert not undeclared, f"{path.name}: parameters without a {{domain}}: {undeclared}"
+    for p in info.parameters:  # the defaults satisfy their own domains (paths: form only)
+        validate(info.parameters, {p.name: p.default}, notebook=info.name)
+    cells = json.loads(path.read_text())["cells"]
+    at = next(i for i, c in enumerate(cells) if "parameters" in (c["metadata"].get("tags") or []))
+    check = "".join(cells[at + 1]["source"])
+    assert f'parameters.check("{info.name}", globals())' in check, "the cell after the parameters checks them"

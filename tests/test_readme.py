@@ -16,7 +16,8 @@ def test_readme_documents_every_notebook_and_parameter() -> None:
         section = text.split(f"### `{info.name}`", 1)[1].split("\n### ", 1)[0]
         assert info.purpose in section, f"README purpose of {info.name} differs from its metadata"
         for p in info.parameters:
-            row = f"| `{p.name}` | {p.type} | `{p.default!r}` | {p.help} |"
+            accepts = p.domain.describe() if p.domain else ""
+            row = f"| `{p.name}` | {p.type} | `{p.default!r}` | {accepts} | {p.help} |"
             assert row in section, f"README row out of date for {info.name}.{p.name}: {row}"
 
 

@@ -46,3 +46,30 @@ def test_collect_rejects_foreign_json(tmp_path: Path) -> None:
     (tmp_path / "x" / "findings.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="findings.json"):
         report.collect(tmp_path)
+
+
+def test_inconclusive_runs_are_shown_apart_from_ok_and_failed(tmp_path: Path) -> None:
+    gap = {
+        "id": "latency.probe_failed",
+        "severity": "critical",
+        "title": "fping could not run",
+        "detail": "",
+        "evidence": {},
+        "inconclusive": True,
+    }
+    _run(tmp_path, "latency", "latency", "inconclusive", [gap])
+    _run(tmp_path, "netstate", "netstate", "ok", [])
+    merged = report.merge(report.collect(tmp_path), incident="i")
+    assert merged["status"] == "inconclusive"
+    assert {r["run"]: (r["status"], r["inconclusive"]) for r in merged["runs"]} == {
+        "latency": ("inconclusive", ["fping could not run"]),
+        "netstate": ("ok", []),
+    }
+    html = report.build(tmp_path).read_text()
+    assert (
+        "<td class='inconclusive'>inconclusive<div class='muted'>boom</div><div class='muted'>fping could not run</div>"
+        in html
+    )
+    assert '<span class="inconclusive">inconclusive</span>' in html and "1 ok, 1 inconclusive" in html
+    _run(tmp_path, "dns", "dns_trace", "failed", [])
+    assert report.merge(report.collect(tmp_path), incident="i")["status"] == "failed"

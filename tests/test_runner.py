@@ -105,3 +105,13 @@ def test_kit_kernel_is_used_even_if_the_user_has_a_broken_one(
     res = runner.run(str(NB / "ok.ipynb"), out=tmp_path / "out")
     assert res.status == "ok"
     assert os.environ.get("JUPYTER_PATH") == before  # the run does not leak its environment
+
+
+def test_errors_raised_in_a_kernel_are_found_by_class_name() -> None:
+    from netdebug_nb import errors
+
+    fping_error = errors.by_name("FpingOutputError")  # defined in netdebug_nb.latency.fping
+    assert fping_error is not None and errors.is_input_error(fping_error)
+    assert errors.by_name("ToolFailedError") is errors.ToolFailedError
+    assert not errors.is_input_error(errors.ToolFailedError)
+    assert errors.by_name("RuntimeError") is None and errors.by_name("NoSuchThingError") is None

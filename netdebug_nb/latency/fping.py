@@ -585,7 +585,7 @@ def _order(probes: pd.DataFrame) -> pd.DataFrame:
     if len(probes) == 0:
         return schema.empty(PROBES_SCHEMA)
     codes, _ = pd.factorize(probes["target"].to_numpy())  # targets in order of first appearance
-    seq = np.nan_to_num(probes["seq"].to_numpy(dtype="float64"), nan=np.inf)
+    seq = np.nan_to_num(probes["seq"].to_numpy(dtype="float64", na_value=np.nan), nan=np.inf)
     order = np.lexsort((probes["dup"].to_numpy(dtype=bool), seq, codes))
     return schema.conform(probes.take(order), PROBES_SCHEMA)
 

@@ -90,3 +90,15 @@ def test_nodelocal_deployed_but_bypassed() -> None:
     assert (f.severity, f.evidence["deployed"]) == ("warning", ["169.254.20.10"])
     ok = checks.nodelocal(resolvconf.parse("nameserver 169.254.20.10\n"), cluster=cluster)
     assert ok.severity == "info" and ok.evidence["present"] is True
+
+
+def test_a_trace_with_no_query_is_inconclusive() -> None:
+    none = schema.empty(tracer.QUERY_SCHEMA)
+    (off,) = checks.coverage([], none, offline=True)
+    assert off.id == "dns.capture" and off.inconclusive
+    (live,) = checks.coverage(["api.example.com"], none)
+    assert live.id == "dns.no_queries" and live.inconclusive
+    assert checks.coverage([], none) == []  # dns.no_names (itself inconclusive) says what to give
+    assert [f.inconclusive for f in checks.names([], [])] == [True]
+    merged = checks.merge([Finding("dns.capture", "critical", "unreadable", inconclusive=True), off])
+    assert [(f.severity, f.inconclusive) for f in merged] == [("critical", True)]

@@ -156,3 +156,11 @@ def test_fleet_of_recorded_nodes_is_collected_merged_and_indexed(cluster: Cluste
     ids = {(f["id"], f["run"]) for f in merged["findings"]}
     assert ("mesh.node_isolated", "fleet_mesh") in ids and ("mesh.pair_loss", "fleet_mesh") in ids
     assert (out / "fleet_mesh" / "fleet_mesh.html").is_file()
+
+
+def test_nothing_to_merge_is_inconclusive() -> None:
+    manifest = {"nodes": [{"node": "n1", "state": "failed"}, {"node": "n2", "state": "succeeded"}]}
+    (f,) = mesh.coverage(manifest, pd.DataFrame(), {})
+    assert f.id == "mesh.nothing_merged" and f.inconclusive
+    assert f.evidence == {"nodes": {"n1": "failed", "n2": "succeeded"}}
+    assert mesh.coverage(manifest, pd.DataFrame({"a": [1]}), {}) == []

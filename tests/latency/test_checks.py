@@ -71,3 +71,22 @@ def test_truncated_note_is_a_finding() -> None:
     out = fping.read(FIX / "fping5_truncated.txt")
     assert [f.id for f in checks.notes("x.txt", out.notes)] == ["latency.input_truncated"]
     assert checks.notes("x.txt", ()) == []
+
+
+def test_all_clear_only_with_evidence_and_nothing_found() -> None:
+    from netdebug_nb.findings import Finding
+
+    ok = checks.all_clear([], measured=True)
+    assert [f.id for f in ok] == ["latency.ok"] and not ok[0].inconclusive
+    assert checks.all_clear([], measured=False) == []  # nothing measured: no all-clear
+    failed = Finding("latency.probe_failed", "critical", "fping could not run", inconclusive=True)
+    assert checks.all_clear([failed], measured=True) == []
+    assert checks.all_clear([Finding("latency.input_truncated", "info", "cut")], measured=True) == []
+
+
+def test_a_run_without_probes_is_inconclusive() -> None:
+    empty = fping.parse("198.18.0.9: Name or service not known\n")
+    (f,) = checks.probes_missing(empty, expected=True)
+    assert f.id == "latency.no_probes" and f.inconclusive
+    assert checks.probes_missing(empty, expected=False) == []
+    assert checks.probes_missing(fping.read(FIX / "fping5_demo.txt"), expected=True) == []

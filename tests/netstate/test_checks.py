@@ -149,3 +149,12 @@ def test_mtu_ignores_links_without_carrier(tmp_path: Path, fixtures: Path) -> No
             link["flags"] = ["BROADCAST", "MULTICAST", "UP"]  # NO-CARRIER
     (d / "ip-link.json").write_text(json.dumps(links))
     assert checks.mtu_findings(state.build(snapshot.read(d))) == []
+
+
+def test_no_routes_or_interfaces_is_inconclusive(tmp_path: Path, fixtures: Path) -> None:
+    assert checks.coverage(router(fixtures)) == []
+    shutil.copy(fixtures / "netstate/router/ss-tulpn.txt", tmp_path / "ss-tulpn.txt")
+    (found,) = checks.coverage(state.build(snapshot.read(tmp_path)))
+    assert found.id == "netstate.no_data" and found.inconclusive and found.severity == "critical"
+    assert found.evidence["files_read"] == ["ss-tulpn.txt"]
+    assert any(n.startswith("ip-route.json: ") for n in found.evidence["notes"])

@@ -124,3 +124,11 @@ def test_bundled_sample_gives_the_documented_findings() -> None:
     assert by_id["tcp.retransmissions"].evidence["retransmissions"] == 5
     assert int(a.health["dup_acks"].sum()) == 24
     assert Path(SAMPLE).stat().st_size < 300_000
+
+
+def test_a_capture_without_packets_is_inconclusive() -> None:
+    packets = empty(PACKETS_SCHEMA)
+    (f,) = checks.coverage("/tmp/x.pcap", packets)
+    assert f.id == "capture.empty" and f.inconclusive and f.evidence == {"capture": "/tmp/x.pcap"}
+    assert checks.coverage("", packets) == []  # no capture at all: capture.none says so
+    assert checks.coverage("/x.pcap", reader.read(DATA_DIR / "pcap" / "sample.pcap")) == []
