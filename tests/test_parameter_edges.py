@@ -190,3 +190,17 @@ def _num(v: float, ptype: str) -> str:
     if ptype in ("int", "list"):
         return str(int(v)) if not math.isinf(v) else "0"
     return repr(float(v))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_check_cell_gives_the_cli_message_when_run_in_jupyterlab(name: str) -> None:
+    """Executed without ``netdebug-nb run`` (JupyterLab, plain papermill), a bad value stops the
+    notebook at the cell after the parameters with the message the CLI gives."""
+    info = catalogue.find(name)
+    p = next(p for p in info.parameters if p.domain is not None and p.domain.kind == "range")
+    outcome = inprocess.execute(name, {p.name: -(10**9)})
+    assert outcome.cell == 2 and isinstance(outcome.error, errors.ParameterDomainError)
+    with pytest.raises(errors.ParameterDomainError) as cli:
+        validate(info.parameters, {p.name: -(10**9)}, notebook=name)
+    assert str(outcome.error) == str(cli.value)
+    assert str(outcome.error).startswith(f"parameter {p.name!r} of {name}: -1000000000 is not ")
