@@ -298,6 +298,8 @@ def _check_one(
         return ParameterDomainError(notebook, param.name, value, f"{where} {reason}".strip(), shown=shown)
 
     if d.kind == "range":
+        if item is not None and isinstance(value, str):  # -p sizes 56,1200 gives the items as text
+            value = _number(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail(f"is not a number ({d.describe()})", repr(value))
         ok = (
@@ -434,6 +436,16 @@ def _word_problem(kind: str, text: str) -> str:
     if kind == "word":
         return "" if _WORD.match(text) else expected
     return ""
+
+
+def _number(text: str) -> int | float | str:
+    """``"56"`` → 56, ``"0.5"`` → 0.5; anything else stays text (and is refused as not a number)."""
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            continue
+    return text
 
 
 def _is_address(text: str) -> bool:

@@ -164,6 +164,8 @@ def test_numbers_outside_their_range_name_notebook_parameter_value_and_domain() 
     assert _err(d, {"bucket_s": "nan"}) == "parameter 'bucket_s' of nb: nan is not > 0"
     assert _err(d, {"ratio": "1.5"}) == "parameter 'ratio' of nb: 1.5 is not in 0..1"
     assert _err(d, {"sizes": "[56, -1]"}) == "parameter 'sizes' of nb: -1 (item 2) is not in 0..65507"
+    assert validate(d, {"sizes": "56,1200"}, notebook="nb") == {"sizes": [56, 1200]}  # -p items are text
+    assert _err(d, {"sizes": "56,x"}) == "parameter 'sizes' of nb: 'x' (item 2) is not a number (in 0..65507)"
     assert validate(
         d, {"count": "1", "bucket_s": "0.001", "ratio": 1, "sizes": "[0, 65507]"}, notebook="nb"
     ) == {
