@@ -67,14 +67,18 @@ class UnknownParameterError(ParameterError):
 
 
 class ParameterTypeError(ParameterError):
-    def __init__(self, name: str, value: object, expected: str, reason: str = "") -> None:
+    def __init__(
+        self, name: str, value: object, expected: str, reason: str = "", *, notebook: str = ""
+    ) -> None:
         self.value = value
         self.expected = expected
         why = f": {reason}" if reason else ""
-        super().__init__(
-            f"parameter {name!r}: cannot use {value!r} as {expected}{why}",
-            name=name,
+        message = (
+            f"parameter {name!r} of {notebook}: {value!r} is not {expected}"
+            if notebook
+            else f"parameter {name!r}: cannot use {value!r} as {expected}{why}"
         )
+        super().__init__(message, name=name)
 
 
 class ParameterDomainError(ParameterError):

@@ -238,9 +238,7 @@ def validate(
         except ParameterTypeError as exc:
             p = by_name[name]
             domain = f" ({p.domain.describe()})" if p.domain else ""
-            raise ParameterDomainError(
-                notebook, name, value, f"is not {_article(p.type)}{domain}", shown=repr(value)
-            ) from exc
+            raise ParameterTypeError(name, value, f"{_article(p.type)}{domain}", notebook=notebook) from exc
     for p in declared:
         value = out.get(p.name, p.default)
         checked = check_value(p, value, notebook=notebook, search=search)

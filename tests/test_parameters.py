@@ -128,9 +128,9 @@ flag: bool = True  # no domain for booleans
 
 
 def _err(declared: list[Parameter], given: dict[str, object], search: list[Path] | None = None) -> str:
-    from netdebug_nb.errors import ParameterDomainError
+    from netdebug_nb.errors import ParameterError
 
-    with pytest.raises(ParameterDomainError) as exc:
+    with pytest.raises(ParameterError) as exc:
         validate(declared, given, notebook="nb", search=search)
     msg = str(exc.value)
     assert "\n" not in msg

@@ -67,7 +67,9 @@ def test_demo_with_cluster_names_addresses(
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_demo_without_cluster_says_so_and_finishes(name: str, tmp_path: Path) -> None:
     info = _integrated(name)
-    params = demo.parameters_for(info) | {"kubeconfig": str(tmp_path / "absent"), "kubernetes": True}
+    empty = tmp_path / "kubeconfig"  # a kubeconfig that names no cluster (a missing one is exit 2)
+    empty.write_text("")
+    params = demo.parameters_for(info) | {"kubeconfig": str(empty), "kubernetes": True}
     res = runner.run(name, params, out=tmp_path, timeout=300)
     assert res.status == "ok" or res.error is None
     assert "Kubernetes names not added: kubeconfig" in res.ipynb.read_text()
