@@ -273,7 +273,7 @@ def by_name(name: str) -> type[NetdebugError] | None:
     """
     import builtins
 
-    if hasattr(builtins, name):  # RuntimeError, KeyError...: a bug, not one of ours
+    if hasattr(builtins, name) or not name.endswith("Error"):  # ours all end in Error; builtins are bugs
         return None
     found = _subclass_named(name)
     if found is None:

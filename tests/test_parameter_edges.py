@@ -152,6 +152,7 @@ def run(name: str, info: catalogue.NotebookInfo, values: dict[str, Any], tmp: Pa
     check_outcome(name, checked, outcome)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_edge_value_is_refused_in_one_line_or_runs_consistently(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

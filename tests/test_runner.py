@@ -115,3 +115,4 @@ def test_errors_raised_in_a_kernel_are_found_by_class_name() -> None:
     assert errors.by_name("ToolFailedError") is errors.ToolFailedError
     assert not errors.is_input_error(errors.ToolFailedError)
     assert errors.by_name("RuntimeError") is None and errors.by_name("NoSuchThingError") is None
+    assert errors.by_name("OutOfBoundsTimedelta") is None  # a foreign exception: a bug, exit 3
