@@ -116,3 +116,31 @@ def test_errors_raised_in_a_kernel_are_found_by_class_name() -> None:
     assert not errors.is_input_error(errors.ToolFailedError)
     assert errors.by_name("RuntimeError") is None and errors.by_name("NoSuchThingError") is None
     assert errors.by_name("OutOfBoundsTimedelta") is None  # a foreign exception: a bug, exit 3
+
+
+def test_plain_papermill_stops_at_the_check_cell_with_the_cli_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook executed without ``netdebug-nb run`` (JupyterLab, papermill, a fleet Job's own
+    kernel) checks its parameters in the cell after them: same one line, no traceback."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from netdebug_nb import catalogue, kernel
+
+    src = catalogue.find("latency").path
+    monkeypatch.setenv("JUPYTER_PATH", kernel.jupyter_path_with(kernel.ensure()))
+    with pytest.raises(PapermillExecutionError) as exc:
+        papermill.execute_notebook(
+            str(src), str(tmp_path / "out.ipynb"), parameters={"count": -5}, kernel_name=kernel.NAME,
+            progress_bar=False, log_output=False,
+        )  # fmt: skip
+    assert exc.value.ename == "ParameterDomainError"
+    assert exc.value.evalue == "parameter 'count' of latency: -5 is not in 1..100000"
+    outputs = [
+        o
+        for c in nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells
+        for o in c.get("outputs", [])
+    ]
+    (err,) = [o for o in outputs if o["output_type"] == "error"]
+    assert len(err["traceback"]) == 1 and "Traceback" not in err["traceback"][0]
