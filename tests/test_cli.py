@@ -270,3 +270,17 @@ def test_list_shows_the_domains() -> None:
     code, out, _ = call("list", "--json")
     latency = next(nb for nb in json.loads(out) if nb["name"] == "latency")
     assert {p["name"]: p["domain"] for p in latency["parameters"]}["count"] == "1..100000"
+
+
+def test_values_from_a_parameters_file_are_checked_the_same_way(tmp_path: Path) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text("targets: [127.0.0.1, 'bad host']\ncount: -5\n")
+    code, _, err = call("run", "latency", "-f", str(params), "--out", str(tmp_path / "out"))
+    assert code == 2 and err == (
+        "netdebug-nb: error: parameter 'targets' of latency: 'bad host' (item 2) "
+        "is not a host name, IP address or Kubernetes selector\n"
+    )
+    code, _, err = call(
+        "run", "latency", "-f", str(params), "-p", "targets", "127.0.0.1", "--out", str(tmp_path)
+    )
+    assert code == 2 and err == "netdebug-nb: error: parameter 'count' of latency: -5 is not in 1..100000\n"
