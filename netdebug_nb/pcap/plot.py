@@ -90,3 +90,42 @@ def _figure() -> tuple[Figure, Axes]:
 def _nothing(fig: Figure, ax: Axes, text: str) -> Figure:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
     return fig
+
+
+def network_vs_server(servers: pd.DataFrame, *, top_n: int = 15) -> Figure:
+    """Per server, the network round trip (TCP handshake) next to the server's think time.
+
+    One row per server (the ``top_n`` slowest): bars for the medians, a tick for the p90 of the
+    server time. Log scale, because the interesting case is 0.3 ms against 800 ms.
+    """
+    import numpy as np
+
+    fig, ax = _figure()
+    s = servers[servers["server_p50_ms"].notna()].head(top_n)
+    if s.empty:
+        return _nothing(fig, ax, "no HTTP / gRPC / TLS server answered in this capture")
+    labels = [
+        f"{a}:{p} {proto}" for a, p, proto in zip(s["server"], s["server_port"], s["protocol"], strict=True)
+    ]
+    y = np.arange(len(s))
+    net = s["handshake_p50_ms"].astype("float64").fillna(np.nan).to_numpy()
+    app = s["server_p50_ms"].astype("float64").to_numpy()
+    p90 = s["server_p90_ms"].astype("float64").to_numpy()
+    floor = 0.001
+    ax.barh(
+        y - 0.2,
+        np.nan_to_num(net, nan=floor),
+        height=0.4,
+        color="#1f5fa8",
+        label="network: TCP handshake p50",
+    )
+    ax.barh(y + 0.2, app, height=0.4, color="#d9822b", label="server: request → first byte p50")
+    ax.scatter(p90, y + 0.2, marker="|", s=200, color="#8a3b00", label="server p90", zorder=3)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("time (ms, log scale)")
+    ax.set_title("Network round trip vs server time per server")
+    ax.legend(loc="lower right", fontsize="small", framealpha=0.9)
+    fig.set_figheight(max(2.5, 0.45 * len(s) + 1.2))
+    return fig
