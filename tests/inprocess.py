@@ -8,14 +8,11 @@ check cell, the rest) in one ``InteractiveShell`` reset between runs. The end-to
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from netdebug_nb import catalogue, findings
-
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @dataclass
@@ -27,8 +24,13 @@ class Outcome:
 
 def execute(notebook: str, values: Mapping[str, Any]) -> Outcome:
     """Run ``notebook`` with ``values`` injected after its parameters cell, as papermill does."""
+    import matplotlib
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
+
+    # no window, and no MPLBACKEND in os.environ: that would leak into every kernel the later
+    # tests start (their notebooks would then draw no inline images)
+    matplotlib.use("Agg")
 
     info = catalogue.find(notebook)
     nb = catalogue.read(info.path)
