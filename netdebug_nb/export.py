@@ -1,5 +1,13 @@
 """Executed notebook → the report view: one self-contained, sanitized HTML file.
 
+Verdict first: the page opens with the notebook's title, then the verdict (how the run ended and,
+for a failed run, the error and the cell that failed; then every finding, most severe first, each
+linking to the section that holds its evidence), then a compact box of the parameters; the
+notebook's own cells follow in their order of analysis. Only the report view is rearranged: the
+executed ``.ipynb`` keeps its order. Which section holds the evidence of a finding: the notebook's
+metadata ``netdebug.evidence`` maps finding-id prefixes to section headings (longest prefix wins,
+for findings recorded together at the end); otherwise the section of the cell that recorded it.
+
 The report hides code cells (readers want results, not source), keeps plots (already embedded
 as base64 by matplotlib's inline backend), and drops every script loaded from the network so
 the file opens offline and is safe to hand around.
@@ -12,9 +20,16 @@ CSS properties; no scripts, no event handlers, no ``<style>`` blocks, ``data:`` 
 
 from __future__ import annotations
 
+import copy
+import html
+import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from netdebug_nb import findings
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", re.IGNORECASE)
 _MATHJAX_CONFIG = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
@@ -102,6 +117,7 @@ ALLOWED_CSS = frozenset(
         "white-space",
         "width",
         "max-width",
+        "overflow-x",
     ]
 )
 _COMMON_ATTRS = frozenset({"class", "id", "title", "style", "align"})
@@ -111,16 +127,43 @@ _TAG_ATTRS = {
     "th": {"colspan", "rowspan", "scope"},
     "td": {"colspan", "rowspan"},
     "ol": {"start"},
+    "details": {"open"},
 }
 
-# The sanitizer removes what it does not know, so findings and tables are styled by class here.
-FINDING_CSS = """<style>
+# The sanitizer removes what it does not know, so findings, the verdict and tables are styled by
+# class here. The page never scrolls sideways: tables scroll in their own box, images shrink,
+# long output lines wrap.
+REPORT_CSS = """<style>
+body{max-width:1240px;margin:0 auto}
+.jp-Notebook{padding:8px 16px}
+.jp-Cell,.jp-OutputArea-output,.jp-RenderedHTMLCommon{max-width:100%;min-width:0}
+.jp-OutputArea-child,.jp-OutputArea-output{overflow-x:auto}
+.jp-RenderedImage img,.jp-OutputArea-output img{max-width:100%;height:auto}
+.jp-OutputArea-output pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .netdebug-finding{border-left:6px solid #1f5fa8;padding:.5em .8em;margin:.4em 0;background:#fafafa}
 .netdebug-finding.netdebug-critical{border-left-color:#b00020}.netdebug-critical .netdebug-severity{color:#b00020}
 .netdebug-finding.netdebug-warning{border-left-color:#b26a00}.netdebug-warning .netdebug-severity{color:#b26a00}
 .netdebug-info .netdebug-severity{color:#1f5fa8}
+.netdebug-finding table{display:block;overflow-x:auto;max-width:100%}
+.netdebug-verdict{border:1px solid #ddd;border-radius:4px;padding:.6em 1em;margin:.6em 0;background:#fff}
+.netdebug-verdict h2{margin-top:.2em}
+.netdebug-evidence{font-size:90%;margin-top:.3em}
+.netdebug-status{font-weight:bold;margin:.3em 0}.netdebug-status-failed{color:#b00020}
+.netdebug-status-ok{color:#2e7d32}
+.netdebug-parameters{border:1px solid #ddd;border-radius:4px;padding:.4em 1em;margin:.6em 0;font-size:90%;background:#fcfcfc}
+.netdebug-param-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(280px,1fr));gap:.1em 1.5em;margin:.3em 0}
+.netdebug-param-grid div{overflow-wrap:anywhere}.netdebug-default{color:#555}
+.netdebug-parameters .netdebug-given{font-weight:bold}
+.netdebug-table-box{overflow-x:auto;max-width:100%;margin:.4em 0}
+.jp-RenderedHTMLCommon table.netdebug-table{font-size:12px;border-collapse:collapse;table-layout:auto;margin:0}
+.jp-RenderedHTMLCommon table.netdebug-table td,.jp-RenderedHTMLCommon table.netdebug-table th{text-align:left;vertical-align:top;padding:2px 8px;max-width:40em;overflow-wrap:break-word}
+.jp-RenderedHTMLCommon table.netdebug-table td.num,.jp-RenderedHTMLCommon table.netdebug-table th.num{text-align:right;white-space:nowrap}
+.jp-RenderedHTMLCommon table.netdebug-table td.na{color:#888}
+.jp-RenderedHTMLCommon table.netdebug-table caption{caption-side:top;text-align:left;font-weight:bold;padding:2px 0}
+.netdebug-more{font-size:90%;color:#555;margin:.2em 0 .6em}
 .jp-RenderedHTMLCommon table.dataframe{font-size:12px}
 </style>"""
+FINDING_CSS = REPORT_CSS  # the name older callers used
 
 
 def _allowed_attribute(tag: str, name: str, value: str) -> bool:
@@ -154,8 +197,12 @@ def clean_html(element: Any) -> str:
     )
 
 
-def to_html(nb: Any, *, title: str) -> str:
-    """HTML for an executed notebook (a ``nbformat.NotebookNode``)."""
+def to_html(nb: Any, *, title: str, error: str | None = None) -> str:
+    """HTML for an executed notebook (a ``nbformat.NotebookNode``), verdict first.
+
+    ``error`` is the run's one-line failure when the runner knows one (a timeout or a dead kernel
+    leaves no error output in the notebook); a failing cell is found in the notebook itself.
+    """
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
@@ -169,15 +216,233 @@ def to_html(nb: Any, *, title: str) -> str:
     exporter.register_filter("clean_html", clean_html)
     exporter.mathjax_url = ""
     exporter.require_js_url = ""
-    nb.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(nb)
+    view = verdict_first(nb, error=error, title=title)
+    view.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(view)
     for pattern in (_MATHJAX_CONFIG, _REMOTE_SCRIPT, _EMPTY_SCRIPT, _REMOTE_MODULE):
         body = pattern.sub("", body)
-    return body.replace("</head>", FINDING_CSS + "\n</head>", 1)
+    return body.replace("</head>", REPORT_CSS + "\n</head>", 1)
 
 
-def write_html(nb: Any, path: Path, *, title: str) -> Path:
+def write_html(nb: Any, path: Path, *, title: str, error: str | None = None) -> Path:
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(to_html(nb, title=title), encoding="utf-8")
+    tmp.write_text(to_html(nb, title=title, error=error), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+# -- verdict first ------------------------------------------------------------------------------
+
+VERDICT_ID = "netdebug-verdict"
+PARAMETERS_ID = "netdebug-parameters"
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+_PAPERMILL_TAG = "papermill-error-cell-tag"
+_PAPERMILL_ANCHOR = "papermill-error-cell"
+
+
+@dataclass(frozen=True)
+class Section:
+    anchor: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Where and how a run stopped, as far as the executed notebook (or the runner) tells."""
+
+    message: str
+    cell_index: int | None = None
+    section: Section | None = None
+
+
+def verdict_first(nb: Any, *, error: str | None = None, title: str = "") -> Any:
+    """A copy of ``nb`` arranged for reading: title, verdict, parameters, then the cells in order."""
+    import nbformat
+
+    view = copy.deepcopy(nb)
+    failure = _failure(view, error)
+    # papermill's banner at the top says only "an exception was encountered": the verdict says more
+    cells = [
+        c
+        for c in view.cells
+        if not (_tagged(c, _PAPERMILL_TAG) and f'id="{_PAPERMILL_ANCHOR}"' not in c.source)
+    ]
+    title_cell, cells = _split_title(cells, title)
+    found = _findings_with_sections(cells, _evidence_map(view))
+    verdict = nbformat.v4.new_code_cell(source="")
+    verdict.outputs = [_html_output(_verdict_html(found, failure))]
+    params = nbformat.v4.new_code_cell(source="")
+    params.outputs = [_html_output(_parameters_html(view))]
+    view.cells = [title_cell, verdict, params, *cells]
+    return view
+
+
+def _failure(nb: Any, error: str | None) -> Failure | None:
+    section: Section | None = None
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for heading in _headings(cell.source):
+                section = Section("", heading[1])
+            continue
+        for output in cell.get("outputs", []) or []:
+            if output.get("output_type") == "error":
+                message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".rstrip(": ")
+                return Failure(message, _code_index(nb, index), section)
+        if cell.get("metadata", {}).get("papermill", {}).get("exception") is True:
+            return Failure(error or "the cell did not complete", _code_index(nb, index), section)
+    return Failure(error) if error else None
+
+
+def _code_index(nb: Any, index: int) -> int:
+    """The failing cell's number among the notebook's code cells (1-based), as people count them."""
+    return sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code")
+
+
+def _split_title(cells: list[Any], title: str) -> tuple[Any, list[Any]]:
+    import nbformat
+
+    first = cells[0] if cells else None
+    if first is not None and first.cell_type == "markdown":
+        match = _HEADING.search(first.source)
+        if match and len(match.group(1)) == 1 and not first.source[: match.start()].strip():
+            rest = first.source[match.end() :].strip()
+            head = nbformat.v4.new_markdown_cell(first.source[: match.end()])
+            tail = [nbformat.v4.new_markdown_cell(rest)] if rest else []
+            return head, [*tail, *cells[1:]]
+    name = title.removeprefix("netdebug: ") or "Report"
+    return nbformat.v4.new_markdown_cell(f"# {name}"), cells
+
+
+def _headings(source: str) -> list[tuple[int, str]]:
+    text = re.sub(r"```.*?```", "", source, flags=re.S)
+    return [(len(m.group(1)), m.group(2).strip()) for m in _HEADING.finditer(text)]
+
+
+def _evidence_map(nb: Any) -> dict[str, str]:
+    meta = nb.metadata.get("netdebug", {}) or {}
+    return {str(k): str(v) for k, v in (meta.get("evidence", {}) or {}).items()}
+
+
+def _findings_with_sections(
+    cells: list[Any], evidence: Mapping[str, str]
+) -> list[tuple[findings.Finding, Section | None]]:
+    """Every finding shown in ``cells`` with the section of its evidence; adds anchors to headings."""
+    sections: dict[str, Section] = {}
+    current: Section | None = None
+    located: list[tuple[findings.Finding, Section | None]] = []
+    counter = 0
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            lines = []
+            for line in cell.source.split("\n"):
+                match = _HEADING.match(line)
+                if match and len(match.group(1)) >= 2:
+                    counter += 1
+                    current = Section(f"netdebug-section-{counter}", match.group(2).strip())
+                    sections.setdefault(_plain(current.title), current)
+                    lines += [f'<a id="{current.anchor}"></a>', ""]
+                lines.append(line)
+            cell.source = "\n".join(lines)
+            continue
+        for f in findings.from_notebook({"cells": [cell]}):
+            located.append((f, current))
+    out = []
+    for f, recorded_in in located:
+        prefix = max((p for p in evidence if f.id.startswith(p)), key=len, default=None)
+        target = sections.get(_plain(evidence[prefix])) if prefix is not None else None
+        out.append((f, target or recorded_in))
+    order = {id(f): i for i, (f, _) in enumerate(out)}
+    return sorted(out, key=lambda fs: (findings.SEVERITIES.index(fs[0].severity), order[id(fs[0])]))
+
+
+def _plain(title: str) -> str:
+    return re.sub(r"[`*_]", "", title).strip().lower()
+
+
+def _verdict_html(found: list[tuple[findings.Finding, Section | None]], failure: Failure | None) -> str:
+    e = html.escape
+    parts = [f'<div class="{VERDICT_ID}" id="{VERDICT_ID}">', "<h2>Verdict</h2>"]
+    if failure is not None:
+        where = ""
+        if failure.cell_index is not None:
+            where = f" in cell {failure.cell_index}"
+            if failure.section is not None:
+                where += f" (section “{e(failure.section.title)}”)"
+        link = (
+            f' <a href="#{_PAPERMILL_ANCHOR}">Go to the failing cell.</a>'
+            if failure.cell_index is not None
+            else ""
+        )
+        parts.append(
+            f'<p class="netdebug-status netdebug-status-failed">The run failed{where}: '
+            f"<code>{e(failure.message)}</code>. The results of the cells that ran are below; "
+            f"findings may be missing.{link}</p>"
+        )
+    counts = {s: sum(1 for f, _ in found if f.severity == s) for s in findings.SEVERITIES}
+    if found:
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        cls = "netdebug-status-failed" if counts["critical"] else "netdebug-status-ok"
+        parts.append(f'<p class="netdebug-status {cls}">{len(found)} finding(s): {e(summary)}.</p>')
+    elif failure is None:
+        parts.append(
+            '<p class="netdebug-status netdebug-status-ok">No findings: nothing above the thresholds.</p>'
+        )
+    for f, section in found:
+        parts.append(f._repr_html_())
+        if section is not None:
+            parts.append(
+                f'<div class="netdebug-evidence">Evidence: <a href="#{section.anchor}">{e(section.title)}</a></div>'
+            )
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _parameters_html(nb: Any) -> str:
+    from netdebug_nb.parameters import parse_cell
+
+    e = html.escape
+    given = dict(nb.metadata.get("papermill", {}).get("parameters", {}) or {})
+    declared: dict[str, Any] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _tagged(cell, "parameters"):
+            try:
+                declared = {p.name: p.default for p in parse_cell(cell.source)}
+            except Exception:  # a broken parameters cell must not cost the report
+                declared = {}
+            break
+    names = [n for n in given if n in declared or n not in declared] + [n for n in declared if n not in given]
+    if not names:
+        return f'<div class="netdebug-parameters" id="{PARAMETERS_ID}"><b>Parameters:</b> none.</div>'
+    items = []
+    for name in names:
+        is_given = name in given and given[name] != declared.get(name, object())
+        value = given[name] if name in given else declared[name]
+        items.append(
+            f'<div class="{"netdebug-given" if is_given else "netdebug-default"}"><code>{e(name)}</code> = '
+            f"<code>{e(_literal(value))}</code></div>"
+        )
+    n_given = sum(1 for n in names if n in given and given[n] != declared.get(n, object()))
+    return (
+        f'<details class="netdebug-parameters" id="{PARAMETERS_ID}" open><summary><b>Parameters</b> '
+        f'({n_given} given, the rest default)</summary><div class="netdebug-param-grid">{"".join(items)}</div>'
+        "</details>"
+    )
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _tagged(cell: Any, tag: str) -> bool:
+    return tag in (cell.get("metadata", {}).get("tags", []) or [])
+
+
+def _html_output(text: str) -> Any:
+    import nbformat
+
+    return nbformat.v4.new_output("display_data", data={"text/html": text, "text/plain": ""})

@@ -65,20 +65,12 @@ class Finding:
 
     def _repr_html_(self) -> str:
         color = _COLORS[self.severity]
-        ev = ""
-        if self.evidence:
-            rows = "".join(
-                f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(str(k))}</th>"
-                f"<td><code>{html.escape(_short(v))}</code></td></tr>"
-                for k, v in jsonable(dict(self.evidence)).items()
-            )
-            ev = f"<table style='margin-top:.4em;font-size:90%'>{rows}</table>"
         return (
             f"<div class='netdebug-finding netdebug-{self.severity}' style='border-left:6px solid {color};padding:.5em .8em;"
             f"margin:.4em 0;background:#fafafa'>"
             f"<b class='netdebug-severity' style='color:{color}'>{self.severity.upper()}</b> "
             f"<code>{html.escape(self.id)}</code> — <b>{html.escape(self.title)}</b>"
-            f"<div>{html.escape(self.detail)}</div>{ev}</div>"
+            f"<div>{html.escape(self.detail)}</div>{_evidence_html(self.evidence)}</div>"
         )
 
     def __str__(self) -> str:
@@ -218,8 +210,38 @@ def _severity(s: str) -> Severity:
     return s  # type: ignore[return-value]
 
 
-def _short(v: Any, limit: int = 200) -> str:
-    text = v if isinstance(v, str) else json.dumps(v)
+def _evidence_html(evidence: Mapping[str, Any]) -> str:
+    """The numbers behind a finding, formatted like every table (units, no long floats), folded."""
+    if not evidence:
+        return ""
+    from netdebug_nb import present
+
+    rows = []
+    for key, value in evidence.items():
+        if isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value):
+            import pandas as pd
+
+            text = present.table(pd.DataFrame(list(value)), top_n=10, csv=False).html
+        else:
+            text = f"<code>{html.escape(_short(value, key=str(key)))}</code>"
+        rows.append(
+            f"<tr><th style='text-align:left;padding-right:1em;vertical-align:top'>"
+            f"{html.escape(present.header(str(key)))}</th><td style='text-align:left'>{text}</td></tr>"
+        )
+    return (
+        f"<details class='netdebug-evidence-values'><summary>evidence ({len(rows)})</summary>"
+        f"<table style='margin-top:.4em;font-size:90%'>{''.join(rows)}</table></details>"
+    )
+
+
+def _short(v: Any, limit: int = 200, key: str = "") -> str:
+    if not isinstance(v, str):
+        from netdebug_nb import present, schema
+
+        v = present.value(v, schema.unit(key)) if not isinstance(v, Mapping) else v
+        if isinstance(v, Mapping):
+            v = ", ".join(f"{k}: {present.value(x, schema.unit(str(k)))}" for k, x in v.items())
+    text = str(v)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -174,7 +174,9 @@ def _finish(
     if ipynb.is_file():
         nb = nbformat.read(str(ipynb), as_version=4)
         found = findings.from_notebook(nb)
-        export.write_html(nb, html_path, title=f"netdebug: {name}")
+        export.write_html(
+            nb, html_path, title=f"netdebug: {name}", error=None if error is None else str(error)
+        )
     status = findings.status(found) if error is None else "failed"
     doc = {
         "notebook": name,

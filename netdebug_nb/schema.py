@@ -71,3 +71,44 @@ def check(df: pd.DataFrame, schema: Schema) -> None:
     if list(got) != list(want) or got != want:
         diff = {c: (got.get(c), want.get(c)) for c in set(got) | set(want) if got.get(c) != want.get(c)}
         raise AssertionError(f"schema mismatch (column: got, declared): {diff}")
+
+
+# Units, read from the column names the schemas declare. The presenter (present.py) formats every
+# table from these, so a column's unit is decided once, here, and not by each notebook.
+_UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_ts", "time"),
+    ("_ms", "ms"),
+    ("_us", "µs"),
+    ("_pct", "%"),
+    ("_mbps", "Mbit/s"),
+    ("_bps", "bit/s"),
+    ("_per_s", "/s"),
+    ("_bytes", "bytes"),
+    ("_rate", "share"),
+    ("_s", "s"),
+)
+_UNIT_NAMES = {
+    "ts": "time",
+    "mbps": "Mbit/s",
+    "bytes": "bytes",
+    "bytes_per_s": "B/s",
+    "fraction": "share",
+}
+
+
+def unit(column: str) -> str:
+    """The unit a column name declares, '' when it declares none.
+
+    ``time`` (a timestamp), ``ms``, ``µs``, ``s`` (a duration), ``%``, ``share`` (a 0..1 ratio such
+    as ``retransmission_rate``), ``bytes``, ``B/s`` (``bytes_per_s``), ``/s`` (other ``_per_s``), ``bit/s``, ``Mbit/s``.
+    ``bytes_ab`` (bytes from a to b) counts as bytes too; ``bytes_pct`` is a percentage.
+    """
+    name = column.lower()
+    if name in _UNIT_NAMES:
+        return _UNIT_NAMES[name]
+    for suffix, kind in _UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return kind
+    if name.startswith("bytes_"):
+        return "bytes"
+    return ""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import nbformat
+import pytest
 
 from netdebug_nb.export import clean_html, to_html
 
@@ -58,3 +62,98 @@ def test_markdown_and_dataframes_render_as_html_not_text() -> None:
     page = to_html(nb, title="t")
     assert "&lt;h1" not in page and "&lt;th&gt;" not in page and "&lt;table" not in page
     assert "<th>col</th>" in page and "<em>text</em>" in page
+
+
+def _finding_output(fid: str, severity: str, title: str) -> nbformat.NotebookNode:
+    from netdebug_nb import findings
+
+    f = findings.Finding(fid, severity, title)  # type: ignore[arg-type]
+    return nbformat.v4.new_output(
+        "display_data", data={findings.MIME: f.to_dict(), "text/html": f._repr_html_(), "text/plain": str(f)}
+    )
+
+
+def _analysis_notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["netdebug"] = {"evidence": {"tcp.": "TCP health"}}
+    nb.metadata["papermill"] = {"parameters": {"top_n": 5}}
+    params = nbformat.v4.new_code_cell("pcap: str = ''  # capture\ntop_n: int = 10  # rows")
+    params.metadata["tags"] = ["parameters"]
+    tcp = nbformat.v4.new_code_cell("x")
+    tcp.outputs = [nbformat.v4.new_output("stream", text="flow table here\n")]
+    end = nbformat.v4.new_code_cell("y")
+    end.outputs = [
+        _finding_output("dns.slow", "info", "DNS a bit slow"),
+        _finding_output("tcp.resets", "critical", "resets everywhere"),
+        _finding_output("other.thing", "warning", "something else"),
+    ]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Capture analysis\n\nWhat a capture says."),
+        params,
+        nbformat.v4.new_markdown_cell("## TCP health"),
+        tcp,
+        nbformat.v4.new_markdown_cell("## Findings"),
+        end,
+    ]
+    return nb
+
+
+def _text_order(page: str, *needles: str) -> list[int]:
+    return [page.index(n) for n in needles]
+
+
+def _title(page: str, text: str) -> int:
+    match = re.search(rf"<h1[^>]*>{re.escape(text)}<", page)
+    assert match, f"no <h1> {text}"
+    return match.start()
+
+
+def test_report_opens_with_the_verdict_most_severe_first_linking_to_the_evidence() -> None:
+    page = to_html(_analysis_notebook(), title="netdebug: t")
+    title = _title(page, "Capture analysis")
+    verdict, params, intro, tcp = _text_order(
+        page,
+        'id="netdebug-verdict"',
+        'id="netdebug-parameters"',
+        "What a capture says",
+        "flow table here",
+    )
+    assert title < verdict < params < intro < tcp
+    block = page[verdict:params]
+    assert block.index("tcp.resets") < block.index("other.thing") < block.index("dns.slow")
+    assert "3 finding(s): 1 critical, 1 warning, 1 info." in block
+    # tcp.* → the section the notebook's metadata names; others → where they were recorded
+    anchor = re.search(r'<a id="(netdebug-section-\d+)"></a>(</p>)?\s*<h2[^>]*>TCP health', page)
+    assert anchor, "the TCP section has an anchor"
+    assert f'Evidence: <a href="#{anchor.group(1)}">TCP health</a>' in block
+    assert 'Evidence: <a href="#netdebug-section-2">Findings</a>' in block
+    box = page[params : page.index("</details>", params)]
+    assert "<code>top_n</code> = <code>5</code>" in box and "netdebug-given" in box
+    assert '<code>pcap</code> = <code>""</code>' in box
+    assert " open" in box  # the parameters box shows unfolded
+
+
+def test_a_failed_run_still_opens_with_its_verdict_and_shows_the_cells_that_ran(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from netdebug_nb import runner
+    from netdebug_nb.errors import ExecutionError
+
+    fixture = Path(__file__).parent / "fixtures" / "notebooks" / "failing.ipynb"
+    with pytest.raises(ExecutionError):
+        runner.run(str(fixture), out=tmp_path)
+    page = (tmp_path / "failing" / "failing.html").read_text()
+    verdict = page.index('id="netdebug-verdict"')
+    assert _title(page, "failing") < verdict
+    block = page[verdict : page.index('id="netdebug-parameters"')]
+    assert "The run failed in cell 3" in block and "RuntimeError: boom at the failing cell" in block
+    assert 'href="#papermill-error-cell"' in block and "test.before" in block
+    assert "An Exception was encountered" not in page  # papermill's top banner gives way to the verdict
+    assert 'id="papermill-error-cell"' in page  # the anchor at the failing cell stays
+    assert "boom at the failing cell" in page[page.index('id="papermill-error-cell"') :]  # the traceback
+
+
+def test_a_run_without_findings_says_so() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("Just text, no title.")]
+    page = to_html(nb, title="netdebug: plain", error="timed out after 5 s")
+    assert _title(page, "plain") < page.index('id="netdebug-verdict"')
+    assert "The run failed: <code>timed out after 5 s</code>" in page
