@@ -45,8 +45,8 @@ def apply() -> None:
         import matplotlib as mpl
     except ImportError:
         return
-    for key, value in RC.items():
-        mpl.rcParams[key] = value
+    params: Any = mpl.rcParams  # typed with literal keys only
+    params.update(RC)
 
 
 def inline() -> None:
