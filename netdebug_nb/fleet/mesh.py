@@ -255,7 +255,7 @@ def heatmap(grid: pd.DataFrame, *, title: str, warn: float, crit: float | None =
     crit = crit if crit is not None else warn * 4
     values = grid.to_numpy(dtype="float64")
     n = max(len(grid.index), 1)
-    fig, ax = plt.subplots(figsize=(min(2 + 0.5 * n, 24), min(1.5 + 0.45 * n, 20)))
+    fig, ax = plt.subplots(figsize=(min(2 + 0.5 * n, 12), min(1.5 + 0.45 * n, 12)))  # fits a 1280-px page
     cmap = ListedColormap(["#43a047", "#ffb300", "#e53935"]).with_extremes(bad="#dddddd")
     top = max(crit * 2, float(np.nanmax(values)) + 1 if np.isfinite(values).any() else crit * 2)
     ax.imshow(

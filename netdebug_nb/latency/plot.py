@@ -51,6 +51,7 @@ def smoke(bands: pd.DataFrame, *, max_targets: int = _MAX_PANELS) -> Any:
         ax.set_ylabel("ms")
         ax.set_title(str(name), fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("time (UTC)")
+    fig.suptitle("RTT over time per target: median, p25–p75, p10–p90; ticks = loss", x=0.01, ha="left")
     fig.tight_layout()
     return fig
 
@@ -67,6 +68,7 @@ def histogram(hist: pd.DataFrame, *, max_targets: int = _MAX_PANELS) -> Any:
         )
     ax.set_xlabel("RTT (ms)")
     ax.set_ylabel("probes")
+    ax.set_title("RTT distribution per target")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -82,6 +84,7 @@ def cdf(c: pd.DataFrame, *, max_targets: int = _MAX_PANELS) -> Any:
         ax.step(d["rtt_ms"], d["fraction"], where="post", label=str(name))
     ax.set_xlabel("RTT (ms)")
     ax.set_ylabel("fraction of replies")
+    ax.set_title("RTT CDF per target")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -99,6 +102,8 @@ def heatmap(grid: pd.DataFrame, *, label: str = "p50 RTT (ms)") -> Any:
     step = max(1, len(cols) // 10)
     ax.set_xticks(range(0, len(cols), step), cols[::step], fontsize=8, rotation=30)
     fig.colorbar(im, ax=ax, label=label)
+    ax.set_title(f"{label} per target over time")
+    ax.set_xlabel("time (UTC)")
     fig.tight_layout()
     return fig
 
@@ -136,6 +141,7 @@ def mtu(sweep: pd.DataFrame) -> Any:
         ax.plot(g["packet_bytes"].astype("float64"), rate, marker="o", label=str(name))
     ax.set_xlabel("IPv4 packet size with DF (bytes)")
     ax.set_ylabel("replies %")
+    ax.set_title("Replies by packet size with Don't Fragment set")
     ax.set_ylim(-5, 105)
     ax.legend(fontsize=8)
     fig.tight_layout()
