@@ -46,6 +46,8 @@ DEFAULT_TOP_N = 50
 """Rows a table shows when the caller gives no ``top_n`` (the rest go to the CSV)."""
 
 MISSING = "—"
+MAX_CHARS = 160
+"""Longer cell texts are cut with an ellipsis, so one long value cannot make a row a page tall."""
 CLASS = "netdebug-table"
 
 # Columns holding identifiers or small ordinals: digits as they are, no thousands separator.
@@ -259,7 +261,7 @@ def _format(df: pd.DataFrame) -> tuple[pd.DataFrame, list[bool], set[str]]:
             numeric.append(
                 len(cells) > 0 and all(_is_number(v) or _missing(v) for v in col) and not col.isna().all()
             )
-    columns = [[html.escape(c, quote=False) for c in column] for column in columns]
+    columns = [[html.escape(_clip(c), quote=False) for c in column] for column in columns]
     out = pd.DataFrame(
         {j: c for j, c in enumerate(columns)}, index=df.index, dtype=object
     )  # positional: duplicate names survive
@@ -382,6 +384,11 @@ def _time(v: Any, dates: set[str]) -> str:
     zone = f" {t.tzname()}" if t.tzinfo is not None else ""
     dates.add(f"{t:%Y-%m-%d}{zone}")
     return f"{t:%H:%M:%S}.{t.microsecond // 1000:03d}"
+
+
+def _clip(text: str) -> str:
+    """A cell holds at most :data:`MAX_CHARS` characters (the CSV and the notebook keep the rest)."""
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
 
 
 def _iso(text: str) -> bool:

@@ -168,3 +168,21 @@ def test_install_formats_every_dataframe_in_ipython() -> None:
     import matplotlib as mpl
 
     assert tuple(mpl.rcParams["figure.figsize"]) == (10.0, 3.6)
+
+
+def test_a_long_text_is_clipped_so_a_row_stays_a_row() -> None:
+    long = " | ".join(f"A 198.18.6.{i}" for i in range(60))
+    (cell,) = cells(present.table(pd.DataFrame({"answer_data": [long]})).html)
+    assert len(cell) == present.MAX_CHARS and cell.endswith("…") and cell.startswith("A 198.18.6.0 | ")
+
+
+def test_every_shipped_notebook_installs_the_presenter() -> None:
+    from netdebug_nb import catalogue
+
+    for path in sorted(catalogue.notebooks_dir().glob("*.ipynb")):
+        import json
+
+        code = [
+            "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
+        ]
+        assert any("present.install()" in src for src in code[:3]), f"{path.name}: call present.install()"
