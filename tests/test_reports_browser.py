@@ -32,6 +32,15 @@ const all = Array.from(document.querySelectorAll('h1, h2, h3, table, img, pre, p
 const next = all[all.indexOf(h1) + 1];
 return [all.indexOf(h1), next ? next.className : null];
 """
+_LAYOUT = """
+const misaligned = Array.from(document.querySelectorAll('table.netdebug-table td.num'))
+  .filter(td => getComputedStyle(td).textAlign !== 'right').length;
+const blurry = Array.from(document.querySelectorAll('img'))
+  .filter(img => img.width > 0 && img.naturalWidth < 1.9 * img.width)
+  .map(img => [img.naturalWidth, img.width]);
+const numbers = document.querySelectorAll('table.netdebug-table td.num').length;
+return [misaligned, blurry, numbers, document.querySelectorAll('img').length];
+"""
 _CELLS = "return Array.from(document.querySelectorAll('td, th')).map(e => e.innerText.trim())"
 _LONG_FLOAT = re.compile(r"[-+−<>]?[\d,]*\.\d{5,}(\s*\S+)?")
 _JSON_FLOAT = re.compile(r"\":\s*-?\d+\.\d{5,}")
@@ -83,6 +92,7 @@ def test_every_demo_report_reads_verdict_first_and_fits_the_page(reports: Path) 
     found = pages(reports)
     assert {p.stem for p in found} >= {"pcap_analysis", "latency", "dns_trace", "netstate", "fleet_mesh"}
     problems: dict[str, object] = {}
+    total_images = 0
     with browser.chromium(WIDTH) as driver:
         for page in found:
             driver.get(page.as_uri())
@@ -90,19 +100,35 @@ def test_every_demo_report_reads_verdict_first_and_fits_the_page(reports: Path) 
             width = driver.execute_script("return document.documentElement.scrollWidth")
             title_at, first = driver.execute_script(_FIRST_AFTER_TITLE)
             bad = bad_cells(driver.execute_script(_CELLS))
+            misaligned, blurry, numbers, images = driver.execute_script(_LAYOUT)
+            total_images += images
             boxes = driver.find_elements("css selector", ".netdebug-verdict .netdebug-finding")
             browser.screenshot(driver, f"report-{page.stem}")
             if page.stem == "pcap_analysis" and os.environ.get("NETDEBUG_UPDATE_DOCS"):
                 _doc_shot(driver, "report.png")
-            if errors or width > WIDTH or title_at != 0 or first != "netdebug-verdict" or bad or not boxes:
+            if (
+                errors
+                or width > WIDTH
+                or title_at != 0
+                or first != "netdebug-verdict"
+                or bad
+                or not boxes
+                or misaligned
+                or blurry
+                or not numbers
+            ):
                 problems[page.stem] = {
                     "console": errors,
                     "width": width,
                     "first after title": (title_at, first),
                     "bad cells": bad[:5],
                     "finding boxes in the verdict": len(boxes),
+                    "numeric cells not right-aligned": misaligned,
+                    "plots not drawn at 2x (natural, shown px)": blurry[:3],
+                    "numeric cells": numbers,
                 }
     assert not problems, problems
+    assert total_images >= 5, "the demo reports draw plots (checked above for 2x resolution)"
 
 
 def test_the_failed_run_report_opens_with_its_error_and_the_cells_that_ran(reports: Path) -> None:
