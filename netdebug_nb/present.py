@@ -172,6 +172,7 @@ def table(
         csv=saved.name if saved else "",
         wrapper_class=f"{CLASS}-box",
     )
+    text = "\n".join(line for line in text.splitlines() if line.strip())  # the template's blank lines
     return Table(html=text, shown=len(shown), total=total, csv=saved)
 
 
