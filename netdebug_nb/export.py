@@ -149,7 +149,7 @@ body{max-width:1240px;margin:0 auto}
 .netdebug-verdict h2{margin-top:.2em}
 .netdebug-evidence{font-size:90%;margin-top:.3em}
 .netdebug-status{font-weight:bold;margin:.3em 0}.netdebug-status-failed{color:#b00020}
-.netdebug-status-ok{color:#2e7d32}
+.netdebug-status-ok{color:#2e7d32}.netdebug-status-warning{color:#b26a00}
 .netdebug-parameters{border:1px solid #ddd;border-radius:4px;padding:.4em 1em;margin:.6em 0;font-size:90%;background:#fcfcfc}
 .netdebug-param-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(280px,1fr));gap:.1em 1.5em;margin:.3em 0}
 .netdebug-param-grid div{overflow-wrap:anywhere}.netdebug-default{color:#555}
@@ -281,8 +281,9 @@ def _failure(nb: Any, error: str | None) -> Failure | None:
     section: Section | None = None
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            for heading in _headings(cell.source):
-                section = Section("", heading[1])
+            for level, text in _headings(cell.source):
+                if level >= 2:  # the title is no section
+                    section = Section("", text)
             continue
         for output in cell.get("outputs", []) or []:
             if output.get("output_type") == "error":
@@ -381,7 +382,13 @@ def _verdict_html(found: list[tuple[findings.Finding, Section | None]], failure:
     counts = {s: sum(1 for f, _ in found if f.severity == s) for s in findings.SEVERITIES}
     if found:
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        cls = "netdebug-status-failed" if counts["critical"] else "netdebug-status-ok"
+        cls = (
+            "netdebug-status-failed"
+            if counts["critical"]
+            else "netdebug-status-warning"
+            if counts["warning"]
+            else "netdebug-status-ok"
+        )
         parts.append(f'<p class="netdebug-status {cls}">{len(found)} finding(s): {e(summary)}.</p>')
     elif failure is None:
         parts.append(

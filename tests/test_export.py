@@ -144,7 +144,7 @@ def test_a_failed_run_still_opens_with_its_verdict_and_shows_the_cells_that_ran(
     verdict = page.index('id="netdebug-verdict"')
     assert _title(page, "failing") < verdict
     block = page[verdict : page.index('id="netdebug-parameters"')]
-    assert "The run failed in cell 3" in block and "RuntimeError: boom at the failing cell" in block
+    assert "The run failed in cell 3: <code>RuntimeError: boom at the failing cell</code>" in block
     assert 'href="#papermill-error-cell"' in block and "test.before" in block
     assert "An Exception was encountered" not in page  # papermill's top banner gives way to the verdict
     assert 'id="papermill-error-cell"' in page  # the anchor at the failing cell stays
@@ -157,3 +157,15 @@ def test_a_run_without_findings_says_so() -> None:
     page = to_html(nb, title="netdebug: plain", error="timed out after 5 s")
     assert _title(page, "plain") < page.index('id="netdebug-verdict"')
     assert "The run failed: <code>timed out after 5 s</code>" in page
+
+
+def test_the_verdict_names_the_section_of_the_failing_cell() -> None:
+    nb = _analysis_notebook()
+    broken = nbformat.v4.new_code_cell("dns.read(path)")
+    broken.outputs = [
+        nbformat.v4.new_output("error", ename="KeyError", evalue="'qname'", traceback=["KeyError: 'qname'"])
+    ]
+    nb.cells.insert(4, broken)  # under "## TCP health", before "## Findings"
+    page = to_html(nb, title="netdebug: t")
+    block = page[page.index('id="netdebug-verdict"') : page.index('id="netdebug-parameters"')]
+    assert "The run failed in cell 3 (section “TCP health”): <code>KeyError: 'qname'</code>" in block
