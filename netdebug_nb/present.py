@@ -220,10 +220,34 @@ def install(top_n: int = DEFAULT_TOP_N) -> None:
         return
     import pandas as pd
 
+    def html_of(df: pd.DataFrame | pd.Series) -> str:
+        note = _note(df)
+        return note if note is not None else table(df, top_n=top_n).html
+
     formatter = shell.display_formatter.formatters["text/html"]
-    formatter.for_type(pd.DataFrame, lambda df: table(df, top_n=top_n).html)
-    formatter.for_type(pd.Series, lambda s: table(s, top_n=top_n).html)
+    formatter.for_type(pd.DataFrame, html_of)
+    formatter.for_type(pd.Series, html_of)
     plotstyle.inline()
+
+
+def _note(df: pd.DataFrame | pd.Series) -> str | None:
+    """The one-line note ``netdebug_nb.guidance`` gives for a table with nothing to show, if any.
+
+    The guidance module (what a notebook says when it has no input) decides when a table becomes
+    a note; this presenter shows every other table. Looked up at display time, so either module
+    can be installed last in a notebook and both keep working.
+    """
+    import importlib
+
+    try:
+        guidance: Any = importlib.import_module("netdebug_nb.guidance")
+    except ImportError:
+        return None
+    decide = getattr(guidance, "table_note", None)
+    if decide is None or not hasattr(df, "columns"):
+        return None
+    note = decide(df)
+    return None if note is None else str(note._repr_html_())
 
 
 # -- formatting ---------------------------------------------------------------------------------

@@ -186,3 +186,25 @@ def test_every_shipped_notebook_installs_the_presenter() -> None:
             "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
         ]
         assert any("present.install()" in src for src in code[:3]), f"{path.name}: call present.install()"
+
+
+def test_an_empty_table_note_from_the_guidance_module_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guidance module (no input → one-line notes) decides first; every other table is ours."""
+    import sys
+    import types
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    class Note:
+        def _repr_html_(self) -> str:
+            return "<p>nothing to show: no capture given</p>"
+
+    guidance = types.ModuleType("netdebug_nb.guidance")
+    guidance.table_note = lambda df: Note() if df.empty else None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "netdebug_nb.guidance", guidance)
+    shell = InteractiveShell.instance()
+    present.install()
+    empty, _ = shell.display_formatter.format(pd.DataFrame({"rtt_ms": pd.Series([], dtype="Float64")}))
+    full, _ = shell.display_formatter.format(pd.DataFrame({"rtt_ms": [1.0]}))
+    assert empty["text/html"] == "<p>nothing to show: no capture given</p>"
+    assert 'class="netdebug-table"' in full["text/html"]
