@@ -129,6 +129,9 @@ def table(
 
     frame = df.to_frame() if isinstance(df, pd.Series) else df
     total = len(frame)
+    note = _note(frame)
+    if note is not None:  # nothing to show (no input, or no rows): one line says so
+        return Table(html=note, shown=0, total=total)
     shown = frame if top_n is None or total <= top_n else frame.head(max(top_n, 0))
     saved = _save_full(frame, name or caption) if csv and len(shown) < total else None
     cells, numeric, dates = _format(shown)
@@ -221,8 +224,7 @@ def install(top_n: int = DEFAULT_TOP_N) -> None:
     import pandas as pd
 
     def html_of(df: pd.DataFrame | pd.Series) -> str:
-        note = _note(df)
-        return note if note is not None else table(df, top_n=top_n).html
+        return table(df, top_n=top_n).html
 
     formatter = shell.display_formatter.formatters["text/html"]
     formatter.for_type(pd.DataFrame, html_of)

@@ -208,3 +208,4 @@ def test_an_empty_table_note_from_the_guidance_module_wins(monkeypatch: pytest.M
     full, _ = shell.display_formatter.format(pd.DataFrame({"rtt_ms": [1.0]}))
     assert empty["text/html"] == "<p>nothing to show: no capture given</p>"
     assert 'class="netdebug-table"' in full["text/html"]
+    assert present.table(pd.DataFrame({"x": []}), caption="Flows").html == empty["text/html"]
