@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from netdebug_nb import plotstyle
+
 _MAX_PANELS = 12
 
 
@@ -69,7 +71,7 @@ def histogram(hist: pd.DataFrame, *, max_targets: int = _MAX_PANELS) -> Any:
     ax.set_xlabel("RTT (ms)")
     ax.set_ylabel("probes")
     ax.set_title("RTT distribution per target")
-    ax.legend(fontsize=8)
+    plotstyle.legend_outside(ax, fontsize=8)  # never over the curves
     fig.tight_layout()
     return fig
 
@@ -86,7 +88,7 @@ def cdf(c: pd.DataFrame, *, max_targets: int = _MAX_PANELS) -> Any:
     ax.set_ylabel("fraction of replies")
     ax.set_title("RTT CDF per target")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    plotstyle.legend_outside(ax, fontsize=8)  # never over the curves
     fig.tight_layout()
     return fig
 
@@ -143,6 +145,6 @@ def mtu(sweep: pd.DataFrame) -> Any:
     ax.set_ylabel("replies %")
     ax.set_title("Replies by packet size with Don't Fragment set")
     ax.set_ylim(-5, 105)
-    ax.legend(fontsize=8)
+    plotstyle.legend_outside(ax, fontsize=8)  # never over the curves
     fig.tight_layout()
     return fig
