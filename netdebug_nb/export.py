@@ -380,20 +380,19 @@ def _verdict_html(found: list[tuple[findings.Finding, Section | None]], failure:
             f"findings may be missing.{link}</p>"
         )
     counts = {s: sum(1 for f, _ in found if f.severity == s) for s in findings.SEVERITIES}
-    if found:
+    inconclusive = any(f.inconclusive for f, _ in found)
+    cls = (
+        "netdebug-status-failed"
+        if counts["critical"]
+        else "netdebug-status-warning"
+        if counts["warning"] or inconclusive
+        else "netdebug-status-ok"
+    )
+    if failure is None:  # how the run ended, in the words the notebook's own summary uses
+        parts.append(f'<p class="netdebug-status {cls}">{e(findings.verdict(f for f, _ in found))}.</p>')
+    elif found:
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        cls = (
-            "netdebug-status-failed"
-            if counts["critical"]
-            else "netdebug-status-warning"
-            if counts["warning"]
-            else "netdebug-status-ok"
-        )
-        parts.append(f'<p class="netdebug-status {cls}">{len(found)} finding(s): {e(summary)}.</p>')
-    elif failure is None:
-        parts.append(
-            '<p class="netdebug-status netdebug-status-ok">No findings: nothing above the thresholds.</p>'
-        )
+        parts.append(f'<p class="netdebug-status {cls}">Before it stopped: {e(summary)}.</p>')
     for f, section in found:
         parts.append(f._repr_html_())
         if section is not None:

@@ -121,7 +121,7 @@ def test_report_opens_with_the_verdict_most_severe_first_linking_to_the_evidence
     assert title < verdict < params < intro < tcp
     block = page[verdict:params]
     assert block.index("tcp.resets") < block.index("other.thing") < block.index("dns.slow")
-    assert "3 finding(s): 1 critical, 1 warning, 1 info." in block
+    assert "Completed: 1 critical, 1 warning, 1 info." in block
     # tcp.* → the section the notebook's metadata names; others → where they were recorded
     anchor = re.search(r'<a id="(netdebug-section-\d+)"></a>(</p>)?\s*<h2[^>]*>TCP health', page)
     assert anchor, "the TCP section has an anchor"
@@ -169,3 +169,22 @@ def test_the_verdict_names_the_section_of_the_failing_cell() -> None:
     page = to_html(nb, title="netdebug: t")
     block = page[page.index('id="netdebug-verdict"') : page.index('id="netdebug-parameters"')]
     assert "The run failed in cell 3 (section “TCP health”): <code>KeyError: 'qname'</code>" in block
+
+
+def test_an_inconclusive_run_says_so_first() -> None:
+    from netdebug_nb import findings
+
+    nb = _analysis_notebook()
+    f = findings.Finding("capture.none", "info", "No capture given: nothing was analysed", inconclusive=True)
+    nb.cells[3].outputs.append(
+        nbformat.v4.new_output(
+            "display_data",
+            data={findings.MIME: f.to_dict(), "text/html": f._repr_html_(), "text/plain": str(f)},
+        )
+    )
+    page = to_html(nb, title="netdebug: t")
+    block = page[page.index('id="netdebug-verdict"') : page.index('id="netdebug-parameters"')]
+    assert (
+        '<p class="netdebug-status netdebug-status-failed">Inconclusive: No capture given: nothing was analysed.</p>'
+        in block
+    )  # red: a critical finding is among them too
