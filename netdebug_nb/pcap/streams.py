@@ -195,12 +195,14 @@ def reassemble(
     cols_h = ["flow", "client", "client_port", "server", "server_port"]
     mine = health.loc[health["flow"].isin(list(want)), cols_h]
     h: dict[int, dict[Any, Any]] = {int(r["flow"]): r for r in mine.to_dict("records")}
-    cols = {
-        c: p[c].to_numpy(dtype=np.int64, na_value=0)
+    # plain Python lists: the loop below touches every element once, and list indexing is far
+    # cheaper than numpy scalar access
+    frames, sports, flags_, seqs, plens, offs = (
+        p[c].to_numpy(dtype=np.int64, na_value=0).tolist()
         for c in ("frame", "sport", "tcp_flags", "tcp_seq", "payload_len", "l4_offset")
-    }
-    src = p["src"].astype("string").to_numpy(dtype=object, na_value="")
-    ts = np.asarray(p["ts"].array.asi8, dtype=np.int64)
+    )
+    src = p["src"].astype("string").to_numpy(dtype=object, na_value="").tolist()
+    ts = np.asarray(p["ts"].array.asi8, dtype=np.int64).tolist()
     bounds = np.flatnonzero(np.diff(fl_)) + 1
     for lo, hi in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(fl_)].tolist(), strict=True):
         f = int(fl_[lo])
@@ -212,22 +214,22 @@ def reassemble(
         isn: dict[bool, int] = {}
         fin = {True: False, False: False}
         for i in range(lo, hi):
-            c2s = src[i] == client and int(cols["sport"][i]) == cport
-            flags = int(cols["tcp_flags"][i])
-            seq = int(cols["tcp_seq"][i])
+            c2s = src[i] == client and sports[i] == cport
+            flags = flags_[i]
+            seq = seqs[i]
             if flags & TCP_SYN:
                 isn[c2s] = (seq + 1) & 0xFFFFFFFF
             if flags & TCP_FIN:
                 fin[c2s] = True
-            n = int(cols["payload_len"][i])
+            n = plens[i]
             if n <= 0:
                 continue
-            pkt = raw.get(int(cols["frame"][i]))
+            pkt = raw.get(frames[i])
             if pkt is None:
                 continue
-            start = int(cols["l4_offset"][i])
+            start = offs[i]
             data = pkt[start : start + n]  # shorter than n when the snap length cut it
-            pieces[c2s].append((seq, int(ts[i]), int(cols["frame"][i]), n, data))
+            pieces[c2s].append((seq, ts[i], frames[i], n, data))
         yield Stream(
             flow=f,
             client=client,
