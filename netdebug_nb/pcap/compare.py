@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from netdebug_nb.errors import InputError, ParameterTypeError
+from netdebug_nb.findings import Finding
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
@@ -775,3 +776,180 @@ def _asymmetric(s: _Point, r: _Point, role: np.ndarray, other: np.ndarray) -> pd
         },
         ASYMMETRIC_SCHEMA,
     )
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+
+def check(res: Comparison, thresholds: Thresholds = Thresholds(), *, top_n: int = 5) -> list[Finding]:
+    """The findings of a comparison: ``compare.no_overlap``, ``compare.clock_offset``,
+    ``compare.loss_between``, ``compare.nat``, ``compare.one_way_delay_high``,
+    ``compare.reordering``, ``compare.duplicates``, ``compare.mss_clamped``,
+    ``compare.asymmetric_path``."""
+    t = thresholds
+    out: list[Finding] = []
+    for row in res.offsets.to_dict("records"):
+        a, b = str(row["a"]), str(row["b"])
+        if int(row["matched"]) == 0 or float(row["overlap_s"]) <= 0:
+            why = "no time in common" if float(row["overlap_s"]) <= 0 else "no packet in common"
+            out.append(
+                Finding(
+                    "compare.no_overlap",
+                    "warning",
+                    f"{a} and {b} share {why}",
+                    "check that both captures ran at the same time, on the path of the same traffic, with "
+                    "filters that keep it (and a window_ms wide enough for the clock difference)",
+                    {"a": a, "b": b, "overlap_s": float(row["overlap_s"]), "matched": int(row["matched"])},
+                )
+            )
+            continue
+        if not _isna(row["offset_ms"]):
+            off = float(row["offset_ms"])
+            out.append(
+                Finding(
+                    "compare.clock_offset",
+                    "info",
+                    f"{b}'s clock is {off:+.3f} ms from {a}'s (minimum-delay estimate)",
+                    f"{row['method']}; one-way delays are corrected by it. Minimum one-way delay "
+                    f"{float(row['min_delay_ms']):.3f} ms.",
+                    {"a": a, "b": b, "offset_ms": off, "min_delay_ms": float(row["min_delay_ms"]),
+                     "pairs_ab": int(row["pairs_ab"]), "pairs_ba": int(row["pairs_ba"])},
+                )
+            )  # fmt: skip
+        else:
+            out.append(
+                Finding(
+                    "compare.clock_offset",
+                    "info",
+                    f"clock offset between {a} and {b} not estimated",
+                    str(row["method"]),
+                    {"a": a, "b": b, "offset_ms": None},
+                )
+            )
+    p = res.paths
+    for (s, r), g in p.groupby(["sender", "receiver"], sort=False):
+        sent, lost = int(g["sent"].sum()), int(g["lost"].sum())
+        pct = 100.0 * lost / sent if sent else 0.0
+        if lost and pct > t.loss_warn_pct:
+            worst = g.sort_values("lost", ascending=False).head(top_n)
+            out.append(
+                Finding(
+                    "compare.loss_between",
+                    "critical" if pct >= t.loss_crit_pct else "warning",
+                    f"{lost} of {sent} packets ({pct:.2f} %) seen at {s} on their way to {r} never reached it",
+                    "; ".join(
+                        f"{f}: {int(n)} lost" for f, n in zip(worst["flow"], worst["lost"], strict=True) if int(n)
+                    ),
+                    {"sender": s, "receiver": r, "sent": sent, "lost": lost, "loss_pct": round(pct, 3),
+                     "flows": int((g["lost"] > 0).sum())},
+                )
+            )  # fmt: skip
+        d99 = g["delay_p99_ms"].dropna()
+        if len(d99) and float(d99.max()) > t.delay_warn_ms:
+            worst = g.sort_values("delay_p99_ms", ascending=False).head(top_n)
+            out.append(
+                Finding(
+                    "compare.one_way_delay_high",
+                    "warning",
+                    f"one-way delay {s} → {r} reaches p99 {float(d99.max()):.1f} ms",
+                    "; ".join(f"{f}: p99 {float(v):.1f} ms" for f, v in zip(worst["flow"], worst["delay_p99_ms"], strict=True)),
+                    {"sender": s, "receiver": r, "p99_ms": float(d99.max()), "threshold_ms": t.delay_warn_ms},
+                )
+            )  # fmt: skip
+        for col, fid, what in (("reordered", "compare.reordering", "arrived out of order"),
+                               ("duplicated", "compare.duplicates", "arrived more than once")):  # fmt: skip
+            n = int(g[col].sum())
+            if n:
+                seen = int(g["seen"].sum())
+                out.append(
+                    Finding(
+                        fid,
+                        "warning",
+                        f"{n} packets {s} → {r} {what} at {r}",
+                        "; ".join(f"{f}: {int(v)}" for f, v in zip(g["flow"], g[col], strict=True) if int(v))[
+                            :2000
+                        ],
+                        {"sender": s, "receiver": r, col: n, "seen": seen},
+                    )
+                )
+        clamp = g[g["mss_sent"].notna() & g["mss_seen"].notna() & (g["mss_sent"] != g["mss_seen"])]
+        if len(clamp):
+            pairs = sorted(
+                {(int(x), int(y)) for x, y in zip(clamp["mss_sent"], clamp["mss_seen"], strict=True)}
+            )
+            out.append(
+                Finding(
+                    "compare.mss_clamped",
+                    "warning",
+                    f"TCP MSS rewritten between {s} and {r}: " + ", ".join(f"{x} → {y}" for x, y in pairs),
+                    "a middlebox clamps the MSS (TCPMSS rule, tunnel MTU): "
+                    + "; ".join(clamp["flow"].head(top_n)),
+                    {"sender": s, "receiver": r, "flows": len(clamp), "mss": [list(x) for x in pairs]},
+                )
+            )
+    # one NAT finding per pair of points, from the direction that needs the fewest mappings to
+    # describe (the initiator's: ClusterIP → pod and client → node; the replies undo them)
+    nat = res.nat
+    done: set[frozenset[str]] = set()
+    by_dir = {k: g for k, g in nat.groupby(["sender", "receiver"], sort=False)}
+    for (s, r), g in by_dir.items():
+        pair = frozenset((str(s), str(r)))
+        if pair in done:
+            continue
+        done.add(pair)
+        back = by_dir.get((r, s))
+        if back is not None and _hosts(back) < _hosts(g):
+            s, r, g = r, s, back
+        rows = g.groupby(["kind", "before", "after"], as_index=False).agg(
+            packets=("packets", "sum"), proto=("proto", lambda x: ",".join(sorted(set(x))))
+        )
+        rows = rows.sort_values(["kind", "packets"], ascending=[True, False])
+        parts = [
+            f"{k} {b} → {a} ({p})"
+            for k, b, a, p in zip(rows["kind"], rows["before"], rows["after"], rows["proto"], strict=True)
+        ]
+        out.append(
+            Finding(
+                "compare.nat",
+                "info",
+                f"NAT between {s} and {r}: " + ", ".join(parts[:2]) + (" …" if len(parts) > 2 else ""),
+                "; ".join(parts[: top_n * 4]),
+                {"sender": s, "receiver": r, "dnat": int((rows["kind"] == "DNAT").sum()),
+                 "snat": int((rows["kind"] == "SNAT").sum()),
+                 "mappings": [{"kind": k, "before": b, "after": a, "proto": p} for k, b, a, p in
+                              zip(rows["kind"], rows["before"], rows["after"], rows["proto"], strict=True)][:50]},
+            )
+        )  # fmt: skip
+    asym = res.asymmetric[res.asymmetric["packets"] >= t.asymmetric_min_packets]
+    for (seen_at, missing), g in asym.groupby(["seen_at", "missing_at"], sort=False):
+        out.append(
+            Finding(
+                "compare.asymmetric_path",
+                "warning",
+                f"{len(g)} flow(s) reach {seen_at} without passing {missing}, while their reverse does",
+                "return traffic takes another path (or the capture at "
+                f"{missing} missed that interface): " + "; ".join(g["flow"].head(top_n)),
+                {
+                    "seen_at": seen_at,
+                    "missing_at": missing,
+                    "flows": len(g),
+                    "packets": int(g["packets"].sum()),
+                },
+            )
+        )
+    return out
+
+
+def _hosts(nat: pd.DataFrame) -> int:
+    """Distinct address rewrites (ports aside) in a direction's NAT rows."""
+    strip = [
+        (b.rsplit(":", 1)[0], a.rsplit(":", 1)[0]) for b, a in zip(nat["before"], nat["after"], strict=True)
+    ]
+    return len(set(strip))
+
+
+def _isna(v: Any) -> bool:
+    try:
+        return bool(v != v) or v is None
+    except (TypeError, ValueError):
+        return True
