@@ -509,6 +509,43 @@ def _add_fleet(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     s.add_argument("--run-id", default="", help="the fleet run whose pods are the peers")
     s.set_defaults(func=cmd_fleet_exec)
 
+    s = fs.add_parser(
+        "capture", help="synchronised tcpdump on several nodes (and a pod's veth); compare the captures"
+    )
+    cluster_args(s)
+    s.add_argument(
+        "--nodes", default="", help="all | a label selector | name,name (default: only --pod's node)"
+    )
+    s.add_argument("--pod", default="", metavar="NS/NAME", help="also capture this pod's traffic on its node")
+    s.add_argument("--filter", default="", metavar="BPF", help='tcpdump filter, e.g. "host 10.96.0.10"')
+    s.add_argument("--interface", default="any", help="interface on every node (default: any)")
+    s.add_argument("--seconds", type=float, default=30.0, help="capture duration (default: 30)")
+    s.add_argument("--snaplen", type=int, default=256, help="bytes kept per packet (default: 256)")
+    s.add_argument("--max-mb", type=float, default=100.0, help="capture size cap per node (default: 100)")
+    s.add_argument(
+        "--start-in", type=float, default=30.0, metavar="SECONDS", help="common start T0 = now + this"
+    )
+    s.add_argument("--out", type=Path, default=None, metavar="DIR", help="default: fleet-capture-RUNID")
+    s.add_argument("--image", default=None, help="lab image (default: ghcr.io/netdebug/netdebug:lab)")
+    s.add_argument("--service-account", default="netdebug", help="the Jobs' ServiceAccount")
+    s.add_argument("--tolerations", default="all", help="all | none | KEY[=VALUE][:EFFECT],...")
+    s.add_argument("--pending-timeout", type=float, default=300.0, metavar="SECONDS")
+    s.add_argument("--no-compare", action="store_true", help="skip the capture_compare notebook")
+    s.set_defaults(func=cmd_fleet_capture)
+
+    s = fs.add_parser("capture-exec", help="wait for T0, capture, emit the result (the command of each Job)")
+    s.add_argument("--out", type=Path, default=Path("/tmp/out"), metavar="DIR")
+    s.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="BYTES")
+    s.add_argument("--t0", default="", help="common start: seconds since the epoch or ISO 8601")
+    s.add_argument("--interface", default="any")
+    s.add_argument("--filter", default="", metavar="BPF")
+    s.add_argument("--seconds", type=float, default=30.0)
+    s.add_argument("--snaplen", type=int, default=256)
+    s.add_argument("--max-mb", type=float, default=100.0)
+    s.add_argument("--pod-ip", default="", help="capture on the interface routing this pod IP (its veth)")
+    s.add_argument("--label", default="", help="name of this capture point (default: the node)")
+    s.set_defaults(func=cmd_fleet_capture_exec)
+
 
 def cmd_fleet_run(args: argparse.Namespace, env: Env) -> int:
     from netdebug_nb.fleet import controller, jobspec
@@ -606,6 +643,67 @@ def cmd_fleet_exec(args: argparse.Namespace, env: Env) -> int:
         fping_first=args.fping_first,
         peers=args.peers,
         run_id=args.run_id,
+    )
+
+
+def cmd_fleet_capture(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.fleet import capture, controller, jobspec
+    from netdebug_nb.fleet.api import Api
+
+    copts = capture.CaptureOptions(
+        interface=args.interface,
+        bpf=args.filter,
+        seconds=args.seconds,
+        snaplen=args.snaplen,
+        max_mb=args.max_mb,
+        start_in_s=args.start_in,
+    )
+    copts.validate()
+    fopts = controller.FleetOptions(
+        nodes=args.nodes, pending_timeout_s=args.pending_timeout, merge=not args.no_compare
+    )
+    fields = {
+        "image": args.image or jobspec.DEFAULT_IMAGE,
+        "namespace": args.namespace,
+        "service_account": args.service_account,
+        "tolerations": jobspec.parse_tolerations(args.tolerations),
+    }
+    api = Api.connect(args.kubeconfig, args.context)
+
+    def started(nodes: Sequence[object]) -> None:
+        env.stderr.write(
+            f"fleet capture: {len(nodes)} node(s), start in {args.start_in:g} s, {args.seconds:g} s each\n"
+        )
+
+    out = args.out or Path(f"fleet-capture-{controller.new_run_id()}")
+    res = capture.run(api, copts, fopts, out, pod=args.pod, job_fields=fields, on_start=started)
+    for line in capture.summary(out):
+        env.stdout.write(line + "\n")
+    for run in res.failed:
+        why = run.message if run.state == "failed" else run.result
+        env.stdout.write(f"{run.node}: {run.reason or 'no result'}: {why}\n")
+    if res.merge_error is not None:
+        env.stderr.write(f"netdebug-nb: fleet capture: capture_compare failed: {res.merge_error}\n")
+    env.stdout.write(f"report: {res.index}\n")
+    return 3 if res.failed or res.merge_error else 0
+
+
+def cmd_fleet_capture_exec(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.fleet import capture
+
+    return capture.execute(
+        out=args.out,
+        stdout=env.stdout,
+        stderr=env.stderr,
+        t0=capture.parse_t0(args.t0) if args.t0 else None,
+        interface=args.interface,
+        bpf=args.filter,
+        seconds=args.seconds,
+        snaplen=args.snaplen,
+        max_mb=args.max_mb,
+        pod_ip=args.pod_ip,
+        label=args.label,
+        limit=args.limit,
     )
 
 

@@ -70,6 +70,9 @@ class FleetOptions:
     merge: bool = True  # run the fleet_mesh notebook over DIR at the end
     report: bool = True
     watch_timeout_s: int = 300
+    node_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per node, e.g. a pod IP
+    merge_notebook: str = MERGE_NOTEBOOK
+    merge_parameters: Mapping[str, Any] | None = None  # default: {"fleet_dir": DIR}
 
 
 @dataclass
@@ -329,6 +332,8 @@ class Controller:
         if self._stop.is_set():
             return "stopped"
         extra = {self.opts.mesh_parameter: mesh_targets(self.nodes, node.name)} if self.opts.mesh else None
+        if node.name in self.opts.node_parameters:
+            extra = {**(extra or {}), **self.opts.node_parameters[node.name]}
         manifest = jobspec.build(node.name, self.job_opts, extra_parameters=extra)
         bucket.take()
         try:
@@ -633,7 +638,7 @@ def run(
     ctl = Controller(api, job_opts, opts, out, on_progress=on_progress)
     res = ctl.run(nodes)
     if opts.merge:
-        res.merge_error = merge(out)
+        res.merge_error = merge(out, opts.merge_notebook, opts.merge_parameters)
     if opts.report:
         from netdebug_nb import report
 
@@ -641,12 +646,15 @@ def run(
     return res
 
 
-def merge(out: Path) -> NetdebugError | None:
-    """Run the fleet_mesh notebook over ``out`` (its failure is reported, not raised)."""
+def merge(
+    out: Path, notebook: str = MERGE_NOTEBOOK, parameters: Mapping[str, Any] | None = None
+) -> NetdebugError | None:
+    """Run the merge notebook (fleet_mesh) over ``out`` (its failure is reported, not raised)."""
     from netdebug_nb import runner
 
+    params = dict(parameters) if parameters is not None else {"fleet_dir": str(out.resolve())}
     try:
-        runner.run(MERGE_NOTEBOOK, {"fleet_dir": str(out.resolve())}, out=out, timeout=600)
+        runner.run(notebook, params, out=out, timeout=600)
     except NetdebugError as exc:
         return exc
     return None

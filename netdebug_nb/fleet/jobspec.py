@@ -76,6 +76,7 @@ class JobOptions:
     priority_class: str = ""
     fping_first: bool = False  # mesh mode: probe with fping, then run the notebook on its output
     peers: int = 0  # mesh with pods: also probe the pods of this many other Jobs of the run
+    mode: str = "notebook"  # or "capture": tcpdump at a common start instant (fleet/capture.py)
 
 
 def run_selector(run_id: str) -> str:
@@ -99,6 +100,10 @@ def label_value(text: str) -> str:
 
 def command(opts: JobOptions) -> list[str]:
     """The container's argv: run the notebook, then frame its result into the log."""
+    if opts.mode == "capture":
+        from netdebug_nb.fleet import capture
+
+        return capture.command(opts.parameters, opts)
     argv = [
         "netdebug-nb",
         "fleet",
