@@ -108,18 +108,18 @@ NAT_SCHEMA: Schema = {
 }
 
 LOST_SCHEMA: Schema = {
-    "sender": "string",
-    "receiver": "string",
-    "flow": "string",
+    "sender": "category",
+    "receiver": "category",
+    "flow": "category",
     "frame": "int64",  # frame number in the sender's capture
     "ts": "datetime64[ns, UTC]",  # when the sender's capture saw it
     "tcp_flags": "uint16",
     "payload_len": "int32",
 }
 
-DELAYS_SCHEMA: Schema = {
-    "sender": "string",
-    "receiver": "string",
+DELAYS_SCHEMA: Schema = {  # one row per packet seen at two points: categories keep it small
+    "sender": "category",
+    "receiver": "category",
     "ts": "datetime64[ns, UTC]",  # at the sender
     "delay_ms": "float64",  # one-way delay (offset-corrected when the offset is known)
     "corrected": "bool",
@@ -262,6 +262,9 @@ def compare(captures: Sequence[Capture], *, window_ms: float = 500.0) -> Compari
         raise ParameterTypeError("window_ms", window_ms, "a positive number of milliseconds")
     window = int(window_ms * 1e6)
     prepared = [_Point.of(c, window) for c in captures]
+    labels = [p.cap.label for p in prepared]
+    for p in prepared:
+        p.labels = labels
     tables: dict[str, list[pd.DataFrame]] = {
         k: [] for k in ("offsets", "paths", "nat", "lost", "delays", "asym")
     }
@@ -297,6 +300,7 @@ class _Point:
     flow: np.ndarray  # directional flow id per row
     rev: np.ndarray  # flow id of the reverse direction
     flow_text: list[str]
+    labels: list[str] = field(default_factory=list)  # every point's label (shared categories)
 
     @classmethod
     def of(cls, cap: Capture, window: int) -> _Point:
@@ -608,22 +612,22 @@ def _direction(
     other_rev[m_other] = m_rows
     dup_src = other_rev[r.dup_of[dup_rows]] if len(dup_rows) else np.zeros(0, dtype=np.int64)
     dup_src = dup_src[dup_src >= 0]
-    g = pd.DataFrame(
+    # per flow sums with bincount (a groupby costs ten times more on a million rows)
+    present = np.flatnonzero(np.bincount(flow, minlength=k))
+    first_ts = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
+    last_ts = np.full(k, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first_ts, flow, s.ts[rows])
+    np.maximum.at(last_ts, flow, s.ts[rows])
+    agg = pd.DataFrame(
         {
-            "flow": flow,
-            "inside": inside,
-            "seen": seen,
-            "lost": lost,
-            "ts": s.ts[rows],
-        }
-    ).groupby("flow")
-    agg = g.agg(
-        sent=("inside", "sum"),
-        seen=("seen", "sum"),
-        lost=("lost", "sum"),
-        n=("inside", "size"),
-        first=("ts", "min"),
-        last=("ts", "max"),
+            "sent": np.bincount(flow, weights=inside, minlength=k)[present].astype(np.int64),
+            "seen": np.bincount(flow, weights=seen, minlength=k)[present].astype(np.int64),
+            "lost": np.bincount(flow, weights=lost, minlength=k)[present].astype(np.int64),
+            "n": np.bincount(flow, minlength=k)[present],
+            "first": first_ts[present],
+            "last": last_ts[present],
+        },
+        index=present,
     )
     agg["outside"] = agg["n"] - agg["sent"]
     dups = pd.Series(s.flow[dup_src]).value_counts() if len(dup_src) else pd.Series(dtype="int64")
@@ -652,8 +656,9 @@ def _direction(
         rf = pd.Series(dtype="int64")
     flows_idx = agg.index.to_numpy()
     recv = rf.reindex(flows_idx).to_numpy(dtype=np.float64)
-    src_s, dst_s = df_s["src"].astype("string").to_numpy(), df_s["dst"].astype("string").to_numpy()
-    src_r, dst_r = df_r["src"].astype("string").to_numpy(), df_r["dst"].astype("string").to_numpy()
+    cats_s, cats_r = list(df_s["src"].cat.categories), list(df_r["src"].cat.categories)
+    src_s, dst_s = df_s["src"].cat.codes.to_numpy(), df_s["dst"].cat.codes.to_numpy()
+    src_r, dst_r = df_r["src"].cat.codes.to_numpy(), df_r["dst"].cat.codes.to_numpy()
     proto_s = df_s["proto"].to_numpy().astype(np.int64)
     sp_s, dp_s = df_s["sport"].to_numpy().astype(np.int64), df_s["dport"].to_numpy().astype(np.int64)
     sp_r, dp_r = df_r["sport"].to_numpy().astype(np.int64), df_r["dport"].to_numpy().astype(np.int64)
@@ -674,13 +679,13 @@ def _direction(
         for kind, before, after in (
             (
                 "SNAT",
-                _endpoint(str(src_s[i]), int(sp_s[i]), proto),
-                _endpoint(str(src_r[j]), int(sp_r[j]), proto),
+                _endpoint(cats_s[src_s[i]], int(sp_s[i]), proto),
+                _endpoint(cats_r[src_r[j]], int(sp_r[j]), proto),
             ),
             (
                 "DNAT",
-                _endpoint(str(dst_s[i]), int(dp_s[i]), proto),
-                _endpoint(str(dst_r[j]), int(dp_r[j]), proto),
+                _endpoint(cats_s[dst_s[i]], int(dp_s[i]), proto),
+                _endpoint(cats_r[dst_r[j]], int(dp_r[j]), proto),
             ),
         ):
             if before != after:
@@ -716,8 +721,8 @@ def _direction(
         "delay_p50_ms": per_flow(p50, delay=True),
         "delay_p99_ms": per_flow(p99, delay=True),
         "delay_max_ms": per_flow(dmax, delay=True),
-        "first": pd.to_datetime(agg["first"].to_numpy(), utc=True),
-        "last": pd.to_datetime(agg["last"].to_numpy(), utc=True),
+        "first": _utc(agg["first"].to_numpy()),
+        "last": _utc(agg["last"].to_numpy()),
     }
     paths = frame(recs, PATHS_SCHEMA)
     nat = empty(NAT_SCHEMA)
@@ -734,11 +739,13 @@ def _direction(
     lrows = rows[lost]
     lost_df = frame(
         {
-            "sender": [s.cap.label] * len(lrows),
-            "receiver": [r.cap.label] * len(lrows),
-            "flow": [s.flow_text[f] for f in s.flow[lrows].tolist()],
+            "sender": _label(s, len(lrows)),
+            "receiver": _label(r, len(lrows)),
+            "flow": pd.Categorical.from_codes(s.flow[lrows], categories=pd.Index(s.flow_text).unique())
+            if len(set(s.flow_text)) == len(s.flow_text)
+            else [s.flow_text[f] for f in s.flow[lrows].tolist()],
             "frame": df_s["frame"].to_numpy()[lrows],
-            "ts": pd.to_datetime(s.ts[lrows], utc=True),
+            "ts": _utc(s.ts[lrows]),
             "tcp_flags": df_s["tcp_flags"].to_numpy()[lrows],
             "payload_len": df_s["payload_len"].to_numpy()[lrows],
         },
@@ -746,15 +753,31 @@ def _direction(
     )
     delays = frame(
         {
-            "sender": np.full(len(m_rows), s.cap.label, dtype=object),
-            "receiver": np.full(len(m_rows), r.cap.label, dtype=object),
-            "ts": pd.to_datetime(s.ts[m_rows], utc=True),
+            "sender": _label(s, len(m_rows)),
+            "receiver": _label(r, len(m_rows)),
+            "ts": _utc(s.ts[m_rows]),
             "delay_ms": delay / 1e6,
             "corrected": np.full(len(m_rows), offset is not None),
         },
         DELAYS_SCHEMA,
     )
     return paths, nat, lost_df, delays
+
+
+def _utc(ns: np.ndarray) -> Any:
+    """Nanoseconds since the epoch as UTC timestamps (a view, not a parse)."""
+    import pandas as pd
+
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("M8[ns]")).tz_localize("UTC")
+
+
+def _label(p: _Point, n: int) -> Any:
+    """``n`` times the point's label, as a categorical over every point's label."""
+    import pandas as pd
+
+    labels = p.labels or [p.cap.label]
+    code = labels.index(p.cap.label)
+    return pd.Categorical.from_codes(np.full(n, code, dtype=np.int64), dtype=pd.CategoricalDtype(labels))
 
 
 def _asymmetric(s: _Point, r: _Point, role: np.ndarray, other: np.ndarray) -> pd.DataFrame:
