@@ -212,7 +212,9 @@ def main() -> int:
             per = ts["seconds"] / max(ts["rows"], 1) * 2 * args.packets
             print(f"tshark field extraction: {ts['seconds']:.2f} s for {int(ts['rows'])} packets → "
                   f"~{per:.0f} s for both files, before any matching ({per / med:.0f}x netdebug)")  # fmt: skip
-        print("targets: ≤ 5 s, ≤ 1024 MB:", "met" if med <= 5 and rss <= 1024 else "NOT met", "| correct:", ok)
+        print(
+            "targets: ≤ 5 s, ≤ 1024 MB:", "met" if med <= 5 and rss <= 1024 else "NOT met", "| correct:", ok
+        )
         return 0 if ok else 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
