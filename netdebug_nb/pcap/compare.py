@@ -85,6 +85,7 @@ PATHS_SCHEMA: Schema = {
     "duplicated": "int64",  # extra copies at the receiver
     "reordered": "int64",  # packets the receiver saw before one sent earlier
     "outside_overlap": "int64",  # packets at the sender while the receiver was not capturing
+    "fragmented": "int64",  # packets whole at the sender, fragmented at the receiver (first fragments)
     "ttl_decrement": "Int64",  # hops between the points (median TTL difference)
     "nat": "string",  # "", "DNAT", "SNAT", "SNAT+DNAT"
     "mss_sent": "Int64",  # MSS option of the SYNs at the sender / at the receiver
@@ -656,6 +657,7 @@ def _direction(
     flow = s.flow[rows]
     k = len(s.flow_text)
     m_rows, m_other = rows[seen], got[seen]
+    fragd = df_r["frag"].to_numpy()[m_other] & ~df_s["frag"].to_numpy()[m_rows]
     delay = (r.ts[m_other] - s.ts[m_rows]).astype(np.float64) - (offset or 0.0)
     # extra copies the receiver saw of packets it matched
     dup_rows = np.flatnonzero(r.dup_of >= 0)
@@ -765,6 +767,7 @@ def _direction(
         "duplicated": dups.reindex(flows_idx, fill_value=0).to_numpy(),
         "reordered": reord.reindex(flows_idx, fill_value=0).to_numpy(),
         "outside_overlap": agg["outside"].to_numpy(),
+        "fragmented": np.bincount(s.flow[m_rows][fragd], minlength=k)[flows_idx] if len(flows_idx) else [],
         "ttl_decrement": pd.array(ttl.reindex(flows_idx).round().to_numpy(), dtype="Float64").astype("Int64"),
         "nat": kinds_out,
         "mss_sent": pd.array(mss_sent.reindex(flows_idx).to_numpy(), dtype="Float64").astype("Int64"),
@@ -850,6 +853,50 @@ def _asymmetric(s: _Point, r: _Point, role: np.ndarray, other: np.ndarray) -> pd
         },
         ASYMMETRIC_SCHEMA,
     )
+
+
+BETWEEN_SCHEMA: Schema = {
+    "sender": "string",
+    "receiver": "string",
+    "flows": "int64",
+    "sent": "int64",
+    "seen": "int64",
+    "lost": "int64",
+    "loss_pct": "float64",
+    "duplicated": "int64",
+    "reordered": "int64",
+    "fragmented": "int64",
+    "delay_p50_ms": "Float64",  # over every packet of the direction (offset-corrected)
+    "delay_p99_ms": "Float64",
+    "offset_ms": "Float64",  # receiver's clock minus sender's
+}
+
+
+def between(res: Comparison) -> pd.DataFrame:
+    """One row per ordered pair of points: where, in total, packets disappear."""
+    import pandas as pd
+
+    if not len(res.paths):
+        return empty(BETWEEN_SCHEMA)
+    g = res.paths.groupby(["sender", "receiver"], sort=False)
+    out = g[["sent", "seen", "lost", "duplicated", "reordered", "fragmented"]].sum().reset_index()
+    out["flows"] = g.size().to_numpy()
+    out["loss_pct"] = (100.0 * out["lost"] / out["sent"].where(out["sent"] > 0)).fillna(0.0)
+    d = res.delays[res.delays["corrected"]]
+    qi: dict[tuple[str, str], tuple[float, float]] = {}
+    for key, grp in d.groupby(["sender", "receiver"], observed=True):
+        v = grp["delay_ms"].to_numpy()
+        qi[(str(key[0]), str(key[1]))] = (float(np.quantile(v, 0.5)), float(np.quantile(v, 0.99)))
+    offs = {}
+    for row in res.offsets.to_dict("records"):
+        if not _isna(row["offset_ms"]):
+            offs[(row["a"], row["b"])] = float(row["offset_ms"])
+            offs[(row["b"], row["a"])] = -float(row["offset_ms"])
+    keys = list(zip(out["sender"].astype(str), out["receiver"].astype(str), strict=True))
+    out["delay_p50_ms"] = pd.array([qi[k][0] if k in qi else None for k in keys], dtype="Float64")
+    out["delay_p99_ms"] = pd.array([qi[k][1] if k in qi else None for k in keys], dtype="Float64")
+    out["offset_ms"] = pd.array([offs.get(k) for k in keys], dtype="Float64")
+    return frame(out, BETWEEN_SCHEMA)
 
 
 # --- findings ---------------------------------------------------------------------------------

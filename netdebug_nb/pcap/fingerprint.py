@@ -183,7 +183,14 @@ def _fields(batch: Batch, d: dec.Decoded, g: Gather) -> dict[str, np.ndarray]:
     key = np.full(n, u64(0x9E3779B97F4A7C15), dtype=np.uint64)
     ip_id = np.where(v4, d.ip_id, 0).astype(np.uint64)
     proto = d.proto.astype(np.uint64)
-    key = _mix(key ^ (ip_id << u64(8)) ^ proto)
+    # fragments of one datagram share its IP ID: their offset tells them apart (the first
+    # fragment has offset 0 and, for UDP, the datagram's length and first bytes: it matches the
+    # unfragmented datagram seen before the router that fragmented it)
+    frag_off = np.zeros(n, dtype=np.uint64)
+    f4 = np.flatnonzero(d.frag & v4 & known)
+    if len(f4):
+        frag_off[f4] = g.read(">u2", off[f4] + l3[f4] + 6).astype(np.uint64) & u64(0x1FFF)
+    key = _mix(key ^ (ip_id << u64(8)) ^ proto ^ (frag_off << u64(40)))
     seq = np.where(tcp, d.tcp_seq, 0).astype(np.uint64)  # elsewhere: UDP length and checksum
     ack = np.where(tcp, d.tcp_ack, 0).astype(np.uint64)
     key = _mix(key ^ seq ^ (ack << u64(32)))

@@ -107,6 +107,10 @@ def test_loss_duplicates_reordering_nat_ttl_and_offset(tmp_path: Path) -> None:
     ab = res.paths[res.paths["sender"] == "A"].iloc[0]
     assert (ab["sent"], ab["seen"], ab["lost"], ab["duplicated"], ab["reordered"]) == (20, 18, 2, 1, 1)
     assert ab["ttl_decrement"] == 2 and ab["nat"] == "SNAT+DNAT"
+    summary = compare.between(res).set_index(["sender", "receiver"])
+    check(compare.between(res), compare.BETWEEN_SCHEMA)
+    assert summary.loc[("A", "B"), "lost"] == 2 and summary.loc[("B", "A"), "lost"] == 0
+    assert summary.loc[("B", "A"), "offset_ms"] == pytest.approx(-3200.0)
     assert ab["flow"] == f"udp {CLIENT}:40000 → {VIP}:80"
     assert ab["flow_at_receiver"] == f"udp {NODE}:40000 → {POD}:8080"
     assert sorted(res.lost["frame"].tolist()) == [7, 14]  # requests 3 and 7 in A's file (no reply to 3)
@@ -258,3 +262,17 @@ def test_inputs_are_checked_and_fleet_directories_expand(tmp_path: Path) -> None
         [tmp_path / "fleet"], bpf="udp dst port 80 or udp dst port 8080", workdir=tmp_path
     )
     assert [len(c.packets) for c in filtered] == [3, 3]
+
+
+def test_a_datagram_fragmented_between_the_points_is_matched_by_its_first_fragment(tmp_path: Path) -> None:
+    from scapy.layers.inet import fragment
+
+    big = IP(src=CLIENT, dst=POD, id=4242) / UDP(sport=5000, dport=5001) / Raw(bytes(range(256)) * 12)
+    a = [(T0, eth(big))]
+    frags = fragment(big, fragsize=1200)
+    assert len(frags) == 3
+    b = [(T0 + MS + i * 1000, eth(f)) for i, f in enumerate(frags)]
+    res = run(tmp_path, a, b)
+    row = res.paths[res.paths["sender"] == "A"].iloc[0]
+    assert (row["sent"], row["seen"], row["lost"], row["fragmented"]) == (1, 1, 0, 1)
+    assert int(res.captures["fragments"].iloc[1]) == 3 and int(res.captures["duplicates"].iloc[1]) == 0
