@@ -197,3 +197,38 @@ def test_cut_keeps_whole_packets(tmp_path: Path) -> None:
     os.truncate(pcap, kept)
     assert len(read(pcap)) == packets  # no damaged last record
     assert capture.cut(pcap, 10**9) == (kept, packets)
+
+
+def cli_run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), cli.Env(stdout=out, stderr=err))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_bad_capture_requests_are_refused_before_any_job(cluster: Cluster, tmp_path: Path) -> None:
+    kc = ("--kubeconfig", str(cluster.kubeconfig), "--out", str(tmp_path / "o"))
+    for argv, message in (
+        (("--nodes", "n1", "--seconds", "0"), "--seconds 0"),
+        (("--nodes", "n1", "--max-mb", "-1"), "--max-mb -1"),
+        ((), "no nodes (give --nodes and/or --pod)"),
+        (("--pod", "web"), "expected NAMESPACE/NAME"),
+        (("--pod", "shop/nope"), "--pod shop/nope"),
+        (("--nodes", "n1,n9"), "no such node(s): n9"),
+    ):
+        code, _, stderr = cli_run("fleet", "capture", *kc, *argv)
+        assert code == 2 and message in stderr, (argv, stderr)
+        assert len(stderr.strip().splitlines()) == 1
+    assert cluster.sim.created_jobs == []
+
+
+def test_a_pod_side_failure_still_returns_a_labelled_result(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = capture.execute(
+        out=tmp_path, stdout=out, stderr=err, t0=None, interface="no-such-if0", seconds=0.5, node="n1"
+    )
+    assert code == 1 and "tcpdump" in err.getvalue()
+    meta = json.loads((tmp_path / "capture" / "capture.json").read_text())
+    assert meta["node"] == "n1" and "tcpdump" in meta["error"]
+    doc = json.loads((tmp_path / "capture" / "findings.json").read_text())
+    assert doc["status"] == "failed" and doc["findings"][0]["id"] == "fleet.capture_failed"
+    assert "==== NETDEBUG-RESULT" in out.getvalue()  # the controller still collects the reason

@@ -11,7 +11,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pcapbuild import pcap
+from scapy.contrib.geneve import GENEVE
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.layers.vxlan import VXLAN
 from scapy.packet import Raw
@@ -207,7 +209,16 @@ def test_vxlan_and_ipip_are_matched_by_their_inner_packet(tmp_path: Path) -> Non
     )
     tunnelled = [(t, bytes(outer / Ether(p))) for t, p in b]
     ipip = [(t, eth(IP(src="192.168.0.1", dst="192.168.0.2", proto=4) / IP(p[14:]))) for t, p in b]
-    for name, pkts, kind in (("vxlan", tunnelled, 1), ("ipip", ipip, 3)):
+    gen = Ether() / IP(src="192.168.0.1", dst="192.168.0.2") / UDP(sport=5555, dport=6081)
+    geneve = [(t, bytes(gen / GENEVE(vni=7, proto=0x0800) / IP(p[14:]))) for t, p in b]
+    v6 = Ether() / IPv6(src="fd00::1", dst="fd00::2")
+    ip6 = [(t, bytes(v6 / IP(p[14:]))) for t, p in b]  # IPv4 in IPv6 (next header 4)
+    for name, pkts, kind in (
+        ("vxlan", tunnelled, 1),
+        ("ipip", ipip, 3),
+        ("geneve", geneve, 2),
+        ("4in6", ip6, 3),
+    ):
         res = compare.compare(
             compare.load([write(tmp_path / "a.pcap", a), write(tmp_path / f"{name}.pcap", pkts)])
         )
