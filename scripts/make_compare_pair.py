@@ -74,6 +74,24 @@ for k in range(conns):
 """
 
 
+def settle(files: list[Path], *, quiet_s: float = 1.5, limit_s: float = 30.0) -> None:
+    """Wait until no capture file grows any more.
+
+    tcpdump writes each packet as it reads it (``-U``); on a busy machine it lags behind the
+    traffic, and SIGINT drops what it has not read yet.
+    """
+    sizes: list[int] = []
+    stable_since = time.monotonic()
+    deadline = stable_since + limit_s
+    while time.monotonic() < deadline:
+        now = [f.stat().st_size if f.exists() else -1 for f in files]
+        if now != sizes:
+            sizes, stable_since = now, time.monotonic()
+        elif time.monotonic() - stable_since >= quiet_s:
+            return
+        time.sleep(0.1)
+
+
 @dataclass
 class Recorded:
     client: Path
@@ -125,7 +143,7 @@ def record(
             break
         time.sleep(0.1)
     client.run("python3", "-c", CLIENT, CLUSTER_IP, str(datagrams), str(connections), str(chunk), timeout=120)
-    time.sleep(0.5)
+    settle(list(paths.values()))
     import signal
 
     for p in dumps:

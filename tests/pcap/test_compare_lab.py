@@ -13,7 +13,7 @@ from ndtestkit import ROOT
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from lab import Lab
-from make_compare_pair import CLUSTER_IP, SERVER, record
+from make_compare_pair import CLUSTER_IP, SERVER, record, settle
 
 from netdebug_nb.pcap import compare
 
@@ -105,7 +105,7 @@ def test_vxlan_inner_packets_match_the_plain_capture(lab: Lab, tmp_path: Path) -
     time.sleep(1.0)
     h1.run("python3", "-c", VXLAN_PEER, "198.18.6.2", "100")
     h1.run("ping", "-c", "5", "-i", "0.05", "198.18.6.2")
-    time.sleep(0.5)
+    settle([p_under, p_over])
     for d in (d1, d2):
         d.send_signal(2)
         d.wait(timeout=10)
