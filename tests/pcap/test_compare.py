@@ -202,16 +202,20 @@ def test_captures_of_different_traffic_do_not_overlap(tmp_path: Path) -> None:
 def test_vxlan_and_ipip_are_matched_by_their_inner_packet(tmp_path: Path) -> None:
     a, b = conversation(n=5)
     outer = (
-        Ether()
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
         / IP(src="192.168.0.1", dst="192.168.0.2", id=99)
         / UDP(sport=5555, dport=4789)
         / VXLAN(vni=42)
     )
     tunnelled = [(t, bytes(outer / Ether(p))) for t, p in b]
     ipip = [(t, eth(IP(src="192.168.0.1", dst="192.168.0.2", proto=4) / IP(p[14:]))) for t, p in b]
-    gen = Ether() / IP(src="192.168.0.1", dst="192.168.0.2") / UDP(sport=5555, dport=6081)
+    gen = (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="192.168.0.1", dst="192.168.0.2")
+        / UDP(sport=5555, dport=6081)
+    )
     geneve = [(t, bytes(gen / GENEVE(vni=7, proto=0x0800) / IP(p[14:]))) for t, p in b]
-    v6 = Ether() / IPv6(src="fd00::1", dst="fd00::2")
+    v6 = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src="fd00::1", dst="fd00::2")
     ip6 = [(t, bytes(v6 / IP(p[14:]))) for t, p in b]  # IPv4 in IPv6 (next header 4)
     for name, pkts, kind in (
         ("vxlan", tunnelled, 1),
@@ -287,3 +291,32 @@ def test_a_datagram_fragmented_between_the_points_is_matched_by_its_first_fragme
     row = res.paths[res.paths["sender"] == "A"].iloc[0]
     assert (row["sent"], row["seen"], row["lost"], row["fragmented"]) == (1, 1, 0, 1)
     assert int(res.captures["fragments"].iloc[1]) == 3 and int(res.captures["duplicates"].iloc[1]) == 0
+
+
+def test_ipv6_and_an_empty_capture(tmp_path: Path) -> None:
+    a, b = [], []
+    for i in range(10):
+        t = T0 + i * MS
+        req = (
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IPv6(src="fd00::5", dst="fd00::10", hlim=64)
+            / UDP(sport=4000, dport=53)
+            / Raw(f"q{i:03d}".encode() * 5)
+        )
+        rep = (
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IPv6(src="fd00::10", dst="fd00::5", hlim=64)
+            / UDP(sport=53, dport=4000)
+            / Raw(f"r{i:03d}".encode() * 5)
+        )
+        a += [(t, bytes(req)), (t + 300_000, bytes(rep))]
+        b += [(t + 100_000 + 2 * MS, bytes(req)), (t + 200_000 + 2 * MS, bytes(rep))]
+    res = run(tmp_path, a, b)
+    row = res.paths[res.paths["sender"] == "A"].iloc[0]
+    assert row["flow"] == "udp [fd00::5]:4000 → [fd00::10]:53" and (row["seen"], row["lost"]) == (10, 0)
+    assert res.offsets.iloc[0]["offset_ms"] == pytest.approx(2.0, abs=1e-6)  # 0.1 ms each way
+    assert row["delay_p50_ms"] == pytest.approx(0.1, abs=1e-6)
+
+    empty_res = run(tmp_path, a, [])
+    assert len(empty_res.paths) == 0 and int(empty_res.offsets.iloc[0]["matched"]) == 0
+    assert "compare.no_overlap" in ids(empty_res)
