@@ -684,29 +684,17 @@ def _direction(
     )
     agg["outside"] = agg["n"] - agg["sent"]
     dups = pd.Series(s.flow[dup_src]).value_counts() if len(dup_src) else pd.Series(dtype="int64")
-    # reordering: in send order, a packet that arrives before one sent earlier
-    pairs = pd.DataFrame({"flow": s.flow[m_rows], "ts": s.ts[m_rows], "rts": r.ts[m_other]}).sort_values(
-        ["flow", "ts"], kind="stable"
-    )
-    prev_max = pairs.groupby("flow")["rts"].cummax().groupby(pairs["flow"]).shift(1)
-    reord = (pairs["rts"] < prev_max).groupby(pairs["flow"]).sum()
-    ttl_s = df_s["ttl"].to_numpy()[m_rows].astype(np.int64)
-    ttl_r = df_r["ttl"].to_numpy()[m_other].astype(np.int64)
-    ttl = pd.Series(ttl_s - ttl_r).groupby(s.flow[m_rows]).median()
+    mf = s.flow[m_rows]  # flow of each matched pair; numpy group operations below, no groupby
+    reord = pd.Series(_reordered(mf, s.ts[m_rows], r.ts[m_other], k), index=np.arange(k))
+    ttl = _mode(mf, df_s["ttl"].to_numpy()[m_rows].astype(np.int64) - df_r["ttl"].to_numpy()[m_other], k)
     mss_s = df_s["mss"].to_numpy()[m_rows].astype(np.int64)
     mss_r = df_r["mss"].to_numpy()[m_other].astype(np.int64)
     syn = mss_s > 0
-    mss_sent = pd.Series(mss_s[syn]).groupby(s.flow[m_rows][syn]).max()
-    mss_seen = pd.Series(mss_r[syn]).groupby(s.flow[m_rows][syn]).max()
-    dq = pd.Series(delay / 1e6).groupby(s.flow[m_rows])
-    p50, p99, dmax = dq.median(), dq.quantile(0.99), dq.max()
+    mss_sent = pd.Series(mss_s[syn]).groupby(mf[syn]).max()
+    mss_seen = pd.Series(mss_r[syn]).groupby(mf[syn]).max()
+    p50, p99, dmax = (pd.Series(q) for q in _quantiles(mf, delay / 1e6, k, (0.5, 0.99, 1.0)))
     # the receiver's view of each flow (the most common one; several under a NAT port change)
-    if len(m_rows):
-        pair_counts = pd.DataFrame({"f": s.flow[m_rows], "rf": r.flow[m_other]}).value_counts()
-        top = pair_counts.reset_index().drop_duplicates("f")  # value_counts sorts by count
-        rf = pd.Series(top["rf"].to_numpy(), index=top["f"].to_numpy())
-    else:
-        rf = pd.Series(dtype="int64")
+    rf = _mode(mf, r.flow[m_other], k)
     flows_idx = agg.index.to_numpy()
     recv = rf.reindex(flows_idx).to_numpy(dtype=np.float64)
     cats_s, cats_r = list(df_s["src"].cat.categories), list(df_r["src"].cat.categories)
@@ -816,6 +804,73 @@ def _direction(
         DELAYS_SCHEMA,
     )
     return paths, nat, lost_df, delays
+
+
+def _reordered(flow: np.ndarray, ts: np.ndarray, rts: np.ndarray, k: int) -> np.ndarray:
+    """Per flow: packets that reached the receiver before one the sender sent earlier.
+
+    Pairs in (flow, send time) order; each flow's receive times are shifted into their own
+    range (flow rank × span), so one running maximum over all of them never crosses flows.
+    """
+    if not len(flow):
+        return np.zeros(k, dtype=np.int64)
+    order = _group_order(flow, ts)
+    f, r = flow[order], rts[order].astype(np.int64)
+    r = r - r.min()
+    span = int(r.max()) + 1
+    rank = np.cumsum(np.concatenate([[0], f[1:] != f[:-1]]))
+    shifted = r + rank * span
+    before = np.maximum.accumulate(shifted)
+    late = np.zeros(len(f), dtype=bool)
+    late[1:] = shifted[1:] < before[:-1]
+    return np.bincount(f[late], minlength=k)
+
+
+def _group_order(groups: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Order by (group, value): two single-key sorts, cheaper than numpy's two-key lexsort."""
+    if len(within) > 1 and bool((within[1:] >= within[:-1]).all()):
+        first = np.arange(len(within))
+    else:
+        first = np.argsort(within)
+    out: np.ndarray = first[np.argsort(groups[first], kind="stable")]
+    return out
+
+
+def _mode(groups: np.ndarray, values: np.ndarray, k: int) -> Any:
+    """The most common value per group (ties: the smallest), indexed by group."""
+    import pandas as pd
+
+    if not len(groups):
+        return pd.Series(dtype="int64")
+    vals = values.astype(np.int64)
+    lo = int(vals.min())
+    width = int(vals.max()) - lo + 1
+    combined, counts = np.unique(groups.astype(np.int64) * width + (vals - lo), return_counts=True)
+    g, v = combined // width, combined % width + lo
+    order = np.lexsort((v, -counts, g))
+    g, v = g[order], v[order]
+    first = np.concatenate([[True], g[1:] != g[:-1]])
+    return pd.Series(v[first], index=g[first])
+
+
+def _quantiles(
+    groups: np.ndarray, values: np.ndarray, k: int, qs: tuple[float, ...]
+) -> list[dict[int, float]]:
+    """Per group quantiles (linear interpolation, as numpy's default) from one sort."""
+    if not len(groups):
+        return [{} for _ in qs]
+    order = _group_order(groups, values)
+    g, v = groups[order], values[order]
+    starts = np.flatnonzero(np.concatenate([[True], g[1:] != g[:-1]]))
+    counts = np.diff(np.concatenate([starts, [len(g)]]))
+    out = []
+    for q in qs:
+        pos = starts + (counts - 1) * q
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, starts + counts - 1)
+        val = v[lo] + (v[hi] - v[lo]) * (pos - lo)
+        out.append(dict(zip(g[starts].tolist(), val.tolist(), strict=True)))
+    return out
 
 
 def _utc(ns: np.ndarray) -> Any:
