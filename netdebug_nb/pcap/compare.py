@@ -311,7 +311,10 @@ class _Point:
         ts = df["ts_ns"].to_numpy()
         order = _key_order(key, ts)
         dup_of, copy = _repeats(key, ts, df["outbound"].to_numpy(), df["ifindex"].to_numpy(), window, order)
-        primary = (key != 0) & (dup_of < 0) & ~copy
+        # repeats stay in: a host may really send the same packet twice (a TIME_WAIT socket
+        # answers each retransmitted FIN with an identical ACK, IP ID 0); only the second copy
+        # of a packet forwarded through the capturing host is left out
+        primary = (key != 0) & ~copy
         flow, rev, text = _flows(df)
         by_key = order[primary[order]]
         return cls(cap, key, ts, primary, dup_of, int(copy.sum()), flow, rev, text, by_key)
@@ -454,8 +457,17 @@ def _pair(a: _Point, b: _Point, window: int) -> dict[str, pd.DataFrame]:
         b_in_a = a_in_b = (0, -1)
         overlap_s = 0.0
     parts = [
-        _direction(a, b, role_a, other_of_a, b_in_a, offset, window),
-        _direction(b, a, role_b, other_of_b, a_in_b, -offset if offset is not None else None, window),
+        _direction(a, b, role_a, other_of_a, _extras(a, b, other_of_a, other_of_b), b_in_a, offset, window),
+        _direction(
+            b,
+            a,
+            role_b,
+            other_of_b,
+            _extras(b, a, other_of_b, other_of_a),
+            a_in_b,
+            -offset if offset is not None else None,
+            window,
+        ),
     ]
     asym = [_asymmetric(a, b, role_a, other_of_a), _asymmetric(b, a, role_b, other_of_b)]
     off_row = {
@@ -568,10 +580,9 @@ def _nearest(
     cand, bpos, gap = cand[ok], bpos[ok], gap[ok]
     many = np.flatnonzero((hi - lo) > 1)
     if len(many):
-        sub_a = np.flatnonzero(np.isin(ka, np.unique(kb[many])))
-        c2, b2, g2 = _nearest_merge(ka[sub_a], ta[sub_a], kb[many], tb[many], window)
-        cand = np.concatenate([cand, sub_a[c2]])
-        bpos = np.concatenate([bpos, many[b2]])
+        c2, b2, g2 = _assign(lo, hi, many, ta, tb, window)
+        cand = np.concatenate([cand, c2])
+        bpos = np.concatenate([bpos, b2])
         gap = np.concatenate([gap, g2])
     # an A sighting claimed by two B sightings keeps the nearer one
     claims = np.bincount(cand, minlength=na)[cand]
@@ -584,31 +595,31 @@ def _nearest(
     return cand, bpos
 
 
-def _nearest_merge(
-    ka: np.ndarray, ta: np.ndarray, kb: np.ndarray, tb: np.ndarray, window: int
+def _assign(
+    lo: np.ndarray, hi: np.ndarray, many: np.ndarray, ta: np.ndarray, tb: np.ndarray, window: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(a position, b position, gap) of the nearest same-key A row of each B row, in one sort."""
-    na = len(ka)
-    key = np.concatenate([ka, kb])
-    t = np.concatenate([ta, tb])
-    order = np.lexsort((t, key))
-    ks, ts = key[order], t[order]
-    n = len(order)
-    pos = np.arange(n)
-    is_a = order < na
-    last_a = np.maximum.accumulate(np.where(is_a, pos, -1))
-    next_a = np.minimum.accumulate(np.where(is_a, pos, n)[::-1])[::-1]
-    bpos = np.flatnonzero(~is_a)
-    prev, nxt = last_a[bpos], next_a[bpos]
-    ok_p = (prev >= 0) & (ks[np.maximum(prev, 0)] == ks[bpos])
-    ok_n = (nxt < n) & (ks[np.minimum(nxt, n - 1)] == ks[bpos])
-    big = np.iinfo(np.int64).max
-    dp = np.where(ok_p, ts[bpos] - ts[np.maximum(prev, 0)], big)
-    dn = np.where(ok_n, ts[np.minimum(nxt, n - 1)] - ts[bpos], big)
-    cand = np.where(dn < dp, nxt, prev)
-    gap = np.minimum(dp, dn)
-    ok = gap <= window
-    return order[cand[ok]], order[bpos[ok]] - na, gap[ok]
+    """One-to-one pairs within keys seen several times at A (rare: identical packets sent again).
+
+    Each B sighting, in time order, takes the nearest A sighting of its key not taken yet
+    within the window; the counts come out right whichever copy is taken.
+    """
+    ca: list[int] = []
+    cb: list[int] = []
+    cg: list[int] = []
+    taken: set[int] = set()
+    for j in many.tolist():
+        best, gap = -1, window + 1
+        t = int(tb[j])
+        for i in range(int(lo[j]), int(hi[j])):
+            g = abs(t - int(ta[i]))
+            if g < gap and i not in taken:
+                best, gap = i, g
+        if best >= 0:
+            taken.add(best)
+            ca.append(best)
+            cb.append(j)
+            cg.append(gap)
+    return np.asarray(ca, dtype=np.int64), np.asarray(cb, dtype=np.int64), np.asarray(cg, dtype=np.int64)
 
 
 def _roles(p: _Point, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -634,11 +645,32 @@ def _roles(p: _Point, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
     return role
 
 
+def _extras(s: _Point, r: _Point, other_s: np.ndarray, other_r: np.ndarray) -> np.ndarray:
+    """Per receiver row: the sender row it is an extra copy of (-1 if none).
+
+    A receiver sighting left unmatched whose key the sender sent once, and that one copy was
+    matched to another sighting: the network (or the receiver's capture) duplicated it.
+    """
+    extra = np.full(len(r.key), -1, dtype=np.int64)
+    ks = s.key[s.by_key]
+    rows = r.by_key[other_r[r.by_key] < 0]
+    if not len(ks) or not len(rows):
+        return extra
+    lo = np.searchsorted(ks, r.key[rows], side="left")
+    hi = np.searchsorted(ks, r.key[rows], side="right")
+    once = (hi - lo) == 1
+    src = s.by_key[lo[once]]
+    hit = other_s[src] >= 0
+    extra[rows[once][hit]] = src[hit]
+    return extra
+
+
 def _direction(
     s: _Point,
     r: _Point,
     role: np.ndarray,
     other: np.ndarray,
+    extra: np.ndarray,
     span: tuple[int, int],
     offset: float | None,
     window: int,
@@ -660,11 +692,8 @@ def _direction(
     fragd = df_r["frag"].to_numpy()[m_other] & ~df_s["frag"].to_numpy()[m_rows]
     delay = (r.ts[m_other] - s.ts[m_rows]).astype(np.float64) - (offset or 0.0)
     # extra copies the receiver saw of packets it matched
-    dup_rows = np.flatnonzero(r.dup_of >= 0)
-    dup_src = other_rev = np.full(len(r.key), -1, dtype=np.int64)
-    other_rev[m_other] = m_rows
-    dup_src = other_rev[r.dup_of[dup_rows]] if len(dup_rows) else np.zeros(0, dtype=np.int64)
-    dup_src = dup_src[dup_src >= 0]
+    dup_src = extra[extra >= 0]
+    dup_src = dup_src[role[s.flow[dup_src]] == 1] if len(dup_src) else dup_src
     # per flow sums with bincount (a groupby costs ten times more on a million rows)
     present = np.flatnonzero(np.bincount(flow, minlength=k))
     first_ts = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)

@@ -320,3 +320,24 @@ def test_ipv6_and_an_empty_capture(tmp_path: Path) -> None:
     empty_res = run(tmp_path, a, [])
     assert len(empty_res.paths) == 0 and int(empty_res.offsets.iloc[0]["matched"]) == 0
     assert "compare.no_overlap" in ids(empty_res)
+
+
+def test_a_packet_really_sent_twice_and_lost_once_counts_as_lost(tmp_path: Path) -> None:
+    # what a TIME_WAIT socket does when the peer retransmits its FIN: the same ACK again (IP ID 0)
+    def ack(src: str, dst: str) -> bytes:
+        return eth(
+            IP(src=src, dst=dst, id=0, flags="DF") / TCP(sport=40000, dport=80, flags="A", seq=7, ack=9)
+        )
+
+    a, b = conversation(n=4)
+    a += [(T0 + 100 * MS, ack(CLIENT, VIP)), (T0 + 300 * MS, ack(CLIENT, VIP))]
+    b += [(T0 + 301 * MS, ack(NODE, POD))]  # the first copy was dropped on the way
+    res = run(tmp_path, a, b)
+    tcp = res.paths[(res.paths["sender"] == "A") & (res.paths["proto"] == "tcp")].iloc[0]
+    assert (tcp["sent"], tcp["seen"], tcp["lost"], tcp["duplicated"]) == (2, 1, 1, 0)
+    # and the other way round: sent once, arrived twice, is a duplicate, not a loss
+    b += [(T0 + 302 * MS, ack(NODE, POD))]
+    a = [p for p in a if p[0] != T0 + 100 * MS]
+    res = run(tmp_path, a, b)
+    tcp = res.paths[(res.paths["sender"] == "A") & (res.paths["proto"] == "tcp")].iloc[0]
+    assert (tcp["sent"], tcp["seen"], tcp["lost"], tcp["duplicated"]) == (1, 1, 0, 1)

@@ -29,7 +29,12 @@ def test_loss_nat_and_clock_offset_through_a_nat_router(lab: Lab, tmp_path: Path
     paths = res.paths
     cs = paths[(paths["sender"] == "client") & (paths["receiver"] == "server")]
     # every packet the FORWARD rule dropped was seen at the client and never at the server
-    assert int(cs["lost"].sum()) == rec.dropped
+    why = (
+        f"client→router lost {int(paths[(paths['sender'] == 'client') & (paths['receiver'] == 'router')]['lost'].sum())}, "
+        f"router→server lost {int(paths[(paths['sender'] == 'router') & (paths['receiver'] == 'server')]['lost'].sum())}\n"
+        f"{res.captures.to_string()}\n{cs.to_string()}"
+    )
+    assert int(cs["lost"].sum()) == rec.dropped, why
     assert int(paths[(paths["sender"] == "server") & (paths["receiver"] == "client")]["lost"].sum()) == 0
     # the router saw each packet on its way in: the drops happen after it, on FORWARD
     cr = paths[(paths["sender"] == "client") & (paths["receiver"] == "router")]
