@@ -3,20 +3,22 @@
 Each capture becomes a fingerprint table (:mod:`netdebug_nb.pcap.fingerprint`: fields that
 survive forwarding and NAT). For every pair of points A, B:
 
-1. **Repeats.** At each point, a second sighting of a key within the window is a *duplicate*,
-   or, in a Linux cooked capture (``tcpdump -i any``) where one copy was received and the other
-   sent, the same packet *forwarded* through the host (counted once). A retransmission is a new
-   packet: its IP ID (and usually more) differs, so it has its own key.
+1. **Repeats.** In a Linux cooked capture (``tcpdump -i any``) on a forwarding host the same
+   packet shows once per interface it crossed (received on one, sent on another): those copies
+   count once. Any other repeat of a key is a packet of its own (a retransmission usually has a
+   new IP ID, hence its own key; a TIME_WAIT socket's identical ACKs do not), and a copy the
+   receiver saw more often than the sender sent it is a *duplicate* made on the way.
 2. **Clock offset**, by the minimum-delay method: keys seen exactly once at each point give raw
    delays ``t_B - t_A``. Per conversation, the direction with the larger raw delay travels A → B.
    With ``θ`` B's clock minus A's and ``d`` the one-way delays, ``min(raw A→B) = θ + d_AB`` and
    ``max(raw B→A) = θ - d_BA``, so ``θ ≈ (min A→B + max B→A) / 2`` assuming equal minimum delays
    each way. Stated in the report; when one direction has no matches it cannot be estimated,
    and delays are shown raw.
-3. **Matching** within ``window``: one sort of both points' keys and offset-corrected times,
-   then for each B sighting the nearest A sighting of the same key (previous or next in the
-   sorted order, found with running max/min, no loop); an A sighting claimed twice keeps the
-   nearer. Vectorised throughout: two 1M-packet captures match in a few seconds.
+3. **Matching** within ``window``: each point's keys are sorted once (with time); a binary
+   search of B's keys in A's pairs every key A sent once with its B sightings (an A sighting
+   claimed twice keeps the nearer, the other B sighting is a duplicate); keys A sent several
+   times are paired one to one, nearest first. Vectorised: two 1M-packet captures match in a
+   couple of CPU seconds.
 4. **Report** per flow and direction: sent / seen / lost (only packets whose time falls inside
    the other capture's span count), duplicated, reordered, TTL decrement, NAT rewrite, MSS
    change, one-way delays; lost packets with their times; return traffic seen at one point only
