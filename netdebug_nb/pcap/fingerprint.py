@@ -58,7 +58,13 @@ FINGERPRINTS_SCHEMA: Schema = {
     "key": "uint64",  # the fingerprint (0: not matchable)
 }
 
-TUNNELS = {0: "", 1: "vxlan", 2: "geneve", 3: "ipv4-in-ip", 4: "ipv6-in-ip"}  # IP-in-IP: IPIP, 4in6, 6in4, IP6IP6
+TUNNELS = {
+    0: "",
+    1: "vxlan",
+    2: "geneve",
+    3: "ipv4-in-ip",
+    4: "ipv6-in-ip",
+}  # IP-in-IP: IPIP, 4in6, 6in4, IP6IP6
 VXLAN_PORTS = (4789, 8472)  # IANA, and the Linux kernel's historical default (flannel)
 GENEVE_PORT = 6081
 PAYLOAD_HASH_BYTES = 16  # bytes of payload in the key: fit in a 256-byte snap length after tunnels
