@@ -395,8 +395,14 @@ def _flows(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
     sp = df["sport"].to_numpy().astype(np.int64)
     dp = df["dport"].to_numpy().astype(np.int64)
     pr = df["proto"].to_numpy().astype(np.int64)
-    fwd = (((src * 65536 + sp) * 1_000_003 + dst) * 65536 + dp) * 256 + pr
-    back = (((dst * 65536 + dp) * 1_000_003 + src) * 65536 + sp) * 256 + pr
+    # endpoints (address, port) numbered once for sources and destinations together, so a flow
+    # and its reverse are exact integers (no hashing, no overflow below ~10^8 endpoints)
+    n = len(src)
+    ends, _u = pd.factorize(np.concatenate([(src + 1) * 65536 + sp, (dst + 1) * 65536 + dp]))
+    e_src, e_dst = ends[:n].astype(np.int64), ends[n:].astype(np.int64)
+    width = max(len(_u), 1)
+    fwd = (e_src * width + e_dst) * 256 + pr
+    back = (e_dst * width + e_src) * 256 + pr
     codes, uniq = pd.factorize(fwd)
     table = pd.Index(uniq)
     rev_of_flow = table.get_indexer(pd.Index(np.asarray(back)[_first_rows(codes, len(uniq))]))
