@@ -182,9 +182,13 @@ def expand(
     captures: Sequence[str | Path], labels: Sequence[str] = ()
 ) -> list[tuple[str, Path, dict[str, Any]]]:
     """(label, path, metadata) per capture; a ``fleet capture`` directory gives one per node."""
+    from netdebug_nb.parameters import search_dirs
+
     items: list[tuple[str, Path, dict[str, Any]]] = []
     for c in captures:
-        p = Path(c)
+        p = Path(c).expanduser()
+        if not p.is_absolute():  # like every input path: the current directory, then the notebooks'
+            p = next((d / p for d in search_dirs() if (d / p).exists()), p)
         if p.is_dir():
             found = sorted(p.glob(f"*/*/{FLEET_CAPTURE_FILE}")) or sorted(p.glob(f"*/{FLEET_CAPTURE_FILE}"))
             if not found:
@@ -1013,6 +1017,7 @@ def check(res: Comparison, thresholds: Thresholds = Thresholds(), *, top_n: int 
                     "check that both captures ran at the same time, on the path of the same traffic, with "
                     "filters that keep it (and a window_ms wide enough for the clock difference)",
                     {"a": a, "b": b, "overlap_s": float(row["overlap_s"]), "matched": int(row["matched"])},
+                    inconclusive=True,  # nothing between these two points could be measured
                 )
             )
             continue
