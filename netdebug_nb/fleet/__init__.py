@@ -10,5 +10,6 @@ Modules: :mod:`.framing` (sans-I/O result frames in a log) · :mod:`.result` (pa
 directory) · :mod:`.jobspec` (pure Job manifests) · :mod:`.tracker` (sans-I/O per-node state from
 watch events) · :mod:`.api` (the few raw REST calls) · :mod:`.controller` (the recipe) ·
 :mod:`.mesh` and :mod:`.dnsmatrix` (pure merges of per-node outputs) · :mod:`.progress` ·
-:mod:`.pod` (what runs inside each Job).
+:mod:`.pod` (what runs inside each Job) · :mod:`.capture` (``fleet capture``: synchronised
+tcpdump on several nodes, its own pod command, ``capture_compare`` as the merge).
 """
