@@ -517,20 +517,16 @@ def _offset(a: _Point, b: _Point, window: int) -> dict[str, Any]:
     raw = (b.ts[rows_b] - a.ts[rows_a]).astype(np.float64)
     med = float(np.median(raw))
     keep = np.abs(raw - med) <= max(window, 1_000_000)
-    raw, rows_a = raw[keep], rows_a[keep]
+    raw, rows_a, rows_b = raw[keep], rows_a[keep], rows_b[keep]
     out["center"] = med
-    # per flow at A, the median raw delay; a flow whose reverse direction was matched too is
-    # A → B when its median is the larger of the two
-    flow = a.flow[rows_a]
-    k = len(a.flow_text)
-    fmed = _group_median(flow, raw, k)
-    rev = a.rev[_first_rows(a.flow, k)] if len(a.flow) else np.zeros(0, dtype=np.int64)
-    rmed = np.where(rev >= 0, fmed[np.maximum(rev, 0)], np.nan)
-    both = ~np.isnan(fmed) & ~np.isnan(rmed)
-    ab_flow = both & (fmed > rmed)
-    ba_flow = both & (fmed < rmed)
-    tie = both & (fmed == rmed)
-    ab, ba = ab_flow[flow] | tie[flow], ba_flow[flow] | tie[flow]
+    # each packet's direction from its conversation, as one point sees it; a host that
+    # forwards through NAT (a router's -i any capture) sees a conversation as two flows, so
+    # the other point's view decides what this one cannot
+    ab, ba = _directions(a, rows_a, raw)
+    ab_b, ba_b = _directions(b, rows_b, raw)
+    undecided = ~ab & ~ba
+    ab |= undecided & ab_b
+    ba |= undecided & ba_b
     out["pairs_ab"], out["pairs_ba"] = int(ab.sum()), int(ba.sum())
     if not ab.any() or not ba.any():
         out["method"] = (
@@ -546,6 +542,25 @@ def _offset(a: _Point, b: _Point, window: int) -> dict[str, Any]:
         "each point; assumes equal minimum delays both ways"
     )
     return out
+
+
+def _directions(p: _Point, rows: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A → B, B → A) per matched packet, from the median raw delay of its flow at ``p``.
+
+    Of a flow and its reverse direction, both matched, the one whose packets arrive later
+    (larger ``t_B - t_A``) travels A → B, whatever the clock offset. Equal medians (a capture
+    compared with a shifted copy of itself) count both ways.
+    """
+    flow = p.flow[rows]
+    k = len(p.flow_text)
+    fmed = _group_median(flow, raw, k)
+    rev = p.rev[_first_rows(p.flow, k)] if len(p.flow) else np.zeros(0, dtype=np.int64)
+    rmed = np.where(rev >= 0, fmed[np.maximum(rev, 0)], np.nan)
+    both = ~np.isnan(fmed) & ~np.isnan(rmed)
+    tie = both & (fmed == rmed)
+    ab: np.ndarray = (both & (fmed > rmed))[flow] | tie[flow]
+    ba: np.ndarray = (both & (fmed < rmed))[flow] | tie[flow]
+    return ab, ba
 
 
 def _singles(p: _Point) -> np.ndarray:
