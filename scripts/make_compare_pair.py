@@ -8,8 +8,8 @@ Run as root from the repository root::
 Topology (tests/lab.py ``routed``, one server): client 198.18.1.2 ── router ── server1 198.18.2.10.
 The router plays kube-proxy: a "ClusterIP" 198.18.3.100:80 is DNATed to the server's
 198.18.2.10:8080 and the client's address is SNATed (MASQUERADE) to the router's 198.18.2.1. A
-FORWARD rule drops a share of what the client sends (``-m statistic --mode random``), so packets
-disappear between the two capture points. tcpdump runs at the client, at the server and on the
+FORWARD rule drops a share of the data packets the client sends (``-m statistic --mode random``),
+so packets disappear between the two capture points. tcpdump runs at the client, at the server and on the
 router (``-i any``: each forwarded packet twice). Traffic: numbered UDP datagrams echoed by the
 server, and TCP connections that send data and read the echo.
 
@@ -118,8 +118,12 @@ def record(
     router.iptables("-t", "nat", "-A", "PREROUTING", "-d", CLUSTER_IP, "-p", "udp", "--dport", "80",
                     "-j", "DNAT", "--to-destination", f"{SERVER}:8080")  # fmt: skip
     router.iptables("-t", "nat", "-A", "POSTROUTING", "-d", SERVER, "-j", "MASQUERADE")
-    router.iptables("-A", "FORWARD", "-s", "198.18.1.2", "-m", "statistic", "--mode", "random",
-                    "--probability", str(drop), "-j", "DROP")  # fmt: skip
+    # only packets that carry data (UDP datagrams, TCP segments): every one the rule drops is
+    # sent again or given up before the client program ends, while the handshakes and the
+    # teardown pass, so nothing is retransmitted after the captures stop (the rule's counter
+    # and the captures then describe the same packets)
+    router.iptables("-A", "FORWARD", "-s", "198.18.1.2", "-m", "length", "--length", "100:65535",
+                    "-m", "statistic", "--mode", "random", "--probability", str(drop), "-j", "DROP")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     srv = server.spawn("python3", "-c", ECHO_SERVER)
     paths = {"client": out / "client.pcap", "server": out / "server.pcap", "router": out / "router.pcap"}

@@ -40,9 +40,10 @@ def udp_traffic() -> Iterator[int]:
     def blast() -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         i = 0
-        while not stop.is_set():
-            s.sendto(f"{i:08d}".encode() * 100, ("127.0.0.1", port))
-            i += 1
+        while not stop.is_set():  # bursts: the cap is reached within the capture even on a busy machine
+            for _ in range(10):
+                s.sendto(f"{i:08d}".encode() * 100, ("127.0.0.1", port))
+                i += 1
             time.sleep(0.001)
         s.close()
 
