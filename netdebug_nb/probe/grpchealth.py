@@ -1,15 +1,15 @@
 """gRPC trials: ``grpc.health.v1.Health/Check`` on a fresh channel each time (grpcio).
 
-grpcio has no per-phase timers like libcurl's, so this is the one prober that uses a clock: the
-channel's connectivity callback marks when the connection (TCP, and TLS for grpcs) became READY,
-the end of the call marks the answer. ``connect_ms``/``tcp_ms`` is the first part (it includes
-the TLS handshake for grpcs), ``server_ms`` the second, ``total_ms`` both.
+grpcio has no per-phase timers like libcurl's, so this is the one prober that uses a clock. Each
+trial makes the call twice on its fresh channel: the first (``total_ms``) is what a new client
+pays, connection and TLS included; the second runs on the connection now up, so its duration is
+the server's own time (``server_ms``); the difference is ``connect_ms``/``tcp_ms`` (it includes
+the TLS handshake for grpcs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,20 @@ def classify(code_name: str, details: str, *, connected: bool) -> tuple[str, str
     return code_name.lower(), ""
 
 
+def channel_state(channel: object) -> str:
+    """The channel's connectivity state by name, without waiting (READY, TRANSIENT_FAILURE ...)."""
+    try:
+        state = channel._channel.check_connectivity_state(False)  # type: ignore[attr-defined]
+    except AttributeError:
+        return ""
+    import grpc
+
+    for s in grpc.ChannelConnectivity:
+        if s.value[0] == state:
+            return str(s.name)
+    return ""
+
+
 class GrpcProber:
     def __init__(self, options: Options) -> None:
         self.o = options
@@ -65,15 +79,6 @@ class GrpcProber:
         if tls and (self.o.sni or t.backend):
             opts.append(("grpc.ssl_target_name_override", self.o.sni or t.host))
         ts = dt.datetime.now(dt.UTC)
-        ready_at: list[float] = []
-        lock = threading.Lock()
-
-        def seen(state: Any) -> None:
-            if state == grpc.ChannelConnectivity.READY:
-                with lock:
-                    if not ready_at:
-                        ready_at.append(time.perf_counter())
-
         start = time.perf_counter()
         if tls:
             channel = grpc.secure_channel(
@@ -81,40 +86,39 @@ class GrpcProber:
             )
         else:
             channel = grpc.insecure_channel(addr, opts)
-        channel.subscribe(seen, try_to_connect=True)
         health, kind, phase, message = None, "", "", ""
+        server_s: float | None = None
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service=t.health_service)
+        end = start
         try:
-            stub = health_pb2_grpc.HealthStub(channel)
-            resp = stub.Check(
-                health_pb2.HealthCheckRequest(service=t.health_service), timeout=self.o.timeout_s
-            )
+            resp = stub.Check(request, timeout=self.o.timeout_s)
+            end = time.perf_counter()
             health = HEALTH.get(int(resp.status), str(resp.status))
             if health != "SERVING":
                 kind, message = "not_serving", f"health status {health}"
+            # the same call again on the connection now up: the server's own time
+            again = time.perf_counter()
+            stub.Check(request, timeout=self.o.timeout_s)
+            server_s = time.perf_counter() - again
         except grpc.RpcError as exc:
+            if health is None:
+                end = time.perf_counter()
             code = exc.code() if hasattr(exc, "code") else None
             details = (exc.details() if hasattr(exc, "details") else "") or ""
             name = code.name if code is not None else "UNKNOWN"
-            kind, phase = classify(name, details, connected=bool(ready_at))
-            message = f"{name}: {details}".strip(": ")
-            if name == "NOT_FOUND":
-                health = "SERVICE_UNKNOWN"
-        end = time.perf_counter()
-        if health is not None:  # answered, so READY happened; its callback may still be on its way
-            deadline = end + 0.2
-            while time.perf_counter() < deadline:
-                with lock:
-                    if ready_at:
-                        break
-                time.sleep(0.001)
-        channel.unsubscribe(seen)
-        channel.close()
-        with lock:
-            ready = ready_at[0] if ready_at else None
+            if health is None:
+                connected = channel_state(channel) == "READY"
+                kind, phase = classify(name, details, connected=connected)
+                message = f"{name}: {details}".strip(": ")
+                if name == "NOT_FOUND":
+                    health = "SERVICE_UNKNOWN"
+        finally:
+            channel.close()
+        total_ms = (end - start) * 1000
+        server_ms = min(server_s * 1000, total_ms) if server_s is not None else None
+        connect_ms = total_ms - server_ms if server_ms is not None else None
         answered = health is not None
-        if ready is not None:
-            ready = min(ready, end)
-        connect_ms = (ready - start) * 1000 if ready is not None else None
         return {
             **trial.for_target(t, n, ts),
             "ok": health == "SERVING",
@@ -132,13 +136,13 @@ class GrpcProber:
             "connect_ms": connect_ms,
             "appconnect_ms": None,
             "pretransfer_ms": connect_ms,
-            "starttransfer_ms": (end - start) * 1000 if answered else None,
-            "total_ms": (end - start) * 1000,
+            "starttransfer_ms": total_ms if answered else None,
+            "total_ms": total_ms,
             "redirect_ms": None,
             "dns_ms": None,
             "tcp_ms": connect_ms,
             "tls_ms": None,
-            "server_ms": (end - ready) * 1000 if answered and ready is not None else None,
+            "server_ms": server_ms,
             "transfer_ms": None,
             "size_download_bytes": 0,
             "size_upload_bytes": 0,

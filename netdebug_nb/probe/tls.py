@@ -115,6 +115,7 @@ def handshake(host: str, port: int, sni: str | None, *, timeout_s: float, alpn: 
             socket.create_connection((host, port), timeout=timeout_s) as raw,
             _context(alpn).wrap_socket(raw, server_hostname=sni) as s,
         ):
+            hs.backend = str(s.getpeername()[0])  # the address the name led to
             hs.version = s.version() or ""
             cipher = s.cipher()
             hs.cipher = cipher[0] if cipher else ""
