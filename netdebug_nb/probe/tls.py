@@ -15,6 +15,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -94,13 +95,15 @@ def _context(alpn: Sequence[str], max_version: ssl.TLSVersion | None = None) -> 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    try:  # see what the server offers, even what our defaults would refuse
-        ctx.set_ciphers("ALL:@SECLEVEL=0")
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-    except (ssl.SSLError, ValueError):
-        pass
-    if max_version is not None:
-        ctx.maximum_version = max_version
+    with warnings.catch_warnings():  # asking for TLS 1.0/1.1 on purpose: to see if the server allows them
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:  # see what the server offers, even what our defaults would refuse
+            ctx.set_ciphers("ALL:@SECLEVEL=0")
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+        except (ssl.SSLError, ValueError):
+            pass
+        if max_version is not None:
+            ctx.maximum_version = max_version
     if alpn:
         ctx.set_alpn_protocols(list(alpn))
     return ctx

@@ -243,17 +243,9 @@ def parse(
     counts: dict[tuple[str, str], int] = {}
     skipped = 0
     for n, line in enumerate(text.splitlines(), start=1):
-        start = line.find('{"')
-        if start < 0 or not line.rstrip().endswith("}"):
+        d = _json_tail(line)
+        if d is None or "time_total" not in d:
             skipped += bool(line.strip())
-            continue
-        try:
-            d = json.loads(line[start:])
-        except ValueError:
-            skipped += 1
-            continue
-        if not isinstance(d, dict) or "time_total" not in d:
-            skipped += 1
             continue
         try:
             rows.append(_curl_row(d, counts, expected))
@@ -267,6 +259,22 @@ def parse(
         else []
     )
     return frame(rows), notes
+
+
+def _json_tail(line: str) -> dict[str, Any] | None:
+    """The JSON object that ends ``line`` (``curl -w`` without ``-o`` prints the body first)."""
+    text = line.rstrip()
+    if not text.endswith("}"):
+        return None
+    pos = text.find('{"')
+    while pos >= 0:
+        try:
+            d = json.loads(text[pos:])
+        except ValueError:
+            pos = text.find('{"', pos + 1)
+            continue
+        return d if isinstance(d, dict) else None
+    return None
 
 
 def read(path: str | Path, *, expected: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:

@@ -1,0 +1,96 @@
+"""HTTP and TCP trials against a real server on 127.0.0.1 (the root namespace may only probe loopback)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from netdebug_nb.probe import http, prober, schedule, target
+
+SERVERS = Path(__file__).resolve().parent / "servers.py"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    tmp = tmp_path_factory.mktemp("http")
+    cfg = tmp / "cfg.json"
+    cfg.write_text(json.dumps({"delay_ms": {"/slow": 120}, "status": {"/missing": 404}}))
+    port = 20000 + (int(time.time() * 1000) % 2000)
+    p = subprocess.Popen(
+        [sys.executable, str(SERVERS), "http", "127.0.0.1", str(port), str(cfg)], stdout=subprocess.PIPE
+    )
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == b"ready"
+        yield port, cfg
+    finally:
+        p.terminate()
+        p.wait()
+
+
+def test_http_trials_carry_curls_view(server: tuple[int, Path]) -> None:
+    port, _ = server
+    ts = [target.parse(f"http://127.0.0.1:{port}/slow"), target.parse(f"http://127.0.0.1:{port}/missing"),
+          target.parse(f"tcp://127.0.0.1:{port}")]  # fmt: skip
+    df = schedule.collect(ts, prober.Options(trials=3, timeout_s=3))
+    slow = df[df["target"] == ts[0].target]
+    assert slow["status"].tolist() == [200] * 3 and set(slow["http_version"]) == {"1.1"}
+    assert (slow["server_ms"] >= 115).all() and (slow["tcp_ms"] < 100).all()
+    assert set(slow["remote_ip"]) == {"127.0.0.1"} and (slow["size_download_bytes"] > 20).all()
+    assert (slow["size_request_bytes"] > 0).all() and (slow["total_ms"] >= slow["server_ms"]).all()
+    missing = df[df["target"] == ts[1].target]
+    assert (
+        set(missing["error_kind"]) == {"http_4xx"} and not missing["ok"].any() and missing["completed"].all()
+    )
+    tcp = df[df["target"] == ts[2].target]
+    assert tcp["ok"].all() and tcp["server_ms"].isna().all() and (tcp["tcp_ms"] >= 0).all()
+
+
+def test_connect_to_keeps_the_name_and_methods_send_their_body(server: tuple[int, Path]) -> None:
+    port, _ = server
+    t = target.via(
+        target.parse("http://web.shop.svc.cluster.local/x"), "127.0.0.1", port, "endpoint", "web-1", None
+    )
+    url, headers, connect_to = http.request_plan(t, prober.Options(headers=("X-A: 1",)))
+    assert (url, headers, connect_to) == (
+        "http://web.shop.svc.cluster.local/x",
+        ["X-A: 1"],
+        [f"web.shop.svc.cluster.local:80:127.0.0.1:{port}"],
+    )
+    tls_t = target.via(target.parse("https://api.test/"), "10.0.0.9", 8443, "endpoint", None, None)
+    assert http.request_plan(tls_t, prober.Options(sni="other.test")) == (
+        "https://other.test/", ["Host: api.test"], ["other.test:443:10.0.0.9:8443"])  # fmt: skip
+    p = http.HttpProber(prober.Options(method="POST", body='{"a": 1}', timeout_s=3))
+    row = p.trial(t, 0)
+    assert (row["status"], row["backend"], row["error_kind"]) == (200, "127.0.0.1", "")
+    assert row["size_upload_bytes"] == 8
+    head = http.HttpProber(prober.Options(method="HEAD", timeout_s=3)).trial(t, 0)
+    assert head["status"] == 200 and head["size_download_bytes"] == 0
+
+
+def test_refused_and_unresolvable_are_rows_with_their_kind() -> None:
+    df = schedule.collect([target.parse("http://127.0.0.1:1/"), target.parse("tcp://127.0.0.1:1"),
+                           target.parse("http://nosuch.invalid/")], prober.Options(trials=1, timeout_s=3))  # fmt: skip
+    assert df["error_kind"].tolist() == ["refused", "refused", "dns"]
+    assert df["tcp_ms"].isna().all() and pd.isna(df.iloc[2]["remote_ip"])
+
+
+def test_option_problems_are_one_line_each(tmp_path: Path) -> None:
+    (tmp_path / "empty.pem").write_text("")
+    o = prober.Options(
+        ca_bundle=str(tmp_path / "empty.pem"), http_version="3", headers=("bad",), method="FETCH"
+    )
+    assert o.problems() == [
+        f"ca_bundle {tmp_path / 'empty.pem'}: no PEM certificate in it; certificates are verified against the system store",
+        "http_version '3': expected 1.1 or 2; using 1.1",
+        "method 'FETCH': sent as given (not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)",
+        "header 'bad': expected 'Name: value'; not sent",
+    ]
+    u = o.usable()
+    assert (u.ca_bundle, u.http_version, u.headers) == ("", "1.1", ())
