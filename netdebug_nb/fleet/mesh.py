@@ -274,13 +274,15 @@ def heatmap(grid: pd.DataFrame, *, title: str, warn: float, crit: float | None =
     return fig
 
 
-def coverage(manifest: Mapping[str, Any], pairs: pd.DataFrame, dns_runs: Mapping[str, Any]) -> list[Finding]:
+def coverage(
+    manifest: Mapping[str, Any], pairs: pd.DataFrame, dns_runs: Mapping[str, Any], *, probe_rows: int = 0
+) -> list[Finding]:
     """``mesh.nothing_merged`` when the fleet directory holds no measurement at all to merge.
 
     A fleet run whose nodes all failed (or a manifest without nodes) gives empty heatmaps; the run
     ends inconclusive naming the nodes and their states rather than showing a clean mesh.
     """
-    if len(pairs) or dns_runs:
+    if len(pairs) or dns_runs or probe_rows:
         return []
     nodes = manifest.get("nodes") or []
     states = {
@@ -293,7 +295,7 @@ def coverage(manifest: Mapping[str, Any], pairs: pd.DataFrame, dns_runs: Mapping
             "mesh.nothing_merged",
             "warning",
             f"No measurements to merge from {len(nodes)} node(s)",
-            "No node's run left latency pairs or DNS results in the fleet directory"
+            "No node's run left latency pairs, DNS results or endpoint probes in the fleet directory"
             + (": " + ", ".join(f"{k} ({v})" for k, v in list(states.items())[:8]) if states else "")
             + ".",
             {"nodes": states},
