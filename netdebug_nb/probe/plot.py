@@ -32,7 +32,7 @@ def waterfall(wf: pd.DataFrame, *, max_rows: int = MAX_ROWS) -> Any:
         ax.barh(labels, v, left=left, color=COLORS[ph], label=ph)
         left += v
     for y, total in enumerate(left):
-        ax.text(total, y, f" {total:.1f} ms", va="center", fontsize=8)
+        ax.text(total, y, f" {total:.1f} ms" if total > 0 else " no answer", va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("median time per phase (ms)")
     ax.legend(ncol=5, fontsize=8, loc="lower right")
@@ -70,7 +70,7 @@ def heatmap(grid: pd.DataFrame, *, label: str = "median server time (ms)") -> An
     ax.set_yticks(range(len(grid.index)), [str(i)[:60] for i in grid.index], fontsize=8)
     step = max(1, len(grid.columns) // 10)
     ax.set_xticks(range(0, len(grid.columns), step), [str(c) for c in grid.columns[::step]], fontsize=8)
-    ax.set_xlabel(f"time from start ({grid.columns.name})")
+    ax.set_xlabel("trial" if grid.columns.name == "trial" else "time from start (s)")
     fig.colorbar(im, ax=ax, label=label)
     fig.tight_layout()
     return fig
