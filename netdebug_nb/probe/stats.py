@@ -290,6 +290,15 @@ def verdicts(
     return schema.frame(rows, VERDICTS_SCHEMA)
 
 
+def unresolvable(trials: pd.DataFrame) -> list[str]:
+    """One line per target whose name never resolved (every trial failed in DNS)."""
+    out = []
+    for tgt, g in trials.groupby("target", sort=False):
+        if len(g) and (g["error_kind"] == "dns").all():
+            out.append(f"target {tgt!r}: the name does not resolve ({g['error'].iloc[0]})")
+    return out
+
+
 def waterfall(target_stats: pd.DataFrame) -> pd.DataFrame:
     """Median of each phase per target, as stacked bars: the httpstat picture, for distributions."""
     cols = {ph: f"{ph}_p50_ms" for ph in PHASES}
