@@ -56,14 +56,14 @@ def table(per_node: pd.DataFrame, value: str = "verdict") -> pd.DataFrame:
 
 
 def assess(per_node: pd.DataFrame) -> list[Finding]:
-    """``probe.node_specific``: endpoints fine from some nodes and not from others."""
+    """``probe.node_specific``: endpoints whose verdict depends on the node probing them."""
     split: dict[str, Mapping[str, Any]] = {}
     for tgt, g in per_node.groupby("target", sort=False):
-        bad = g[g["verdict"] != "ok"]
-        if len(bad) and len(bad) < len(g):
+        if g["verdict"].nunique() > 1:
             split[str(tgt)] = {
-                "bad_from": {
-                    str(r["node"]): f"{r['verdict']}: {r['reasons']}" for r in bad.to_dict("records")
+                "verdicts": {
+                    str(r["node"]): f"{r['verdict']}: {r['reasons']}".rstrip(": ")
+                    for r in g.to_dict("records")
                 },
                 "ok_from": sorted(str(x) for x in g.loc[g["verdict"] == "ok", "node"]),
             }
@@ -73,9 +73,10 @@ def assess(per_node: pd.DataFrame) -> list[Finding]:
         Finding(
             "probe.node_specific",
             "warning",
-            f"{len(split)} endpoint(s) fail or are slow from some nodes only: {', '.join(list(split)[:4])}",
-            "The same endpoint is fine from other nodes, so look at what differs on the bad nodes: "
-            "their routes, firewall, conntrack table, CNI, DNS (NodeLocal cache) or node-level egress.",
+            f"{len(split)} endpoint(s) look different from different nodes: {', '.join(list(split)[:4])}",
+            "The same endpoint gets another verdict from other nodes, so look at what differs on the "
+            "nodes where it is bad: their routes, firewall, conntrack table, CNI, DNS (NodeLocal cache) "
+            "or node-level egress.",
             {"endpoints": split},
         )
     ]

@@ -41,5 +41,8 @@ def test_node_by_endpoint_and_node_specific_problems(tmp_path: Path) -> None:
     [f] = probematrix.assess(per_node)
     ev = f.evidence["endpoints"]
     assert f.id == "probe.node_specific" and list(ev) == ["http://web.shop.svc.cluster.local/api/cart"]
-    assert list(ev["http://web.shop.svc.cluster.local/api/cart"]["bad_from"]) == ["node-2"]
+    cart = ev["http://web.shop.svc.cluster.local/api/cart"]
+    assert cart["verdicts"]["node-2"] == "network: network: timeout in connect" and cart["verdicts"][
+        "node-1"
+    ].startswith("application")
     assert probematrix.read(tmp_path, "nothing").empty

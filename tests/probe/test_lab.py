@@ -104,7 +104,10 @@ def test_each_case_is_its_finding_and_its_verdict(probelab: ProbeLab, tmp_path: 
     assert any("http://[198.18.2.10/" in p and "malformed URL" in p for p in problems)
     assert any("shop/empty has no ready endpoints; probing the ClusterIP only" in p for p in problems)
     assert any("1 endpoint(s) not ready" in p for p in problems)
-    assert "target 'http://nosuch.lab.test/': the name does not resolve (Could not resolve host: nosuch.lab.test)" in problems
+    assert (
+        "target 'http://nosuch.lab.test/': the name does not resolve (Could not resolve host: nosuch.lab.test)"
+        in problems
+    )
     assert all("\n" not in p for p in problems) and len(problems) == 5
 
 
