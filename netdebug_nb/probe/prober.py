@@ -8,7 +8,7 @@ makes one per worker thread with :func:`make` and closes it at the end.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,9 +38,13 @@ class Options:
     sni: str = ""  # server name to send in TLS (Host header unchanged)
     follow_redirects: bool = False
 
-    def problems(self) -> list[str]:
-        """One line per unusable option (the probe still runs with the option left out)."""
+    def problems(self, protocols: Collection[str] = ()) -> list[str]:
+        """One line per unusable option (the probe still runs with the option left out);
+        ``protocols`` are those of the targets, for options some protocols cannot honour."""
         out: list[str] = []
+        if self.insecure and "grpcs" in protocols:
+            out.append("insecure: grpcio always verifies certificates; grpcs:// targets are verified "
+                       "(against ca_bundle or the system store) and fail when untrusted")  # fmt: skip
         if self.ca_bundle:
             why = ca_bundle_problem(self.ca_bundle)
             if why:

@@ -94,3 +94,51 @@ def test_option_problems_are_one_line_each(tmp_path: Path) -> None:
     ]
     u = o.usable()
     assert (u.ca_bundle, u.http_version, u.headers) == ("", "1.1", ())
+
+
+def test_http2_prior_knowledge_and_grpc_health_on_loopback(tmp_path: Path) -> None:
+    """A gRPC server speaks cleartext HTTP/2: http_version 2 gets an h2 answer from it, and its
+    health service answers SERVING, then NOT_SERVING once the test flips the state file."""
+    state = tmp_path / "state"
+    state.write_text("SERVING")
+    port = 22000 + (int(time.time() * 1000) % 2000)
+    p = subprocess.Popen(
+        [sys.executable, str(SERVERS), "grpc", "127.0.0.1", str(port), str(state)], stdout=subprocess.PIPE
+    )
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == b"ready"
+        o = prober.Options(
+            http_version="2",
+            timeout_s=3,
+            method="POST",
+            headers=("content-type: application/grpc", "te: trailers"),
+        )
+        h2 = http.HttpProber(o).trial(target.parse(f"http://127.0.0.1:{port}/grpc.health.v1.Health/Check"), 0)
+        assert (h2["http_version"], h2["status"], h2["curl_code"]) == ("2", 200, 0)
+        reset = http.HttpProber(prober.Options(http_version="2", timeout_s=3)).trial(
+            target.parse(f"http://127.0.0.1:{port}/"), 0
+        )
+        assert (
+            reset["error_kind"] == "http2" and "INTERNAL_ERROR" in reset["error"]
+        )  # a plain GET: stream reset
+        g = target.parse(f"grpc://127.0.0.1:{port}")
+        ok = schedule.collect([g], prober.Options(trials=2, timeout_s=3))
+        assert ok["health"].tolist() == ["SERVING"] * 2 and ok["ok"].all() and (ok["server_ms"] > 0).all()
+        state.write_text("NOT_SERVING")
+        time.sleep(0.3)
+        bad = schedule.collect([g], prober.Options(trials=1, timeout_s=3))
+        assert bad["health"].tolist() == ["NOT_SERVING"] and bad["error_kind"].tolist() == ["not_serving"]
+        unknown = schedule.collect(
+            [target.parse(f"grpc://127.0.0.1:{port}/no.Such")], prober.Options(trials=1, timeout_s=3)
+        )
+        assert unknown["error_kind"].tolist() == ["unknown_service"] and unknown["health"].tolist() == [
+            "SERVICE_UNKNOWN"
+        ]
+    finally:
+        p.terminate()
+        p.wait()
+    refused = schedule.collect(
+        [target.parse(f"grpc://127.0.0.1:{port}")], prober.Options(trials=1, timeout_s=3)
+    )
+    assert refused["error_kind"].tolist() == ["refused"] and not refused["completed"].any()
+    assert prober.Options(insecure=True).problems({"grpcs"})[0].startswith("insecure: grpcio always verifies")
