@@ -170,25 +170,30 @@ def _error_text(exc: BaseException) -> str:
 
 
 def collect(targets: Sequence[Target], options: Options) -> list[Handshake]:
-    """One handshake per TLS target and backend (http/tcp targets are skipped)."""
-    out: list[Handshake] = []
-    seen: set[tuple[str, str, int]] = set()
+    """One handshake per TLS target and backend (http/tcp targets are skipped), ``concurrency``
+    at a time (a silent endpoint costs its timeout once per protocol attempt), in target order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs: dict[tuple[str, str, int], tuple[str | None, tuple[str, ...]]] = {}
     for t in targets:
         if t.protocol not in ("https", "grpcs"):
             continue
         host, port = t.backend or t.host, t.backend_port or t.port
-        if (t.target, host, port) in seen:
-            continue
-        seen.add((t.target, host, port))
         sni = options.sni or t.host
         alpn = (
             ("h2",)
             if t.protocol == "grpcs"
             else (("h2", "http/1.1") if options.http_version == "2" else ("http/1.1",))
         )
-        out.append(handshake(host, port, None if _is_ip(sni) else sni, timeout_s=options.timeout_s, alpn=alpn,
-                             target=t.target))  # fmt: skip
-    return out
+        jobs.setdefault((t.target, host, port), (None if _is_ip(sni) else sni, alpn))
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(jobs)))) as pool:
+        futures = [
+            pool.submit(handshake, host, port, sni, timeout_s=options.timeout_s, alpn=alpn, target=tgt)
+            for (tgt, host, port), (sni, alpn) in jobs.items()
+        ]
+        return [f.result() for f in futures]
 
 
 # --- pure: what the handshake shows ---------------------------------------------------------------
