@@ -5,15 +5,18 @@
     python servers.py grpc  ADDR PORT STATE_FILE               grpc.health.v1 (STATE_FILE: SERVING | NOT_SERVING)
 
 CONFIG.json is re-read whenever it changes, so a test sets behaviour while the server runs:
-``{"delay_ms": {"/slow": 300, "*": 0}, "status": {"/fail": 503}, "fail_every": {"/flaky": 3}}``
-(``*`` applies to every path; ``fail_every`` answers 503 to every n-th request of that path).
+``{"delay_ms": {"/slow": 300, "*": 0}, "status": {"/fail": 503}, "fail_every": {"/flaky": 3},
+"reset": ["/reset"]}`` (``*`` applies to every path; ``fail_every`` answers 503 to every n-th
+request of that path; ``reset`` paths get a TCP RST instead of an answer).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -63,6 +66,11 @@ def http_server(addr: str, port: int, config: Config) -> ThreadingHTTPServer:
                 self.rfile.read(length)
             if delay:
                 time.sleep(float(delay) / 1000)
+            if path in cfg.get("reset", []):  # abort: RST instead of an answer
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
             status = int(cfg.get("status", {}).get(path, 200))
             every = int(cfg.get("fail_every", {}).get(path, 0))
             if every and config.count(path) % every == 0:

@@ -21,7 +21,7 @@ SERVERS = Path(__file__).resolve().parent / "servers.py"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     tmp = tmp_path_factory.mktemp("http")
     cfg = tmp / "cfg.json"
-    cfg.write_text(json.dumps({"delay_ms": {"/slow": 120}, "status": {"/missing": 404}}))
+    cfg.write_text(json.dumps({"delay_ms": {"/slow": 120}, "status": {"/missing": 404}, "reset": ["/reset"]}))
     port = 20000 + (int(time.time() * 1000) % 2000)
     p = subprocess.Popen(
         [sys.executable, str(SERVERS), "http", "127.0.0.1", str(port), str(cfg)], stdout=subprocess.PIPE
@@ -74,7 +74,12 @@ def test_connect_to_keeps_the_name_and_methods_send_their_body(server: tuple[int
     assert head["status"] == 200 and head["size_download_bytes"] == 0
 
 
-def test_refused_and_unresolvable_are_rows_with_their_kind() -> None:
+def test_refused_reset_and_unresolvable_are_rows_with_their_kind(server: tuple[int, Path]) -> None:
+    reset = schedule.collect(
+        [target.parse(f"http://127.0.0.1:{server[0]}/reset")], prober.Options(trials=2, timeout_s=3)
+    )
+    assert reset["error_kind"].tolist() == ["reset", "reset"] and reset["error"].str.contains("reset").all()
+    assert (reset["tcp_ms"] >= 0).all() and reset["server_ms"].isna().all()
     df = schedule.collect([target.parse("http://127.0.0.1:1/"), target.parse("tcp://127.0.0.1:1"),
                            target.parse("http://nosuch.invalid/")], prober.Options(trials=1, timeout_s=3))  # fmt: skip
     assert df["error_kind"].tolist() == ["refused", "refused", "dns"]

@@ -40,12 +40,12 @@ def _run(pl: ProbeLab, out: Path, params: dict[str, Any]) -> tuple[dict[str, Any
 
 
 def test_each_case_is_its_finding_and_its_verdict(probelab: ProbeLab, tmp_path: Path) -> None:
-    probelab.set_web({"delay_ms": {"/slow": 600}, "status": {"/fail": 503}})
+    probelab.set_web({"delay_ms": {"/slow": 600}, "status": {"/fail": 503}, "reset": ["/reset"]})
     probelab.set_grpc("NOT_SERVING")
-    fast, slow, fail = (f"http://{WEB}:8080/{p}" for p in ("fast", "slow", "fail"))
+    fast, slow, fail, reset = (f"http://{WEB}:8080/{p}" for p in ("fast", "slow", "fail", "reset"))
     refused, dropped = f"tcp://{WEB}:8081", f"tcp://{WEB}:8082"
     grpc = f"grpc://{GRPC}:50051"
-    targets = [fast, slow, fail, refused, dropped, *HTTPS.values(), grpc, "service:shop/web",
+    targets = [fast, slow, fail, reset, refused, dropped, *HTTPS.values(), grpc, "service:shop/web",
                "service:shop/empty", "http://nosuch.lab.test/", "ftp://web.lab.test/", "http://[198.18.2.10/"]  # fmt: skip
     doc, run_dir = _run(probelab, tmp_path, {
         "targets": targets, "trials": 6, "timeout_s": 1.0, "ca_bundle": str(probelab.ca),
@@ -77,6 +77,7 @@ def test_each_case_is_its_finding_and_its_verdict(probelab: ProbeLab, tmp_path: 
     # the network: nothing listening, SYNs dropped, a name that does not resolve
     assert found["tcp.refused"]["evidence"]["rate_pct"] == {refused: 100.0} and verdict[refused] == "network"
     assert found["tcp.timeout"]["evidence"]["rate_pct"][dropped] == 100.0 and verdict[dropped] == "network"
+    assert found["http.errors"]["evidence"]["by_kind"][reset] == {"reset": 6} and verdict[reset] == "network"
     nosuch = found["http.errors"]["evidence"]["by_kind"]["http://nosuch.lab.test/"]
     assert set(nosuch) == {"dns"} and verdict["http://nosuch.lab.test/"] == "network"
     # TLS: one finding per certificate problem, each its own endpoint

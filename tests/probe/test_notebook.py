@@ -1,0 +1,40 @@
+"""The endpoint_probe notebook offline, as the demo runs it: bundled curl -w lines and a saved chain."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+
+from ndtestkit import netdebug_cmd
+
+from netdebug_nb import catalogue, demo
+
+
+def test_demo_data_gives_its_findings_tables_and_plots(tmp_path: Path) -> None:
+    params = demo.parameters_for(catalogue.find("endpoint_probe"))
+    argv = [*netdebug_cmd(), "run", "endpoint_probe", "--out", str(tmp_path)]
+    for k, v in params.items():
+        argv += ["-p", k, str(v)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "endpoint_probe"
+    doc = json.loads((run / "findings.json").read_text())
+    found = {f["id"]: f for f in doc["findings"]}
+    assert {"http.backend_outlier", "http.errors", "tls.untrusted", "probe.bad_target"} <= set(found)
+    [outlier] = found["http.backend_outlier"]["evidence"]["outliers"]
+    assert outlier["backend"] == "127.0.0.12" and outlier["value"] > 100
+    assert "intermediate" in next(iter(found["tls.untrusted"]["evidence"]["why"].values()))
+    assert found["probe.bad_target"]["evidence"]["problems"] == [
+        "target 'http://nosuch.invalid/': the name does not resolve (Could not resolve host: nosuch.invalid)"
+    ]
+    with open(run / "probe_targets.csv", newline="") as fh:
+        verdicts = {r["target"]: r["verdict"] for r in csv.DictReader(fh)}
+    assert verdicts == {
+        "http://web.shop.svc.cluster.local/api/cart": "application",
+        "http://127.0.0.1:18081/checkout": "application",
+        "http://127.0.0.1:18082/": "network",
+        "http://nosuch.invalid/": "network",
+    }
+    assert (run / "endpoint_probe.html").read_text().count("<img") == 3  # waterfall, CDF, heatmap
