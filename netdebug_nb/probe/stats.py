@@ -71,10 +71,11 @@ VERDICTS_SCHEMA: schema.Schema = {
     "reasons": "string",  # every rule that fired, most decisive first
 }
 
-VERSION_RANK = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
-
 NETWORK_KINDS = ("dns", "refused", "unreachable", "reset", "connect", "empty_reply")
 TLS_KINDS = ("tls",)
+
+
+VERSION_RANK = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,26 @@ class Thresholds:
     outlier_error_pct: float = 20.0  # or this many percentage points more errors
     cert_expiring_days: float = 14.0
     min_tls_version: str = "TLSv1.2"
+
+    def problems(self) -> list[str]:
+        """One line per threshold that cannot be used (:meth:`usable` replaces it by its default)."""
+        out = []
+        if self.percentile not in QUANTILES:
+            out.append(f"percentile {self.percentile!r}: expected one of {', '.join(QUANTILES)}; using p90")
+        if self.min_tls_version not in VERSION_RANK:
+            out.append(
+                f"min_tls_version {self.min_tls_version!r}: expected one of {', '.join(VERSION_RANK)}; using TLSv1.2"
+            )
+        return out
+
+    def usable(self) -> Thresholds:
+        from dataclasses import replace
+
+        return replace(
+            self,
+            percentile=self.percentile if self.percentile in QUANTILES else "p90",
+            min_tls_version=self.min_tls_version if self.min_tls_version in VERSION_RANK else "TLSv1.2",
+        )
 
 
 DEFAULT = Thresholds()

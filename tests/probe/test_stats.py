@@ -178,3 +178,13 @@ def test_plot_frames_are_bounded() -> None:
     assert len(stats.heatmap(df, max_rows=40)) == 40 and stats.heatmap(df).shape[1] <= 30
     assert stats.cdf(df, max_lines=12)["line"].nunique() == 12
     assert list(stats.waterfall(stats.summarize(df)).columns) == list(trial.PHASES)
+
+
+def test_unusable_thresholds_are_one_line_and_fall_back() -> None:
+    th = stats.Thresholds(percentile="90", min_tls_version="TLS1.2")
+    assert th.problems() == [
+        "percentile '90': expected one of p50, p90, p99; using p90",
+        "min_tls_version 'TLS1.2': expected one of SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3; using TLSv1.2",
+    ]
+    assert (th.usable().percentile, th.usable().min_tls_version) == ("p90", "TLSv1.2")
+    assert stats.Thresholds().problems() == []
