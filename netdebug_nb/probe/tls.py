@@ -18,6 +18,7 @@ import ssl
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb import schema
@@ -206,11 +207,13 @@ def load_store(path: str) -> list[x509.Certificate]:
     with open(path, "rb") as fh:
         data = fh.read()
     out = []
-    for block in re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", data, re.S):
-        try:
-            out.append(x509.load_pem_x509_certificate(block))
-        except ValueError:
-            continue
+    with warnings.catch_warnings():  # old roots with non-positive serials: still usable as anchors
+        warnings.simplefilter("ignore")
+        for block in re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", data, re.S):
+            try:
+                out.append(x509.load_pem_x509_certificate(block))
+            except ValueError:
+                continue
     return out
 
 
@@ -400,7 +403,7 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def read_chain(path: str, *, target: str, sni: str | None) -> Handshake:
+def read_chain(path: str, *, sni: str | None, target: str = "") -> Handshake:
     """A chain saved as PEM (``openssl s_client -showcerts`` output, or the blocks alone), in the
     order the server sent it: the offline counterpart of :func:`handshake`."""
     from cryptography import x509
@@ -412,7 +415,7 @@ def read_chain(path: str, *, target: str, sni: str | None) -> Handshake:
     blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
     if not blocks:
         raise InputError(path, "no PEM certificate (-----BEGIN CERTIFICATE-----) in it")
-    hs = Handshake(target, "(saved chain)", 0, sni)
+    hs = Handshake(target or f"saved chain {Path(path).name}", "(saved)", 0, sni)
     m = re.search(r"Protocol\s*:\s*(\S+)", text)
     hs.version = m.group(1) if m else ""
     m = re.search(r"Cipher\s*(?:is|:)\s*(\S+)", text)

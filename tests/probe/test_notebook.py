@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import browser
 from ndtestkit import netdebug_cmd
 
 from netdebug_nb import catalogue, demo
@@ -25,7 +26,9 @@ def test_demo_data_gives_its_findings_tables_and_plots(tmp_path: Path) -> None:
     assert {"http.backend_outlier", "http.errors", "tls.untrusted", "probe.bad_target"} <= set(found)
     [outlier] = found["http.backend_outlier"]["evidence"]["outliers"]
     assert outlier["backend"] == "127.0.0.12" and outlier["value"] > 100
-    assert "intermediate" in next(iter(found["tls.untrusted"]["evidence"]["why"].values()))
+    assert found["tls.untrusted"]["evidence"]["why"] == {
+        "saved chain chain.pem @ (saved):0": "incomplete chain: the intermediate CN=netdebug test intermediate,O=netdebug tests was not sent and is not trusted"
+    }
     assert found["probe.bad_target"]["evidence"]["problems"] == [
         "target 'http://nosuch.invalid/': the name does not resolve (Could not resolve host: nosuch.invalid)"
     ]
@@ -37,4 +40,17 @@ def test_demo_data_gives_its_findings_tables_and_plots(tmp_path: Path) -> None:
         "http://127.0.0.1:18082/": "network",
         "http://nosuch.invalid/": "network",
     }
-    assert (run / "endpoint_probe.html").read_text().count("<img") == 3  # waterfall, CDF, heatmap
+    html = run / "endpoint_probe.html"
+    assert html.read_text().count("<img") == 3  # waterfall, CDF, heatmap
+    browser.require()
+    with browser.chromium() as driver:
+        driver.get(html.as_uri())
+        assert browser.console_errors(driver) == []
+        assert (
+            "Warning" not in driver.find_element("tag name", "body").text
+        )  # no stray warnings in the report
+        widths = driver.execute_script("return [...document.images].map(i => i.naturalWidth)")
+        assert len(widths) == 3 and min(widths) > 300  # the plots decode and render
+        text = driver.find_element("tag name", "body").text
+        assert "http.backend_outlier" in text and "127.0.0.12" in text and "application" in text
+        browser.screenshot(driver, "endpoint_probe_demo")
