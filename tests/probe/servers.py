@@ -6,7 +6,7 @@
 
 CONFIG.json is re-read whenever it changes, so a test sets behaviour while the server runs:
 ``{"delay_ms": {"/slow": 300, "*": 0}, "status": {"/fail": 503}, "fail_every": {"/flaky": 3},
-"reset": ["/reset"]}`` (``*`` applies to every path; ``fail_every`` answers 503 to every n-th
+"reset": ["/reset"], "redirect": {"/old": "/new"}}`` (``*`` applies to every path; ``fail_every`` answers 503 to every n-th
 request of that path; ``reset`` paths get a TCP RST instead of an answer).
 """
 
@@ -71,7 +71,8 @@ def http_server(addr: str, port: int, config: Config) -> ThreadingHTTPServer:
                 self.connection.close()
                 self.close_connection = True
                 return
-            status = int(cfg.get("status", {}).get(path, 200))
+            location = cfg.get("redirect", {}).get(path)
+            status = 302 if location else int(cfg.get("status", {}).get(path, 200))
             every = int(cfg.get("fail_every", {}).get(path, 0))
             if every and config.count(path) % every == 0:
                 status = 503
@@ -79,6 +80,8 @@ def http_server(addr: str, port: int, config: Config) -> ThreadingHTTPServer:
                 {"path": path, "host": self.headers.get("Host"), "server": f"{addr}:{port}"}
             ).encode()
             self.send_response(status)
+            if location:
+                self.send_header("Location", location)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

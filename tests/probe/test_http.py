@@ -21,7 +21,16 @@ SERVERS = Path(__file__).resolve().parent / "servers.py"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     tmp = tmp_path_factory.mktemp("http")
     cfg = tmp / "cfg.json"
-    cfg.write_text(json.dumps({"delay_ms": {"/slow": 120}, "status": {"/missing": 404}, "reset": ["/reset"]}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "delay_ms": {"/slow": 120},
+                "status": {"/missing": 404},
+                "reset": ["/reset"],
+                "redirect": {"/old": "/slow"},
+            }
+        )
+    )
     port = 20000 + (int(time.time() * 1000) % 2000)
     p = subprocess.Popen(
         [sys.executable, str(SERVERS), "http", "127.0.0.1", str(port), str(cfg)], stdout=subprocess.PIPE
@@ -50,6 +59,15 @@ def test_http_trials_carry_curls_view(server: tuple[int, Path]) -> None:
     )
     tcp = df[df["target"] == ts[2].target]
     assert tcp["ok"].all() and tcp["server_ms"].isna().all() and (tcp["tcp_ms"] >= 0).all()
+
+
+def test_redirects_followed_only_when_asked(server: tuple[int, Path]) -> None:
+    t = target.parse(f"http://127.0.0.1:{server[0]}/old")
+    plain = http.HttpProber(prober.Options(timeout_s=3)).trial(t, 0)
+    assert (plain["status"], plain["redirects"], plain["ok"]) == (302, 0, True)
+    followed = http.HttpProber(prober.Options(timeout_s=3, follow_redirects=True)).trial(t, 0)
+    assert (followed["status"], followed["redirects"]) == (200, 1) and followed["redirect_ms"] > 0
+    assert followed["url_effective"].endswith("/slow") and followed["server_ms"] >= 115
 
 
 def test_connect_to_keeps_the_name_and_methods_send_their_body(server: tuple[int, Path]) -> None:

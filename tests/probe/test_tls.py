@@ -15,7 +15,7 @@ from certs import pki
 
 from netdebug_nb import schema
 from netdebug_nb.errors import InputError
-from netdebug_nb.probe import checks, prober, stats, target, tls
+from netdebug_nb.probe import checks, http, prober, stats, target, tls
 
 SERVERS = Path(__file__).resolve().parent / "servers.py"
 DEMO_CHAIN = Path(__file__).resolve().parents[2] / "netdebug_nb" / "data" / "probe" / "chain.pem"
@@ -113,5 +113,15 @@ def test_a_live_handshake_reads_the_chain_as_sent(https_server: int, certs: dict
     assert (
         df.iloc[0]["trusted"] and list(chain["position"]) == [0, 1] and list(chain["is_ca"]) == [False, True]
     )
+    # SNI override: the URL names 127.0.0.1, the server is asked for api.test, Host stays 127.0.0.1
+    o = prober.Options(timeout_s=3, sni="api.test", ca_bundle=str(certs["ca"]))
+    row = http.HttpProber(o).trial(target.parse(f"https://127.0.0.1:{https_server}/"), 0)
+    assert (row["status"], row["error_kind"], row["remote_ip"]) == (200, "", "127.0.0.1") and row[
+        "tls_ms"
+    ] > 0
+    wrong = http.HttpProber(prober.Options(timeout_s=3, sni="nope.test", ca_bundle=str(certs["ca"]))).trial(
+        target.parse(f"https://127.0.0.1:{https_server}/"), 0
+    )
+    assert wrong["error_kind"] == "tls" and "nope.test" in wrong["error"]
     refused = tls.handshake("127.0.0.1", 1, "api.test", timeout_s=1)
     assert refused.error == "connection refused"
