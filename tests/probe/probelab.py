@@ -1,7 +1,8 @@
 """The endpoint-probe lab: real HTTP, HTTPS, gRPC servers and a Service, in network namespaces.
 
     client 198.18.1.2 ── router ── web   198.18.2.10  HTTP :8080 (delay / status per path set by the
-                         (DNAT                          test), :8081 closed, :8082 dropped by iptables
+                         (DNAT                          test), :8081 closed, :8082 dropped by iptables,
+                                                       :8083 HTTP dropping every third SYN
                          198.18.3.10:80 ├ tls   198.18.2.11  HTTPS :8443 valid, :8444 expired, :8445 wrong
                          → endpoints)   │                    name, :8446 self-signed, :8447 no intermediate,
                                         │                    :8448 TLS 1.1 only, :8449 expiring in 5 days
@@ -103,6 +104,10 @@ def build(tmp: Path) -> ProbeLab:
         py = sys.executable
         hosts["web"].spawn(py, str(SERVERS), "http", WEB, "8080", str(web_config))
         hosts["web"].iptables("-A", "INPUT", "-p", "tcp", "--dport", "8082", "-j", "DROP")
+        # :8083 drops every third SYN: the first of every other connect, which waits 1 s to retransmit
+        hosts["web"].spawn(py, str(SERVERS), "http", WEB, "8083", str(web_config))
+        hosts["web"].iptables("-A", "INPUT", "-p", "tcp", "--dport", "8083", "--syn", "-m", "statistic",
+                              "--mode", "nth", "--every", "3", "--packet", "0", "-j", "DROP")  # fmt: skip
         certs = pki(tmp / "pki", TLS_NAME, [TLS])
         empty_cfg = tmp / "empty.json"
         empty_cfg.write_text("{}")
@@ -125,7 +130,7 @@ def build(tmp: Path) -> ProbeLab:
                             *(prob if i < len(BACKENDS) - 1 else []), "-j", "DNAT", "--to-destination", f"{addr}:8080")  # fmt: skip
         kubeconfig = tmp / "kubeconfig"
         client.spawn(py, str(DAEMON), str(FIXTURE), str(kubeconfig))
-        for addr, port in [(WEB, 8080), (GRPC, 50051), *((a, 8080) for a in BACKENDS),
+        for addr, port in [(WEB, 8080), (WEB, 8083), (GRPC, 50051), *((a, 8080) for a in BACKENDS),
                            *((TLS, p) for p in TLS_PORTS.values())]:  # fmt: skip
             _wait_tcp(client, addr, port)
         for _ in range(100):

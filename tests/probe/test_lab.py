@@ -112,6 +112,21 @@ def test_each_case_is_its_finding_and_its_verdict(probelab: ProbeLab, tmp_path: 
     assert all("\n" not in p for p in problems) and len(problems) == 5
 
 
+def test_lost_syns_make_connects_slow_and_the_verdict_network(probelab: ProbeLab) -> None:
+    code = f"""
+import json
+from netdebug_nb.probe import checks, prober, schedule, stats, target
+df = schedule.collect([target.parse('http://{WEB}:8083/')], prober.Options(trials=6, timeout_s=4))
+per_t = stats.summarize(df)
+found = checks.slow(per_t, stats.summarize(df, per_backend=True))
+print(json.dumps({{"tcp_ms": [round(float(x)) for x in df["tcp_ms"]], "ok": bool(df["ok"].all()),
+                  "ids": [f.id for f in found], "verdict": str(stats.verdicts(per_t, stats.errors(df))["verdict"][0])}}))
+"""
+    out = probelab.python(code)
+    assert out["ok"] and out["ids"] == ["http.connect_slow"] and out["verdict"] == "network"
+    assert sum(t >= 900 for t in out["tcp_ms"]) >= 2 and min(out["tcp_ms"]) < 100  # the retransmitted SYNs
+
+
 def test_grpc_health_follows_the_server_switching(probelab: ProbeLab) -> None:
     code = """
 import json
