@@ -3,6 +3,7 @@
     python servers.py http  ADDR PORT CONFIG.json              HTTP/1.1
     python servers.py https ADDR PORT CONFIG.json CHAIN KEY [MAX_TLS]   HTTPS (MAX_TLS: 1.1 for an old server)
     python servers.py grpc  ADDR PORT STATE_FILE               grpc.health.v1 (STATE_FILE: SERVING | NOT_SERVING)
+    python servers.py grpcs ADDR PORT STATE_FILE CHAIN KEY     the same over TLS
 
 CONFIG.json is re-read whenever it changes, so a test sets behaviour while the server runs:
 ``{"delay_ms": {"/slow": 300, "*": 0}, "status": {"/fail": 503}, "fail_every": {"/flaky": 3},
@@ -117,7 +118,7 @@ def main(argv: list[str]) -> None:
             srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
         print("ready", flush=True)
         srv.serve_forever()
-    elif kind == "grpc":
+    elif kind in ("grpc", "grpcs"):
         from concurrent import futures
 
         import grpc
@@ -127,7 +128,11 @@ def main(argv: list[str]) -> None:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         servicer = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-        server.add_insecure_port(f"{addr}:{port}")
+        if kind == "grpcs":
+            creds = grpc.ssl_server_credentials([(Path(argv[5]).read_bytes(), Path(argv[4]).read_bytes())])
+            server.add_secure_port(f"{addr}:{port}", creds)
+        else:
+            server.add_insecure_port(f"{addr}:{port}")
         server.start()
         print("ready", flush=True)
         last = None

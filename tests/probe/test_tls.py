@@ -15,7 +15,7 @@ from certs import pki
 
 from netdebug_nb import schema
 from netdebug_nb.errors import InputError
-from netdebug_nb.probe import checks, http, prober, stats, target, tls
+from netdebug_nb.probe import checks, http, prober, schedule, stats, target, tls
 
 SERVERS = Path(__file__).resolve().parent / "servers.py"
 DEMO_CHAIN = Path(__file__).resolve().parents[2] / "netdebug_nb" / "data" / "probe" / "chain.pem"
@@ -125,3 +125,25 @@ def test_a_live_handshake_reads_the_chain_as_sent(https_server: int, certs: dict
     assert wrong["error_kind"] == "tls" and "nope.test" in wrong["error"]
     refused = tls.handshake("127.0.0.1", 1, "api.test", timeout_s=1)
     assert refused.error == "connection refused"
+
+
+def test_grpcs_health_over_tls_with_the_name_kept(certs: dict, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.write_text("SERVING")
+    port = 24000 + (int(time.time() * 1000) % 2000)
+    leaf = certs["valid"]
+    p = subprocess.Popen([sys.executable, str(SERVERS), "grpcs", "127.0.0.1", str(port), str(state), str(leaf.chain), str(leaf.key)],
+                         stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == b"ready"
+        t = target.via(target.parse(f"grpcs://api.test:{port}"), "127.0.0.1", port, "endpoint", "pod-1", None)
+        o = prober.Options(trials=2, timeout_s=3, ca_bundle=str(certs["ca"]))
+        ok = schedule.collect([t], o)
+        assert ok["health"].tolist() == ["SERVING"] * 2 and ok["ok"].all()
+        untrusted = schedule.collect([t], prober.Options(trials=1, timeout_s=3))  # system store: no lab CA
+        assert untrusted["error_kind"].tolist() == ["tls"] and not untrusted["completed"].any()
+        [hs] = tls.collect([t], o)
+        assert (hs.alpn, hs.sni, hs.backend, len(hs.chain_der)) == ("h2", "api.test", "127.0.0.1", 2)
+    finally:
+        p.terminate()
+        p.wait()
