@@ -7,7 +7,7 @@ numbers per target (and backend) in the evidence, keyed by target so fleet merge
 Stable ids: ``http.server_slow``, ``http.connect_slow``, ``http.dns_slow``, ``http.tls_slow``,
 ``http.errors``, ``http.backend_outlier``, ``tcp.refused``, ``tcp.timeout``, ``tls.cert_expired``,
 ``tls.cert_expiring``, ``tls.name_mismatch``, ``tls.untrusted``, ``tls.old_protocol``,
-``tls.handshake_failed``, ``grpc.not_serving``, ``probe.bad_target``, ``probe.no_targets``, ``probe.ok``.
+``tls.handshake_failed``, ``grpc.not_serving``, ``grpc.errors``, ``probe.bad_target``, ``probe.no_targets``, ``probe.ok``.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ _CONNECT = ("refused", "unreachable", "connect")
 
 def errors(errs: pd.DataFrame, protocols: dict[str, str], th: Thresholds = DEFAULT) -> list[Finding]:
     """``tcp.refused`` / ``tcp.timeout`` for connections that failed (any protocol), ``http.errors``
-    for HTTP(S) trials that failed otherwise, ``grpc.not_serving``."""
+    for HTTP(S) trials that failed otherwise (TLS included), ``grpc.not_serving`` and ``grpc.errors``."""
     out: list[Finding] = []
     e = errs.assign(protocol=errs["target"].map(protocols))
     refused = e[e["error_kind"] == "refused"]
@@ -99,8 +99,10 @@ def errors(errs: pd.DataFrame, protocols: dict[str, str], th: Thresholds = DEFAU
             {"rate_pct": _by_target(timeout, "rate_pct"), "count": _by_target(timeout, "count"),
              "backends": _backends(timeout)},
         ))  # fmt: skip
-    http = e[e["protocol"].isin(["http", "https"]) & ~e["error_kind"].isin(["refused", "tls"])
-             & ~((e["error_kind"] == "timeout") & e["error_phase"].isin(["connect", "tls"]))]  # fmt: skip
+    connect_failed = (e["error_kind"] == "refused") | (
+        (e["error_kind"] == "timeout") & (e["error_phase"] == "connect")
+    )
+    http = e[e["protocol"].isin(["http", "https"]) & ~connect_failed]
     if len(http):
         rate = http.groupby("target", sort=False)["rate_pct"].sum()
         bad = rate[rate >= th.error_rate_warn_pct]
@@ -111,7 +113,7 @@ def errors(errs: pd.DataFrame, protocols: dict[str, str], th: Thresholds = DEFAU
                 "http.errors", "critical" if float(bad.max()) >= th.error_rate_crit_pct else "warning",
                 f"Failed requests on {len(bad)} target(s), up to {float(bad.max()):.0f}%: {_names(bad.index)}",
                 "Requests failed by status class (http_5xx: the server or a proxy in front of it failed; "
-                "http_4xx: the request or its routing) or by error kind (dns, reset, timeout in a phase).",
+                "http_4xx: the request or its routing) or by error kind (dns, reset, tls, timeout in a phase).",
                 {"rate_pct": {str(k): round(float(v), 2) for k, v in bad.items()}, "by_kind": kinds,
                  "examples": {str(r["target"]): str(r["example"]) for r in http.to_dict("records")}},
             ))  # fmt: skip
@@ -125,6 +127,17 @@ def errors(errs: pd.DataFrame, protocols: dict[str, str], th: Thresholds = DEFAU
             "The server answers grpc.health.v1.Health/Check but says it is not ready to serve (or does "
             "not know the service asked): the application, not the network.",
             {"rate_pct": _by_target(grpc_bad, "rate_pct"), "examples": {str(r["target"]): str(r["example"]) for r in grpc_bad.to_dict("records")}},
+        ))  # fmt: skip
+    grpc_err = e[e["protocol"].isin(["grpc", "grpcs"]) & ~connect_failed
+                 & ~e["error_kind"].isin(["not_serving", "unknown_service"])]  # fmt: skip
+    if len(grpc_err):
+        out.append(Finding(
+            "grpc.errors", "critical",
+            f"gRPC health calls failed on {len(set(grpc_err['target']))} target(s): {_names(pd.unique(grpc_err['target']))}",
+            "The call did not get an answer: unavailable (connection or HTTP/2 trouble), TLS, no health "
+            "service on that port (no_health_service), or a timeout waiting for the server.",
+            {"by_kind": {str(t): {_kind(r): int(r["count"]) for r in g.to_dict("records")} for t, g in grpc_err.groupby("target", sort=False)},
+             "examples": {str(r["target"]): str(r["example"]) for r in grpc_err.to_dict("records")}},
         ))  # fmt: skip
     return out
 

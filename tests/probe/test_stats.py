@@ -188,3 +188,31 @@ def test_unusable_thresholds_are_one_line_and_fall_back() -> None:
     ]
     assert (th.usable().percentile, th.usable().min_tls_version) == ("p90", "TLSv1.2")
     assert stats.Thresholds().problems() == []
+
+
+def test_error_findings_split_by_where_the_trial_failed() -> None:
+    import pandas as pd
+
+    errs = pd.DataFrame(
+        [
+            ("http://a/", "refused", "", 100.0),
+            ("https://b/", "tls", "", 100.0),
+            ("https://c/", "timeout", "connect", 50.0),
+            ("https://c/", "http_5xx", "", 50.0),
+            ("grpc://d:1", "not_serving", "", 100.0),
+            ("grpc://e:1", "unavailable", "", 100.0),
+            ("grpc://f:1", "refused", "", 100.0),
+        ],
+        columns=["target", "error_kind", "error_phase", "rate_pct"],
+    ).assign(backend=pd.NA, count=5, example="x")
+    protocols = {"http://a/": "http", "https://b/": "https", "https://c/": "https", "grpc://d:1": "grpc",
+                 "grpc://e:1": "grpc", "grpc://f:1": "grpc"}  # fmt: skip
+    found = {f.id: f for f in checks.errors(errs, protocols)}
+    assert set(found) == {"tcp.refused", "tcp.timeout", "http.errors", "grpc.not_serving", "grpc.errors"}
+    assert set(found["tcp.refused"].evidence["rate_pct"]) == {"http://a/", "grpc://f:1"}
+    assert found["http.errors"].evidence["by_kind"] == {
+        "https://b/": {"tls": 5},
+        "https://c/": {"http_5xx": 5},
+    }
+    assert found["grpc.errors"].evidence["by_kind"] == {"grpc://e:1": {"unavailable": 5}}
+    assert list(found["grpc.not_serving"].evidence["rate_pct"]) == ["grpc://d:1"]
