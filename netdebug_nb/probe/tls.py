@@ -411,7 +411,7 @@ def read_chain(path: str, *, sni: str | None, target: str = "") -> Handshake:
     from netdebug_nb import textfile
     from netdebug_nb.errors import InputError
 
-    text = textfile.read(path, "PEM certificate chain")
+    text = textfile.read(path, "tls_chain")
     blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
     if not blocks:
         raise InputError(path, "no PEM certificate (-----BEGIN CERTIFICATE-----) in it")

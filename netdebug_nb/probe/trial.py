@@ -278,7 +278,7 @@ def _json_tail(line: str) -> dict[str, Any] | None:
 
 
 def read(path: str | Path, *, expected: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
-    return parse(textfile.read(path, "curl -w '%{json}' output"), source=str(path), expected=expected)
+    return parse(textfile.read(path, "curl_json"), source=str(path), expected=expected)
 
 
 def _curl_row(
