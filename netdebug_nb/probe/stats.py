@@ -64,6 +64,12 @@ OUTLIERS_SCHEMA: schema.Schema = {
     "p_value": "Float64",  # Mann-Whitney U, this backend's server times vs the siblings'; <NA> for rates
 }
 
+CDF_SCHEMA: schema.Schema = {
+    "line": "string",  # "target @ backend"
+    "total_ms": "float64",
+    "share": "float64",  # of that line's answered trials at or below total_ms
+}
+
 VERDICTS_SCHEMA: schema.Schema = {
     "target": "string",
     "protocol": "string",
@@ -328,22 +334,21 @@ def waterfall(target_stats: pd.DataFrame) -> pd.DataFrame:
 
 
 def cdf(trials: pd.DataFrame, *, max_lines: int = 12) -> pd.DataFrame:
-    """Total time sorted per (target, backend) with its cumulative share (the largest groups)."""
+    """Total time sorted per (target, backend) with its cumulative share (the first ``max_lines``)."""
     ok = trials[trials["completed"].fillna(False)]
-    rows = []
+    parts: list[pd.DataFrame] = []
     groups = list(ok.groupby(["target", "backend"], sort=False, dropna=False))[:max_lines]
     for (tgt, be), g in groups:
         v = np.sort(g["total_ms"].dropna().astype("float64").to_numpy())
         if len(v):
-            rows.append(
+            parts.append(
                 pd.DataFrame(
                     {"line": f"{tgt} @ {be}", "total_ms": v, "share": np.arange(1, len(v) + 1) / len(v)}
                 )
             )
-    if not rows:
-        return pd.DataFrame({"line": pd.Series([], dtype="string"), "total_ms": pd.Series([], dtype="float64"),
-                             "share": pd.Series([], dtype="float64")})  # fmt: skip
-    return pd.concat(rows, ignore_index=True).astype({"line": "string"})
+    if not parts:
+        return schema.empty(CDF_SCHEMA)
+    return schema.conform(pd.concat(parts, ignore_index=True), CDF_SCHEMA)
 
 
 def heatmap(

@@ -177,6 +177,8 @@ def test_plot_frames_are_bounded() -> None:
     df = trial.frame([_trial(f"t{j}", "a", i) for j in range(50) for i in range(5)])
     assert len(stats.heatmap(df, max_rows=40)) == 40 and stats.heatmap(df).shape[1] <= 30
     assert stats.cdf(df, max_lines=12)["line"].nunique() == 12
+    schema.check(stats.cdf(df), stats.CDF_SCHEMA)
+    schema.check(stats.cdf(trial.empty()), stats.CDF_SCHEMA)
     assert list(stats.waterfall(stats.summarize(df)).columns) == list(trial.PHASES)
 
 
