@@ -72,6 +72,7 @@ CDF_SCHEMA: schema.Schema = {
 
 VERDICTS_SCHEMA: schema.Schema = {
     "target": "string",
+    "backend": "string",  # <NA> for the verdict of the target as a whole
     "protocol": "string",
     "verdict": "string",  # ok | network | tls | application
     "reasons": "string",  # every rule that fired, most decisive first
@@ -269,14 +270,24 @@ def verdicts(
 
     ``tls_df`` (:data:`~.tls.TLS_SCHEMA`) adds certificate problems to the TLS side, so a target
     probed with ``insecure`` still gets the TLS verdict its certificate deserves; ``outlier_df``
-    (:func:`outliers`) makes one bad backend an application problem of its target."""
+    (:func:`outliers`) makes one bad backend an application problem of its target. Given the
+    per-backend tables (``summarize``/``errors`` with ``per_backend=True``), each backend gets
+    its own verdict from its own trials, certificate and outlier test."""
+
+    def mine(df: pd.DataFrame, r: Mapping[Any, Any]) -> pd.DataFrame:
+        sel = df["target"] == r["target"]
+        if isinstance(r["backend"], str):
+            sel &= df["backend"].astype("string").fillna("") == r["backend"]
+        picked: pd.DataFrame = df[sel.fillna(False)]
+        return picked
+
     q = th.percentile
     rows: list[dict[str, Any]] = []
     for r in target_stats.to_dict("records"):
-        e = errs[errs["target"] == r["target"]]
+        e = mine(errs, r)
         reasons: dict[str, list[str]] = {"network": [], "tls": [], "application": []}
         if tls_df is not None and len(tls_df):
-            for x in tls_df[tls_df["target"] == r["target"]].to_dict("records"):
+            for x in mine(tls_df, r).to_dict("records"):
                 if x["expired"] is True:
                     reasons["tls"].append(f"certificate of {x['backend']} expired")
                 if x["name_match"] is False:
@@ -297,7 +308,7 @@ def verdicts(
             else:
                 reasons["application"].append(what)
         if outlier_df is not None and len(outlier_df):
-            for x in outlier_df[outlier_df["target"] == r["target"]].to_dict("records"):
+            for x in mine(outlier_df, r).to_dict("records"):
                 name = f" ({x['backend_name']})" if isinstance(x["backend_name"], str) else ""
                 what = "server time" if x["metric"] == "server_p50_ms" else "error rate"
                 reasons["application"].append(
@@ -313,7 +324,8 @@ def verdicts(
             reasons["application"].append(f"server {q} {server:.0f} ms >= {th.server_slow_ms:g} ms")
         verdict = next((k for k in ("network", "tls", "application") if reasons[k]), "ok")
         text = "; ".join(f"{k}: {', '.join(v)}" for k, v in reasons.items() if v)
-        rows.append({"target": r["target"], "protocol": r["protocol"], "verdict": verdict, "reasons": text})
+        rows.append({"target": r["target"], "backend": r["backend"], "protocol": r["protocol"], "verdict": verdict,
+                     "reasons": text})  # fmt: skip
     return schema.frame(rows, VERDICTS_SCHEMA)
 
 

@@ -96,7 +96,14 @@ def test_each_case_is_its_finding_and_its_verdict(probelab: ProbeLab, tmp_path: 
     for case in ("expired", "wrongname", "selfsigned", "nointermediate", "old"):
         assert verdict[HTTPS[case]] == "tls", case
     # the Service: its ClusterIP and the three ready endpoints, Host kept; the empty one: ClusterIP only
-    backends = {(r["target"], r["backend"], r["backend_kind"]) for r in _rows(run_dir / "probe_backends.csv")}
+    backend_rows = _rows(run_dir / "probe_backends.csv")
+    backends = {(r["target"], r["backend"], r["backend_kind"]) for r in backend_rows}
+    web = {
+        r["backend"]: r["verdict"]
+        for r in backend_rows
+        if r["target"] == "service:shop/web" and r["backend_kind"] == "endpoint"
+    }
+    assert web == {BACKENDS[0]: "ok", SLOW_BACKEND: "application", BACKENDS[2]: "ok"}
     assert {b for t, b, _ in backends if t == "service:shop/web"} == {CLUSTER_IP, *BACKENDS}
     assert {(b, k) for t, b, k in backends if t == "service:shop/empty"} == {(EMPTY_IP, "clusterip")}
     # bad input: one line each, named, and everything else was still probed

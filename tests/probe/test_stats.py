@@ -96,7 +96,7 @@ def _service(slow_ms: float, *, fail_second: bool = False) -> list[dict[str, Any
             )
     rows += [
         _trial(
-            "service:shop/web", "10.96.0.1", i, kind="clusterip", ms={"starttransfer": 500.0, "total": 501.0}
+            "service:shop/web", "10.96.0.1", i, kind="clusterip", ms={"starttransfer": 600.0, "total": 601.0}
         )
         for i in range(8)
     ]
@@ -218,3 +218,21 @@ def test_error_findings_split_by_where_the_trial_failed() -> None:
     }
     assert found["grpc.errors"].evidence["by_kind"] == {"grpc://e:1": {"unavailable": 5}}
     assert list(found["grpc.not_serving"].evidence["rate_pct"]) == ["grpc://d:1"]
+
+
+def test_each_backend_gets_its_own_verdict() -> None:
+    df = trial.frame(_service(150.0, fail_second=True))
+    per_b = stats.summarize(df, per_backend=True)
+    out = stats.outliers(df, per_b)
+    v = stats.verdicts(per_b, stats.errors(df, per_backend=True), outlier_df=out)
+    schema.check(v, stats.VERDICTS_SCHEMA)
+    got = dict(zip(v["backend"], v["verdict"], strict=True))
+    assert got == {
+        "10.0.0.1": "ok",
+        "10.0.0.2": "application",
+        "10.0.0.3": "application",
+        "10.96.0.1": "application",
+    }
+    reasons = dict(zip(v["backend"], v["reasons"], strict=True))
+    assert "http_5xx in 50%" in reasons["10.0.0.3"] and "server time" in reasons["10.0.0.2"]
+    assert "server p90" in reasons["10.96.0.1"]  # the ClusterIP's own answers were slow
