@@ -54,3 +54,20 @@ def test_demo_data_gives_its_findings_tables_and_plots(tmp_path: Path) -> None:
         text = driver.find_element("tag name", "body").text
         assert "http.backend_outlier" in text and "127.0.0.12" in text and "application" in text
         browser.screenshot(driver, "endpoint_probe_demo")
+
+
+def test_nothing_to_probe_or_nothing_measured_is_inconclusive_never_ok(tmp_path: Path) -> None:
+    import inprocess
+
+    from netdebug_nb import findings
+
+    nothing = inprocess.execute("endpoint_probe", {})
+    assert nothing.error is None and findings.status(nothing.found) == "inconclusive"
+    assert [f.id for f in nothing.found if f.inconclusive] == ["probe.no_targets"]
+    bad_only = inprocess.execute("endpoint_probe", {"targets": ["ftp://x/", "example.com:80"]})
+    assert bad_only.error is None and findings.status(bad_only.found) == "inconclusive"
+    assert {f.id for f in bad_only.found} == {"probe.bad_target", "probe.no_targets"}
+    (tmp_path / "empty.jsonl").write_text("")
+    empty = inprocess.execute("endpoint_probe", {"curl_json": str(tmp_path / "empty.jsonl")})
+    assert empty.error is None and [f.id for f in empty.found if f.inconclusive] == ["probe.nothing_measured"]
+    assert not [f for f in empty.found if f.id.endswith(".ok")]
