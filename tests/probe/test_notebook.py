@@ -22,6 +22,7 @@ def test_demo_data_gives_its_findings_tables_and_plots(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     run = tmp_path / "endpoint_probe"
     doc = json.loads((run / "findings.json").read_text())
+    assert doc["status"] == "ok"
     found = {f["id"]: f for f in doc["findings"]}
     assert {"http.backend_outlier", "http.errors", "tls.untrusted", "probe.bad_target"} <= set(found)
     [outlier] = found["http.backend_outlier"]["evidence"]["outliers"]
