@@ -28,7 +28,7 @@ def _names(items: Iterable[Any], limit: int = 4) -> str:
 
 
 def _f(v: Any) -> float | None:
-    return None if v is None or pd.isna(v) else round(float(v), 3)
+    return None if v is None or pd.isna(v) else round(float(v), 2)
 
 
 def slow(target_stats: pd.DataFrame, backend_stats: pd.DataFrame, th: Thresholds = DEFAULT) -> list[Finding]:
@@ -167,7 +167,7 @@ def outliers(out_df: pd.DataFrame) -> list[Finding]:
         "One endpoint of a service is much slower (median server time) or fails much more often than "
         "the others: that pod, its node or its dependencies, not the service as a whole. Clients "
         "going through the ClusterIP see it as a fraction of slow or failed requests.",
-        {"outliers": [{k: (_f(v) if isinstance(v, float) else v) for k, v in r.items()} for r in out_df.to_dict("records")]},
+        {"outliers": [{k: (_f(v) if isinstance(v, float) else (None if v is pd.NA else v)) for k, v in r.items()} for r in out_df.to_dict("records")]},
     )]  # fmt: skip
 
 
