@@ -195,7 +195,7 @@ def endpoints_from_iptables(rules: pd.DataFrame) -> pd.DataFrame:
         if not seps:
             rows.append({**base, "endpoint": "", "chain": target})
         for s in seps:
-            dnat = next((_DNAT.search(str(x.rule)) for x in by_chain.get(str(s.target), [])), None)
+            dnat = next((m for x in by_chain.get(str(s.target), []) if (m := _DNAT.search(str(x.rule)))), None)
             rows.append({**base, "endpoint": dnat[1] if dnat else "", "chain": str(s.target)})
     return schema.frame(rows, ENDPOINT_SCHEMA)
 

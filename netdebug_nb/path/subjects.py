@@ -280,14 +280,17 @@ def resolve_source(spec: Spec, idx: Index, where: Here) -> Subject:
 
 
 def _nearest_labels(pods: list[Obj], sel: Mapping[str, str]) -> list[str]:
-    """Label sets of pods that miss the selector by the fewest pairs (shown with the miss)."""
+    """Pods that miss the selector by the fewest labels, the most similar values first."""
+    import difflib
+
     scored = []
     for p in pods:
         have = ix.labels(p)
         diff = [f"{k}={have[k]}" if k in have else f"no {k}" for k, v in sel.items() if have.get(k) != v]
-        scored.append((len(diff), ix.key(p)[1], ", ".join(diff)))
+        similar = sum(difflib.SequenceMatcher(None, have.get(k, ""), v).ratio() for k, v in sel.items())
+        scored.append((len(diff), -similar, ix.key(p)[1], ", ".join(diff)))
     scored.sort()
-    return [f"{name} ({diff})" for _, name, diff in scored[:3]]
+    return [f"{name} ({diff})" for _, _, name, diff in scored[:3]]
 
 
 def resolve_destination(
