@@ -11,10 +11,10 @@ import pytest
 sys.path.append(str(Path(__file__).parent))
 sys.path.append(str(Path(__file__).parents[1] / "k8s"))  # the stand-in API server
 
-from apiserver import apiserver, kubeconfig  # noqa: E402, F401  (pytest fixtures)
-from pathkit import DUMP, items  # noqa: E402
+from apiserver import apiserver, kubeconfig  # noqa: F401  (pytest fixtures)
+from pathkit import DUMP, items
 
-from netdebug_nb.path import index  # noqa: E402
+from netdebug_nb.path import index
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,9 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def test_offline_json(tmp_path: Path) -> None:
-    code, out, err = run("k8s", "why", WEB, "api.payments", "--port", "http", "--manifests", str(DUMP), "--json")
+    code, out, err = run(
+        "k8s", "why", WEB, "api.payments", "--port", "http", "--manifests", str(DUMP), "--json"
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["verdict"] == "blocked" and doc["blocked_at"] == "netpol.ingress"
@@ -49,7 +51,9 @@ def test_live_against_the_stand_in_api(tmp_path: Path) -> None:
     srv.start()
     try:
         kc = srv.write_kubeconfig(tmp_path / "kubeconfig")
-        code, out, err = run("k8s", "why", WEB, "api.payments", "--port", "http", "--kubeconfig", str(kc), "--json")
+        code, out, err = run(
+            "k8s", "why", WEB, "api.payments", "--port", "http", "--kubeconfig", str(kc), "--json"
+        )
         assert code == 0, err
         doc = json.loads(out)
         assert doc["blocked_at"] == "netpol.ingress"
@@ -84,12 +88,17 @@ def test_bad_input_one_line_exit_2(argv: list[str], message: str | None) -> None
 
 def test_no_cluster_and_no_manifests_and_unparseable_manifests(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "KUBECONFIG": str(tmp_path / "none")}
-    p = subprocess.run([*netdebug_cmd(), "k8s", "why", WEB, "cart"], capture_output=True, text=True, env=env, timeout=60)
+    p = subprocess.run(
+        [*netdebug_cmd(), "k8s", "why", WEB, "cart"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.count("\n") == 1 and "--manifests" in p.stderr
     bad = tmp_path / "dump.yaml"
     bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
     p = subprocess.run(
-        [*netdebug_cmd(), "k8s", "why", WEB, "cart", "--manifests", str(bad)], capture_output=True, text=True, timeout=60
+        [*netdebug_cmd(), "k8s", "why", WEB, "cart", "--manifests", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert p.returncode == 2 and "Traceback" not in p.stderr and f"{bad}:" in p.stderr

@@ -28,7 +28,10 @@ def test_policy_denies_shop_to_payments_api(idx: index.Index) -> None:
     r = walk(idx, WEB, "api.payments", "http")
     assert (r.verdict, r.blocked_at) == ("blocked", "netpol.ingress")
     ingress = row(r, "netpol.ingress")
-    assert "payments/default-deny-ingress" in ingress.detail and "from shop/web-6c9f7d8b5-q4z8m" in ingress.detail
+    assert (
+        "payments/default-deny-ingress" in ingress.detail
+        and "from shop/web-6c9f7d8b5-q4z8m" in ingress.detail
+    )
     assert "networkpolicy payments/allow-frontend-to-api" in ingress.objects
     # the policy is judged on the backends' targetPort, not the Service port 80
     assert "TCP/8080" in ingress.detail
@@ -123,7 +126,10 @@ def test_ready_pod_missing_from_slices(crafted: Any) -> None:
         sl["endpoints"] = sl["endpoints"][:1]
 
     r = walk(crafted(edit), "frontend/gateway-7b9c-xx1", "service:payments/api", 80)
-    assert "Ready pod(s) missing from the slices: payments/api-7d9f8b6c5-k8s2p" in row(r, "service.endpoints").detail
+    assert (
+        "Ready pod(s) missing from the slices: payments/api-7d9f8b6c5-k8s2p"
+        in row(r, "service.endpoints").detail
+    )
 
 
 def test_internal_traffic_policy_local_without_local_endpoint(idx: index.Index) -> None:
@@ -137,7 +143,10 @@ def test_internal_traffic_policy_local_without_local_endpoint(idx: index.Index) 
 
 def test_selectorless_service_uses_manual_endpoints(idx: index.Index) -> None:
     r = walk(idx, WEB, "service:payments/legacy", 5432)
-    assert "selector-less Service: 1 manual endpoint(s), 1 ready: 192.168.50.5:5432" in row(r, "service.endpoints").detail
+    assert (
+        "selector-less Service: 1 manual endpoint(s), 1 ready: 192.168.50.5:5432"
+        in row(r, "service.endpoints").detail
+    )
     assert r.verdict == "allowed"
 
 
@@ -217,7 +226,9 @@ def test_ip_ends_resolve_to_pods_and_services(idx: index.Index) -> None:
 
 
 def test_source_where_this_runs(idx: index.Index) -> None:
-    r = ladder.walk(idx, "", "cart", ladder.Options(port=80), where=Here("shop", "web-6c9f7d8b5-q4z8m", "node-1"))
+    r = ladder.walk(
+        idx, "", "cart", ladder.Options(port=80), where=Here("shop", "web-6c9f7d8b5-q4z8m", "node-1")
+    )
     assert r.source.label == WEB and "own pod" in r.steps[0].detail
     r = ladder.walk(idx, "", "10.96.30.10", ladder.Options(port=80), where=Here(node="node-2"))
     assert r.source.kind == "node" and r.source.ip == "192.168.10.12"
@@ -225,7 +236,9 @@ def test_source_where_this_runs(idx: index.Index) -> None:
 
 def test_dataplane_from_the_node_snapshot(idx: index.Index) -> None:
     programmed = dataplane.read(IPTABLES)
-    r = ladder.walk(idx, "frontend/app=gateway", "service:payments/api", ladder.Options(port=80), programmed=programmed)
+    r = ladder.walk(
+        idx, "frontend/app=gateway", "service:payments/api", ladder.Options(port=80), programmed=programmed
+    )
     dp = row(r, "dataplane")
     assert dp.status == "warning" and "missing 10.244.2.21:8080; stale 10.244.2.19:8080" in dp.detail
     assert "kubeproxy.endpoints_mismatch" in ids(r)

@@ -16,8 +16,17 @@ def table(cip: list[str], eps: dict[str, list[str]]) -> object:
             rows.append(("endpoint", name, f"10.244.0.{n + 1}", 8080, i, o))
     return schema.frame(
         [
-            {"role": r, "name": nm, "ip": ip, "port": p, "protocol": "TCP", "attempt": a + 1, "outcome": o,
-             "time_ms": 1.0 if o == "connected" else 2000.0, "error": ""}  # fmt: skip
+            {
+                "role": r,
+                "name": nm,
+                "ip": ip,
+                "port": p,
+                "protocol": "TCP",
+                "attempt": a + 1,
+                "outcome": o,
+                "time_ms": 1.0 if o == "connected" else 2000.0,
+                "error": "",
+            }
             for r, nm, ip, p, a, o in rows
         ],
         connect.PROBE_SCHEMA,
@@ -45,7 +54,9 @@ def test_every_endpoint_fails_the_same_way() -> None:
 
 
 def test_one_endpoint_fails() -> None:
-    s = steps(table(["connected", "refused", "connected"], {"ns/a": ["connected"] * 3, "ns/b": ["refused"] * 3}))
+    s = steps(
+        table(["connected", "refused", "connected"], {"ns/a": ["connected"] * 3, "ns/b": ["refused"] * 3})
+    )
     ep = s["probe.endpoints"]
     assert ep.status == "blocked" and ep.finding == "path.endpoint_fails"  # type: ignore[attr-defined]
     assert "ns/b (refused)" in ep.detail and ep.objects == ("pod ns/b",)  # type: ignore[attr-defined]
@@ -64,4 +75,7 @@ def test_targets_skip_unresolved_and_unready() -> None:
         Backend("10.244.0.3", 8080, in_slices=True, slice_ready=False, pod_ready=False),
     ]
     t = probes.targets("10.96.0.5", 80, "service ns/api", b)
-    assert [(x.role, x.ip, x.port) for x in t] == [("clusterip", "10.96.0.5", 80), ("endpoint", "10.244.0.1", 8080)]
+    assert [(x.role, x.ip, x.port) for x in t] == [
+        ("clusterip", "10.96.0.5", 80),
+        ("endpoint", "10.244.0.1", 8080),
+    ]
