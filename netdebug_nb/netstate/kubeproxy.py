@@ -195,7 +195,9 @@ def endpoints_from_iptables(rules: pd.DataFrame) -> pd.DataFrame:
         if not seps:
             rows.append({**base, "endpoint": "", "chain": target})
         for s in seps:
-            dnat = next((m for x in by_chain.get(str(s.target), []) if (m := _DNAT.search(str(x.rule)))), None)
+            dnat = next(
+                (m for x in by_chain.get(str(s.target), []) if (m := _DNAT.search(str(x.rule)))), None
+            )
             rows.append({**base, "endpoint": dnat[1] if dnat else "", "chain": str(s.target)})
     return schema.frame(rows, ENDPOINT_SCHEMA)
 
