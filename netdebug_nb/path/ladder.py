@@ -345,3 +345,12 @@ def investigate(
     src = subjects.resolve_source(subjects.parse_source(source), idx, here_)
     programmed, note = dataplane_for(src, here_, kubeproxy_snapshot)
     return walk(idx, source, destination, opts, where=here_, programmed=programmed, dataplane_note=note)
+
+
+_ROW_COLOURS = {"blocked": "#fde2e1", "warning": "#fff4d6", "ok": "#e8f5e9", "skipped": "#f3f3f3"}
+
+
+def row_colours(row: pd.Series) -> list[str]:
+    """Background per status for ``Ladder.table().style.apply(row_colours, axis=1)``."""
+    colour = _ROW_COLOURS.get(str(row.get("status")), "")
+    return [f"background-color: {colour}" if colour else ""] * len(row)
