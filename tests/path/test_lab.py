@@ -112,18 +112,9 @@ def kube_proxy(node: Host) -> None:
     """kube-proxy's iptables mode, as it writes it, for api (3 endpoints) and db; web2 REJECTed."""
     ipt = node.iptables
     ipt("-t", "nat", "-N", "KUBE-SERVICES")
-    ipt(
-        "-t",
-        "nat",
-        "-A",
-        "PREROUTING",
-        "-m",
-        "comment",
-        "--comment",
-        "kubernetes service portals",
-        "-j",
-        "KUBE-SERVICES",
-    )
+    for hook in ("PREROUTING", "OUTPUT"):
+        portals = ["-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"]
+        ipt("-t", "nat", "-A", hook, *portals)
     for svc, port, eps in (("api", 80, ["api-0", "api-1", "api-2"]), ("db", 5432, ["db-0"])):
         chain = f"KUBE-SVC-LAB{svc.upper()}"
         ipt("-t", "nat", "-N", chain)
@@ -209,17 +200,23 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             if ok and "198.18.1.1:53" in node.run("ss", "-uln").stdout:
                 break
             time.sleep(0.1)
-        yield {"lab": lab, "client": client, "dump": dump, "snap": snap, "resolv": resolv}
+        yield {"lab": lab, "client": client, "node": node, "dump": dump, "snap": snap, "resolv": resolv}
     finally:
         lab.close()
 
 
-def why(cluster: dict[str, Any], *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    client: Host = cluster["client"]
+def why(
+    cluster: dict[str, Any],
+    *args: str,
+    env: dict[str, str] | None = None,
+    on: str = "client",
+    snapshot: bool = True,
+) -> dict[str, Any]:
+    client: Host = cluster[on]
     argv = [
         *netdebug_cmd(), "k8s", "why", *args, "--manifests", str(cluster["dump"]),
-        "--kubeproxy-snapshot", str(cluster["snap"]), "--probe", "--tries", "3", "--probe-timeout", "1",
-        "--resolv-conf", str(cluster["resolv"]), "--json",
+        *(["--kubeproxy-snapshot", str(cluster["snap"])] if snapshot else []),
+        "--probe", "--tries", "3", "--probe-timeout", "1", "--resolv-conf", str(cluster["resolv"]), "--json",
     ]  # fmt: skip
     if env:
         argv = ["env", *(f"{k}={v}" for k, v in env.items()), *argv]
@@ -286,3 +283,14 @@ def test_healthy_backend_direct(cluster: dict[str, Any], tmp_path: Path) -> None
     doc = why(cluster, "shop/web", "shop/api-0", "--port", "http")
     r = rows(doc)
     assert r["probe.endpoints"]["status"] == "ok" and doc["verdict"] == "allowed"
+
+
+def test_on_the_node_reads_its_own_rules(cluster: dict[str, Any]) -> None:
+    """Run where the source is (the node's host network): kube-proxy's rules are read live."""
+    node = {"NODE_NAME": "node-1"}
+    doc = why(cluster, "", "service:shop/web2", "--port", "80", env=node, on="node", snapshot=False)
+    r = rows(doc)
+    assert r["resolve.source"]["detail"].endswith("this host is a node")
+    assert "this host (node-1)" in r["dataplane"]["detail"] and r["dataplane"]["status"] == "blocked"
+    doc = why(cluster, "", "service:shop/api", "--port", "80", env=node, on="node", snapshot=False)
+    assert rows(doc)["dataplane"]["status"] == "ok"
