@@ -80,7 +80,7 @@ class Ladder:
                 Finding(
                     s.finding,
                     severity,  # type: ignore[arg-type]
-                    f"{s.step}: {s.detail.split(': ', 1)[0][:110]}",
+                    _title(s),
                     s.detail + (f" Fix: {s.fix}" if s.fix else ""),
                     {
                         "step": s.step,
@@ -121,6 +121,14 @@ class Ladder:
             if s.fix and s.status in ("blocked", "warning"):
                 lines.append(" " * len(head) + f"fix: {s.fix}")
         return "\n".join(lines) + "\n"
+
+
+def _title(s: step.Step) -> str:
+    """A finding's title: the rung and the first clause of what was seen (the detail has the rest)."""
+    first = s.detail.split("; ")[0].split(" — ")[0]
+    if len(first) > 100:
+        first = first[:99].rsplit(" ", 1)[0] + "…"
+    return f"{step.STAGES[s.stage]} ({s.step}): {first}"
 
 
 def _source_node(src: Subject) -> str:

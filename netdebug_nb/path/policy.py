@@ -37,15 +37,15 @@ def _end(engine: netpol.Engine, subject: Subject) -> netpol.Pod | str | None:
     return subject.ip or None
 
 
-def _fix(direction: str, d: netpol.DirectionVerdict, engine: netpol.Engine) -> str:
+def _fix(d: netpol.DirectionVerdict, engine: netpol.Engine, traffic: netpol.Traffic) -> str:
     """The rule to add, written as YAML would say it, in the most specific selecting policy."""
-    t = d.direction
+    direction = d.direction
     best = d.policies[-1] if d.policies else "a policy"
     for key in d.policies:  # prefer a policy that already has rules for this pod (not a default deny)
         pol = next((p for p in engine.policies if p.key == key), None)
-        if pol is not None and pol.rules(t) and pol.pod_selector.requirements:
+        if pol is not None and pol.rules(direction) and pol.pod_selector.requirements:
             best = key
-    peer = engine._by_key.get(d.peer) if hasattr(engine, "_by_key") else None
+    peer = next((p for p in engine.pods if p.key == d.peer), None)
     if peer is not None:
         who = f"namespaceSelector kubernetes.io/metadata.name={peer.namespace}"
         app = next(
@@ -56,8 +56,8 @@ def _fix(direction: str, d: netpol.DirectionVerdict, engine: netpol.Engine) -> s
             who += f" + podSelector {app}"
     else:
         who = f"ipBlock {d.peer}/32"
-    word = "from" if t == "ingress" else "to"
-    return f"add to {best} an {t} rule {word} {who} on this port"
+    word = "from" if direction == "ingress" else "to"
+    return f"add to {best} an {direction} rule {word} {who} on {traffic.protocol}/{traffic.port}"
 
 
 def _direction_row(
@@ -87,7 +87,7 @@ def _direction_row(
                 else f" for {len(denied)} of {len(pick)} backends ({', '.join(w for w, _ in denied[:5])})"
             )
         )
-        fix = _fix(direction, first, engine)
+        fix = _fix(first, engine, next(v for w, v in verdicts if w == denied[0][0]).traffic)
         make = step.blocked if all_denied else step.warning
         return make(  # type: ignore[operator]
             4,
