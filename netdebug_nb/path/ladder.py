@@ -70,6 +70,10 @@ class Ladder:
     def table(self) -> pd.DataFrame:
         return step.frame(self.steps)
 
+    def view(self) -> pd.DataFrame:
+        """:meth:`table` for a report (see :func:`step.view`)."""
+        return step.view(self.steps)
+
     def findings(self) -> list[Finding]:
         out: list[Finding] = []
         for s in self.steps:
@@ -194,7 +198,11 @@ def walk(
         rows += pod_rows
     else:
         target_port = port if isinstance(port, int) and port else None
-        what = "outside the cluster" if dst.kind == "external" else f"a {dst.kind}"
+        what = {
+            "external": "outside the cluster",
+            "node": f"node {dst.node}",
+            "unknown": "not in the cluster",
+        }.get(dst.kind, dst.kind)
         rows.append(step.skipped(3, "service", f"destination is {what}: no Service on the path"))
 
     # 4: NetworkPolicy
@@ -353,12 +361,3 @@ def investigate(
     src = subjects.resolve_source(subjects.parse_source(source), idx, here_)
     programmed, note = dataplane_for(src, here_, kubeproxy_snapshot)
     return walk(idx, source, destination, opts, where=here_, programmed=programmed, dataplane_note=note)
-
-
-_ROW_COLOURS = {"blocked": "#fde2e1", "warning": "#fff4d6", "ok": "#e8f5e9", "skipped": "#f3f3f3"}
-
-
-def row_colours(row: pd.Series) -> list[str]:
-    """Background per status for ``Ladder.table().style.apply(row_colours, axis=1)``."""
-    colour = _ROW_COLOURS.get(str(row.get("status")), "")
-    return [f"background-color: {colour}" if colour else ""] * len(row)

@@ -41,6 +41,16 @@ STEPS_SCHEMA: schema.Schema = {
 }
 
 
+VIEW_SCHEMA: schema.Schema = {
+    "rung": "string",  # "3 Service"
+    "status": "string",  # ok | BLOCKED | warning | skipped (blocked shouted: it is the answer)
+    "step": "string",
+    "detail": "string",
+    "fix": "string",
+    "objects": "string",  # comma-joined
+}
+
+
 @dataclass(frozen=True)
 class Step:
     stage: int
@@ -98,3 +108,19 @@ def frame(steps: Sequence[Step]) -> pd.DataFrame:
         for s in steps
     ]
     return schema.frame(rows, STEPS_SCHEMA)
+
+
+def view(steps: Sequence[Step]) -> pd.DataFrame:
+    """The ladder as people read it in a report: the rung named, BLOCKED shouted, objects joined."""
+    rows = [
+        {
+            "rung": f"{s.stage} {STAGES[s.stage]}",
+            "status": "BLOCKED" if s.status == "blocked" else s.status,
+            "step": s.step,
+            "detail": s.detail,
+            "fix": s.fix,
+            "objects": ", ".join(s.objects),
+        }
+        for s in steps
+    ]
+    return schema.frame(rows, VIEW_SCHEMA)
