@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from netdebug_nb.path import index as ix
 from netdebug_nb.path import step
 from netdebug_nb.path.service import Backend
 from netdebug_nb.path.subjects import Subject
@@ -30,8 +31,6 @@ class Result:
 
 
 def _end(engine: netpol.Engine, subject: Subject) -> netpol.Pod | str | None:
-    from netdebug_nb.path import index as ix
-
     if subject.pod is not None:
         return engine.pod("/".join(ix.key(subject.pod)))
     return subject.ip or None
@@ -135,7 +134,11 @@ def rung(
     if engine is None:
         res.rows.append(step.skipped(4, "netpol", why_not or "no NetworkPolicy engine for this run"))
         return res
-    source = _end(engine, src)
+    try:
+        source = _end(engine, src)
+    except InputError as exc:
+        res.rows.append(step.skipped(4, "netpol", f"policies not evaluated: {exc}"))
+        return res
     if source is None:
         res.rows.append(
             step.skipped(
@@ -146,20 +149,21 @@ def rung(
         )
         return res
     targets: list[tuple[str, netpol.Pod | str, int]] = []
+    engine_keys = {p.key for p in engine.pods}
     if dst.service is not None:
         selector = bool((dst.service.get("spec") or {}).get("selector"))
         for b in backends:
             if b.port is None or (selector and b.pod is None):
                 continue  # stale addresses are the Service rung's business, not policy's
             end: netpol.Pod | str = b.ip
-            if b.pod is not None:
+            if b.pod is not None and "/".join(ix.key(b.pod)) in engine_keys:
                 end = _end(engine, Subject(dst.spec, "pod", pod=b.pod)) or b.ip
             targets.append((b.ip, end, b.port))
         if not targets:
             res.rows.append(step.skipped(4, "netpol", "no backend with a resolved port to judge"))
             return res
     elif port is not None:
-        dst_end = _end(engine, dst)
+        dst_end = _end(engine, dst) if dst.pod is None or "/".join(ix.key(dst.pod)) in engine_keys else dst.ip
         if dst_end is None:
             res.rows.append(step.skipped(4, "netpol", "destination address unknown (an external name)"))
             return res

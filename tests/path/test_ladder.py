@@ -283,3 +283,38 @@ def test_bad_input_is_one_line_naming_the_nearest(idx: index.Index, src: str, ds
     with pytest.raises(InputError) as exc:
         walk(idx, src, dst, 80)
     assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_every_pair_of_the_dump_walks_without_error(crafted: Any) -> None:
+    """Every pod × every Service (each port by number and name, and none) × TCP/UDP: a ladder
+    ending in a verdict, never an exception — including objects with missing fields."""
+
+    def edit(objs: list[dict[str, Any]]) -> None:
+        objs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "shop"}})
+        objs.append(
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "noports", "namespace": "shop"}}
+        )
+
+    idx = crafted(edit)
+    seen = set()
+    for src in ["/".join(k) for k in idx.pods]:
+        for ns, name in idx.services:
+            svc = idx.services[(ns, name)]
+            ports: list[int | str] = [0]
+            for p in (svc.get("spec") or {}).get("ports") or []:
+                ports += [p["port"]] + ([p["name"]] if p.get("name") else [])
+            for port in ports:
+                for proto in ("TCP", "UDP"):
+                    r = walk(idx, src, f"service:{ns}/{name}", port, protocol=proto)
+                    assert r.steps[-1].step == "verdict" and r.verdict in ("allowed", "blocked", "unknown")
+                    seen.add(r.verdict)
+    assert seen == {"allowed", "blocked", "unknown"}
+
+
+def test_host_network_source_is_not_evaluated(crafted: Any) -> None:
+    def edit(objs: list[dict[str, Any]]) -> None:
+        find(objs, "Pod", "shop", "web-6c9f7d8b5-q4z8m")["spec"]["hostNetwork"] = True
+
+    r = walk(crafted(edit), WEB, "service:payments/api", 80)
+    assert any(s.finding == "netpol.not_evaluated" or s.finding == "netpol.ingress_denied" for s in r.steps)
+    assert r.source.describe().endswith("hostNetwork)")
