@@ -167,9 +167,10 @@ def rung(
     if stale:
         problems.append(f"stale {', '.join(stale[:6])}")
     usable = programmed_eps & api
-    make = step.blocked if not usable else step.warning
+    status: step.Status = "blocked" if not usable else "warning"
     return [
-        make(  # type: ignore[operator]
+        step.make(
+            status,
             5,
             "dataplane",
             f"{cluster_ip}:{service_port} in {where} ({mode}) has {len(programmed_eps)} endpoint(s), the API "

@@ -96,6 +96,9 @@ class Index:
     objects: Objects | None = None  # what was read, for the NetworkPolicy engine
     _engine: Engine | None = None
 
+    def __repr__(self) -> str:  # the objects themselves would fill a screen
+        return f"Index({self.summary()})"
+
     def engine(self) -> Engine:
         """The NetworkPolicy engine, compiled once for this index."""
         from netdebug_nb.k8s import netpol

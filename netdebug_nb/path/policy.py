@@ -87,8 +87,9 @@ def _direction_row(
             )
         )
         fix = _fix(first, engine, next(v for w, v in verdicts if w == denied[0][0]).traffic)
-        make = step.blocked if all_denied else step.warning
-        return make(  # type: ignore[operator]
+        status: step.Status = "blocked" if all_denied else "warning"
+        return step.make(
+            status,
             4,
             name,
             first.reason + where,

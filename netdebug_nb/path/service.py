@@ -256,14 +256,15 @@ def check(
             )
         else:
             ready = [b for b in res.backends if b.serves]
-            row = step.ok if ready else step.blocked
+            status: step.Status = "ok" if ready else "blocked"
             kw = (
                 {}
                 if ready
                 else {"finding": "svc.no_ready_endpoints", "fix": "mark the manual endpoints ready"}
             )
             res.rows.append(
-                row(  # type: ignore[operator]
+                step.make(
+                    status,
                     3,
                     "service.endpoints",
                     f"selector-less Service: {len(res.backends)} manual endpoint(s), {len(ready)} ready: "
@@ -375,9 +376,10 @@ def check(
     if unresolved:
         who = ", ".join(ix.key(p)[1] for p in unresolved[:5])
         all_bad = len(unresolved) == len(matching)
-        make = step.blocked if all_bad else step.warning
+        status = "blocked" if all_bad else "warning"
         res.rows.append(
-            make(  # type: ignore[operator]
+            step.make(
+                status,
                 3,
                 "service.target_port",
                 f"named targetPort {target!r} ({protocol}) is declared by no container of {who}"
@@ -447,13 +449,14 @@ def check(
     serving = [b for b in res.backends if b.serves]
     if problems:
         dead = not serving and bool(ready_pods)
-        make = step.blocked if dead else step.warning
+        status = "blocked" if dead else "warning"
         kw = {
             "finding": "svc.endpoints_stale",
             "fix": "check kube-controller-manager (endpointslice controller) and the slices' age",
         }
         res.rows.append(
-            make(  # type: ignore[operator]
+            step.make(
+                status,
                 3,
                 "service.endpoints",
                 "EndpointSlices disagree with the pods: " + "; ".join(problems),

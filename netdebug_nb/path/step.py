@@ -94,6 +94,11 @@ def skipped(stage: int, step: str, detail: str, objects: Sequence[str] = (), **k
     return Step(stage, step, "skipped", detail, tuple(objects), **kw)
 
 
+def make(status: Status, stage: int, step: str, detail: str, objects: Sequence[str] = (), **kw: Any) -> Step:
+    """A row whose status is decided at run time (blocked for every backend, warning for some)."""
+    return Step(stage, step, status, detail, tuple(objects), **kw)
+
+
 def frame(steps: Sequence[Step]) -> pd.DataFrame:
     rows = [
         {
