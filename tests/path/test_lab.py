@@ -25,19 +25,32 @@ from ndtestkit import netdebug_cmd
 
 pytestmark = pytest.mark.lab
 
-CLUSTER_IP = {"api": "198.19.96.10", "db": "198.19.96.20", "web2": "198.19.96.30"}
+SERVICES = {  # name → (cluster IP, port, targetPort, protocol)
+    "api": ("198.19.96.10", 80, 8080, "TCP"),
+    "db": ("198.19.96.20", 5432, 5432, "TCP"),
+    "web2": ("198.19.96.30", 80, 8080, "TCP"),
+    "echo": ("198.19.96.40", 53, 5353, "UDP"),
+}
+CLUSTER_IP = {name: s[0] for name, s in SERVICES.items()}
 BACKENDS = {  # pod → (address, listening?)
     "api-0": ("198.18.2.10", True),
     "api-1": ("198.18.2.11", True),
     "api-2": ("198.18.2.12", False),  # refuses: nothing listens on 8080
     "web2-0": ("198.18.2.13", True),
     "db-0": ("198.18.2.20", True),
+    "echo-0": ("198.18.2.14", True),  # UDP: answers
+    "echo-1": ("198.18.2.15", False),  # UDP: ICMP port unreachable
 }
 LISTENER = (
     "import socket,sys\n"
     "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
     "s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)\n"
     "while True:\n    c,_=s.accept(); c.close()\n"
+)
+UDP_ECHO = (
+    "import socket,sys\n"
+    "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], int(sys.argv[2])))\n"
+    "while True:\n    d,a=s.recvfrom(2048); s.sendto(d,a)\n"
 )
 
 
@@ -54,14 +67,14 @@ def manifests() -> dict[str, Any]:
     items.append({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"},
                   "status": {"addresses": [{"type": "InternalIP", "address": "198.18.1.1"}]}})  # fmt: skip
 
-    def pod(name: str, ip: str, labels: dict[str, str], port: int) -> None:
+    def pod(name: str, ip: str, labels: dict[str, str], port: int, proto: str = "TCP") -> None:
         items.append(
             {
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": {"name": name, "namespace": "shop", "labels": labels},
                 "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "x",
-                         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}]}]},
+                         "ports": [{"name": "http", "containerPort": port, "protocol": proto}]}]},
                 "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
                            "conditions": [{"type": "Ready", "status": "True"}],
                            "containerStatuses": [{"name": "app", "ready": True, "restartCount": 0, "image": "x", "imageID": "",
@@ -72,16 +85,15 @@ def manifests() -> dict[str, Any]:
     pod("web", "198.18.1.2", {"app": "web"}, 8080)
     for name, (ip, _) in BACKENDS.items():
         app = name.rsplit("-", 1)[0]
-        pod(name, ip, {"app": app}, 5432 if app == "db" else 8080)
-    for svc, ip in CLUSTER_IP.items():
-        port, target = (5432, 5432) if svc == "db" else (80, 8080)
+        pod(name, ip, {"app": app}, SERVICES[app][2], SERVICES[app][3])
+    for svc, (ip, port, target, proto) in SERVICES.items():
         items.append(
             {
                 "apiVersion": "v1",
                 "kind": "Service",
                 "metadata": {"name": svc, "namespace": "shop"},
                 "spec": {"clusterIP": ip, "clusterIPs": [ip], "selector": {"app": svc},
-                         "ports": [{"name": "http", "port": port, "protocol": "TCP", "targetPort": target}]},
+                         "ports": [{"name": "http", "port": port, "protocol": proto, "targetPort": target}]},
             }
         )  # fmt: skip
         eps = [(n, a) for n, (a, _) in BACKENDS.items() if n.rsplit("-", 1)[0] == svc]
@@ -91,7 +103,7 @@ def manifests() -> dict[str, Any]:
                 "kind": "EndpointSlice",
                 "metadata": {"name": f"{svc}-x", "namespace": "shop", "labels": {"kubernetes.io/service-name": svc}},
                 "addressType": "IPv4",
-                "ports": [{"name": "http", "port": target, "protocol": "TCP"}],
+                "ports": [{"name": "http", "port": target, "protocol": proto}],
                 "endpoints": [{"addresses": [a], "conditions": {"ready": True}, "nodeName": "node-1",
                                "targetRef": {"kind": "Pod", "namespace": "shop", "name": n}} for n, a in eps],
             }
@@ -115,17 +127,18 @@ def kube_proxy(node: Host) -> None:
     for hook in ("PREROUTING", "OUTPUT"):
         portals = ["-m", "comment", "--comment", "kubernetes service portals", "-j", "KUBE-SERVICES"]
         ipt("-t", "nat", "-A", hook, *portals)
-    for svc, port, eps in (("api", 80, ["api-0", "api-1", "api-2"]), ("db", 5432, ["db-0"])):
+    for svc, eps in (("api", ["api-0", "api-1", "api-2"]), ("db", ["db-0"]), ("echo", ["echo-0", "echo-1"])):
         chain = f"KUBE-SVC-LAB{svc.upper()}"
+        _, port, target, proto = SERVICES[svc]
+        p = proto.lower()
         ipt("-t", "nat", "-N", chain)
-        ipt("-t", "nat", "-A", "KUBE-SERVICES", "-d", f"{CLUSTER_IP[svc]}/32", "-p", "tcp", "-m", "comment",
-            "--comment", f"shop/{svc}:http cluster IP", "-m", "tcp", "--dport", str(port), "-j", chain)  # fmt: skip
-        target = 5432 if svc == "db" else 8080
+        ipt("-t", "nat", "-A", "KUBE-SERVICES", "-d", f"{CLUSTER_IP[svc]}/32", "-p", p, "-m", "comment",
+            "--comment", f"shop/{svc}:http cluster IP", "-m", p, "--dport", str(port), "-j", chain)  # fmt: skip
         for i, name in enumerate(eps):
             sep = f"KUBE-SEP-LAB{svc.upper()}{i}"
             addr = f"{BACKENDS[name][0]}:{target}"
             ipt("-t", "nat", "-N", sep)
-            ipt("-t", "nat", "-A", sep, "-p", "tcp", "-m", "comment", "--comment", f"shop/{svc}:http", "-m", "tcp",
+            ipt("-t", "nat", "-A", sep, "-p", p, "-m", "comment", "--comment", f"shop/{svc}:http", "-m", p,
                 "-j", "DNAT", "--to-destination", addr)  # fmt: skip
             left = len(eps) - i
             prob = (
@@ -173,8 +186,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             lab.attach(h, f"{addr}/24", node, br)
             lab.route(h, "198.18.1.0/24", "198.18.2.1")
             if listening:
-                port = "5432" if name.startswith("db") else "8080"
-                h.spawn(sys.executable, "-c", LISTENER, addr, port)
+                _, _, target, proto = SERVICES[name.rsplit("-", 1)[0]]
+                h.spawn(sys.executable, "-c", UDP_ECHO if proto == "UDP" else LISTENER, addr, str(target))
         lab.route(client, "198.18.2.0/24", "198.18.1.1")
         lab.route(client, "198.19.96.0/24", "198.18.1.1")
         node.run(
@@ -294,3 +307,12 @@ def test_on_the_node_reads_its_own_rules(cluster: dict[str, Any]) -> None:
     assert "this host (node-1)" in r["dataplane"]["detail"] and r["dataplane"]["status"] == "blocked"
     doc = why(cluster, "", "service:shop/api", "--port", "80", env=node, on="node", snapshot=False)
     assert rows(doc)["dataplane"]["status"] == "ok"
+
+
+def test_udp_endpoint_that_sends_port_unreachable(cluster: dict[str, Any]) -> None:
+    doc = why(cluster, "shop/web", "service:shop/echo", "--port", "53", "--protocol", "udp")
+    r = rows(doc)
+    assert r["service.port"]["detail"].find("53/UDP") > 0 and r["dataplane"]["status"] == "ok"
+    ep = r["probe.endpoints"]
+    assert ep["finding"] == "path.endpoint_fails" and "shop/echo-1 (refused)" in ep["detail"]
+    assert "shop/echo-0" in ep["detail"] and "3/3 connected" in ep["detail"]
