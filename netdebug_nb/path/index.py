@@ -202,11 +202,44 @@ def from_objects(objs: Objects) -> Index:
         out.endpoints[key(e)] = e
     for n in objs.nodes:
         out.nodes[key(n)[1]] = n
+    for (ns, name), ep in out.endpoints.items():
+        if (ns, name) not in out.slices:  # an older dump or cluster: the Endpoints object as a slice
+            out.slices[(ns, name)] = [slice_from_endpoints(ep)]
     out.policies = list(objs.networkpolicies)
     out.other_policies = [other_policy_name(o) for o in objs.other_policies]
     out.notes = list(objs.warnings) + ([objs.unsupported_line()] if objs.unsupported else [])
     out.reindex()
     return out
+
+
+def slice_from_endpoints(ep: Obj) -> Obj:
+    """A legacy ``Endpoints`` object in EndpointSlice shape (ready and not-ready addresses, ports),
+    so the Service rung reads one kind. Its name says where it came from."""
+    ns, name = key(ep)
+    endpoints: list[Obj] = []
+    ports: list[Obj] = []
+    for subset in ep.get("subsets") or []:
+        ports = ports or list(subset.get("ports") or [])
+        for ready, field_ in ((True, "addresses"), (False, "notReadyAddresses")):
+            for a in subset.get(field_) or []:
+                e: Obj = {"addresses": [a.get("ip")], "conditions": {"ready": ready}}
+                if a.get("nodeName"):
+                    e["nodeName"] = a["nodeName"]
+                if a.get("targetRef"):
+                    e["targetRef"] = a["targetRef"]
+                endpoints.append(e)
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": f"{name} (Endpoints)",
+            "namespace": ns,
+            "labels": {"kubernetes.io/service-name": name},
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": ports,
+    }
 
 
 def from_items(items: Iterable[Obj], source: str = "objects") -> Index:

@@ -318,3 +318,28 @@ def test_host_network_source_is_not_evaluated(crafted: Any) -> None:
     r = walk(crafted(edit), WEB, "service:payments/api", 80)
     assert any(s.finding == "netpol.not_evaluated" or s.finding == "netpol.ingress_denied" for s in r.steps)
     assert r.source.describe().endswith("hostNetwork)")
+
+
+def test_legacy_endpoints_stand_in_for_missing_slices(crafted: Any) -> None:
+    def edit(objs: list[dict[str, Any]]) -> None:
+        objs.remove(find(objs, "EndpointSlice", "shop", "cart-abc12"))
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {"name": "cart", "namespace": "shop"},
+                "subsets": [
+                    {
+                        "addresses": [{"ip": "10.244.2.90", "nodeName": "node-2",
+                                       "targetRef": {"kind": "Pod", "namespace": "shop", "name": "cart-0"}}],
+                        "notReadyAddresses": [{"ip": "10.244.2.91"}],
+                        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                    }
+                ],
+            }
+        )  # fmt: skip
+
+    r = walk(crafted(edit), WEB, "cart", 80)
+    ep = row(r, "service.endpoints")
+    assert "endpointslice shop/cart (Endpoints)" in ep.objects
+    assert "stale endpoint(s) with no matching pod: 10.244.2.91" in ep.detail
