@@ -9,6 +9,7 @@ is the first blocked rung with its one-line explanation and the change that fixe
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -65,6 +66,7 @@ class Ladder:
             "port": self.port,
             "probed_from": self.where,
             "notes": self.notes,
+            "probes": None if self.probes is None else json.loads(self.probes.to_json(orient="records")),
         }
 
     def table(self) -> pd.DataFrame:

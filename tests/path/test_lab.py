@@ -252,6 +252,8 @@ def test_one_backend_refuses(cluster: dict[str, Any]) -> None:
     assert "shop/api-2 (refused)" in ep["detail"] and ep["objects"] == ["pod shop/api-2"]
     assert doc["verdict"] == "blocked" and doc["blocked_at"] == "probe.endpoints"
     assert "shop/api-2" in doc["explanation"]
+    tries = [p for p in doc["probes"] if p["name"] == "shop/api-2"]
+    assert [p["outcome"] for p in tries] == ["refused"] * 3 and all(p["time_ms"] >= 0 for p in tries)
 
 
 def test_policy_drop_seen_statically_and_live(cluster: dict[str, Any]) -> None:
