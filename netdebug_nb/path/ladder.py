@@ -246,6 +246,8 @@ def walk(
     # 6: live probes
     results = None
     where_text = where.describe()
+    if opts.probe and not is_here(src):
+        where_text += f", not the source {src.label}: policies judged for the source may differ from what these probes meet"
     if opts.probe:
         from netdebug_nb.path import connect
 
