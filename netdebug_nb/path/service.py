@@ -358,8 +358,8 @@ def check(
             unresolved.append(p)
         elif isinstance(target, int) and not declares(p, tp, protocol) and container_ports(p):
             undeclared.append(p)
+        pod_ips_seen.update(ix.pod_ips(p))  # dual-stack: the other family's slice is not stale
         for ip in ix.pod_ips(p)[:1]:
-            pod_ips_seen.add(ip)
             ep_sl = slice_eps.get(ip)
             ready_flag = (ep_sl[0].get("conditions") or {}).get("ready") if ep_sl else None
             res.backends.append(

@@ -3,6 +3,7 @@ named by its rung, its finding id and the change that fixes it."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -343,3 +344,17 @@ def test_legacy_endpoints_stand_in_for_missing_slices(crafted: Any) -> None:
     ep = row(r, "service.endpoints")
     assert "endpointslice shop/cart (Endpoints)" in ep.objects
     assert "stale endpoint(s) with no matching pod: 10.244.2.91" in ep.detail
+
+
+def test_dual_stack_second_family_is_not_stale(crafted: Any) -> None:
+    def edit(objs: list[dict[str, Any]]) -> None:
+        pod = find(objs, "Pod", "shop", "cart-0")
+        pod["status"]["podIPs"].append({"ip": "fd00:10:244:2::90"})
+        v6 = copy.deepcopy(find(objs, "EndpointSlice", "shop", "cart-abc12"))
+        v6["metadata"]["name"] = "cart-v6"
+        v6["addressType"] = "IPv6"
+        v6["endpoints"][0]["addresses"] = ["fd00:10:244:2::90"]
+        objs.append(v6)
+
+    r = walk(crafted(edit), WEB, "cart", 80)
+    assert row(r, "service.endpoints").status == "ok" and r.verdict == "allowed"
