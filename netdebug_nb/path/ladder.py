@@ -115,7 +115,7 @@ class Ladder:
 
         lines = [
             f"{self.source.describe()} → {self.destination.describe()} {self.protocol}/{self.port or '?'}",
-            f"(reasoned from {self.notes[0] if self.notes else 'the objects'}; probed from {self.where})",
+            f"(reasoned from {self.notes[0] if self.notes else 'the objects'}; running on {self.where})",
             "",
         ]
         mark = {"ok": "ok", "blocked": "BLOCKED", "warning": "warn", "skipped": "skip"}

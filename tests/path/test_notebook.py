@@ -22,7 +22,7 @@ def test_demo_names_the_policy(tmp_path: Path) -> None:
     assert "payments/default-deny-ingress" in got["netpol.ingress_denied"].detail
     assert "kubeproxy.endpoints_mismatch" in got
     html = res.html.read_text()
-    assert "BLOCKED" in html and "netpol.ingress" in html and "probed from" in html
+    assert "BLOCKED" in html and "netpol.ingress" in html and "running on (and probing from)" in html
 
 
 def test_unknown_service_fails_in_one_line(tmp_path: Path) -> None:
