@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pathkit import IPTABLES
@@ -113,3 +114,46 @@ def test_unrecognised_file_is_one_line(tmp_path: Path) -> None:
         dataplane.read(tmp_path / "x.txt")
     with pytest.raises(InputError):
         dataplane.read(tmp_path / "missing.txt")
+
+
+KUBE_PROXY_NFT = """table ip kube-proxy {
+	map service-ips {
+		type ipv4_addr . inet_proto . inet_service : verdict
+	}
+	map no-endpoint-services {
+		type ipv4_addr . inet_proto . inet_service : verdict
+	}
+	chain reject-chain {
+		reject
+	}
+	chain services {
+		ip daddr . meta l4proto . th dport vmap @service-ips
+	}
+	chain service-ULMVA6XW-payments/api/tcp/http {
+		numgen random mod 2 vmap { 0 : goto endpoint-5OJB2KTY-payments/api/tcp/http__10.244.1.21/8080, 1 : goto endpoint-7AB3KQ2E-payments/api/tcp/http__10.244.2.19/8080 }
+	}
+	chain endpoint-5OJB2KTY-payments/api/tcp/http__10.244.1.21/8080 {
+		meta l4proto tcp dnat to 10.244.1.21:8080
+	}
+	chain endpoint-7AB3KQ2E-payments/api/tcp/http__10.244.2.19/8080 {
+		meta l4proto tcp dnat to 10.244.2.19:8080
+	}
+}
+add element ip kube-proxy service-ips { 10.96.20.10 . tcp . 80 : goto service-ULMVA6XW-payments/api/tcp/http }
+add element ip kube-proxy no-endpoint-services { 10.96.20.13 . tcp . 80 : goto reject-chain }
+"""
+
+
+@pytest.mark.lab
+def test_real_nft_output_of_kube_proxys_nftables_mode(lab: Any, idx: index.Index, tmp_path: Path) -> None:
+    """The table kube-proxy --proxy-mode=nftables writes, loaded into a real nft and listed as JSON."""
+    node = lab.host("node")
+    node.run("nft", "-f", "-", input=KUBE_PROXY_NFT)
+    (tmp_path / "nft.json").write_text(node.run("nft", "-j", "list", "ruleset").stdout)
+    got = dataplane.read(tmp_path / "nft.json")
+    r = ladder.walk(
+        idx, "frontend/app=gateway", "service:payments/api", ladder.Options(port=80), programmed=got
+    )
+    dp = next(s for s in r.steps if s.step == "dataplane")
+    assert dp.status == "warning" and "(nftables)" in dp.detail
+    assert "missing 10.244.2.21:8080; stale 10.244.2.19:8080" in dp.detail
