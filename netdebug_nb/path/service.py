@@ -156,32 +156,83 @@ def nearest_miss(selector: dict[str, str], pods: Sequence[Obj]) -> tuple[str, li
     return top[0][3], [b[2] for b in top[:5]]
 
 
-def check(
-    svc: Obj,
-    port: int | str,
-    protocol: str,
-    idx: Index,
-    *,
-    source_node: str = "",
-) -> Result:
-    res = Result()
-    ns, name = ix.key(svc)
-    spec = svc.get("spec") or {}
-    me = ix.ref("service", svc)
-    stype = spec.get("type") or "ClusterIP"
-    if stype == "ExternalName":
-        res.external_name = str(spec.get("externalName", ""))
-        res.rows.append(
-            step.ok(
-                3,
-                "service.type",
-                f"ExternalName Service: a CNAME to {res.external_name}; no ClusterIP, ports or endpoints in the cluster",
-                [me],
-            )
+@dataclass
+class _Service:
+    """What every check of one Service port needs, read once."""
+
+    svc: Obj
+    me: str  # "service ns/name"
+    sp: dict[str, Any]  # the ServicePort
+    target: int | str  # its targetPort
+    protocol: str
+    slices: list[Obj]
+    slice_eps: dict[str, tuple[dict[str, Any], Obj]]  # address → (endpoint, its slice)
+
+    @property
+    def slice_objs(self) -> list[str]:
+        return [ix.ref("endpointslice", sl) for sl in self.slices]
+
+    def slice_port(self, sl: Obj) -> int | None:
+        """The slice's port for this ServicePort (matched by name and protocol, as kube-proxy does)."""
+        for p in sl.get("ports") or []:
+            same_name = (p.get("name") or "") == (self.sp.get("name") or "")
+            if same_name and str(p.get("protocol") or "TCP") == self.protocol:
+                return int(p["port"]) if p.get("port") is not None else None
+        return None
+
+    def slice_backend(self, ip: str, pod: Obj | None = None) -> Backend:
+        ep, sl = self.slice_eps[ip]
+        ready = (ep.get("conditions") or {}).get("ready")
+        return Backend(
+            ip,
+            self.slice_port(sl),
+            pod=pod,
+            node=str(ep.get("nodeName") or ""),
+            pod_ready=ix.pod_ready(pod) if pod else None,
+            in_slices=True,
+            slice_ready=ready is None or bool(ready),
         )
-        if port:
-            res.port = port if isinstance(port, int) else None
+
+
+def check(svc: Obj, port: int | str, protocol: str, idx: Index, *, source_node: str = "") -> Result:
+    """Rung 3 for one Service port: the recipe, each step a function below."""
+    res = Result()
+    spec = svc.get("spec") or {}
+    if (spec.get("type") or "ClusterIP") == "ExternalName":
+        return _external_name(res, svc, port)
+    s = _port(res, svc, port, protocol, idx)
+    if s is None:
         return res
+    if not spec.get("selector"):
+        _selectorless(res, s, idx)
+    else:
+        matching = _selector(res, s, idx)
+        if matching is None:
+            return res
+        ready_pods = _readiness(res, s, matching)
+        _target_ports(res, s, matching)
+        _slices(res, s, ready_pods)
+    _policies(res, svc, idx, source_node)
+    return res
+
+
+def _external_name(res: Result, svc: Obj, port: int | str) -> Result:
+    res.external_name = str((svc.get("spec") or {}).get("externalName", ""))
+    res.rows.append(
+        step.ok(
+            3,
+            "service.type",
+            f"ExternalName Service: a CNAME to {res.external_name}; no ClusterIP, ports or endpoints in the cluster",
+            [ix.ref("service", svc)],
+        )
+    )
+    res.port = port if isinstance(port, int) and port else None
+    return res
+
+
+def _port(res: Result, svc: Obj, port: int | str, protocol: str, idx: Index) -> _Service | None:
+    me = ix.ref("service", svc)
+    spec = svc.get("spec") or {}
     sp, why = pick_port(svc, port, protocol)
     if sp is None:
         res.rows.append(
@@ -194,88 +245,68 @@ def check(
                 fix=f"connect to one of the Service's ports, or add {protocol}/{port} to {me}'s spec.ports",
             )
         )
-        return res
+        return None
     res.service_port = sp
     res.port = int(str(sp.get("port")))
     target: int | str = sp.get("targetPort", sp.get("port"))  # type: ignore[assignment]
     if isinstance(target, str) and target.isdigit():
         target = int(target)
+    stype = spec.get("type") or "ClusterIP"
+    where = f"{stype} {spec.get('clusterIP')}" if spec.get("clusterIP") else stype
     res.rows.append(
-        step.ok(
-            3,
-            "service.port",
-            f"{me} {stype} {spec.get('clusterIP') or ''} port {_port_list([sp])} → targetPort {target}".replace(
-                "  ", " "
-            ),
-            [me],
-        )
+        step.ok(3, "service.port", f"{me} {where} port {_port_list([sp])} → targetPort {target}", [me])
     )
-    selector = dict(spec.get("selector") or {})
+    ns, name = ix.key(svc)
     slices = idx.service_slices(ns, name)
     slice_eps: dict[str, tuple[dict[str, Any], Obj]] = {}
     for sl in slices:
         for ep in sl.get("endpoints") or []:
             for a in ep.get("addresses") or []:
                 slice_eps[str(a)] = (ep, sl)
-    slice_objs = [ix.ref("endpointslice", sl) for sl in slices]
+    return _Service(svc, me, sp, target, protocol, slices, slice_eps)
 
-    def slice_port(sl: Obj) -> int | None:
-        for p in sl.get("ports") or []:
-            if (p.get("name") or "") == (sp.get("name") or "") and str(
-                p.get("protocol") or "TCP"
-            ) == protocol:
-                return int(p["port"]) if p.get("port") is not None else None
-        return None
 
-    if not selector:
-        # endpoints managed by hand (or by another controller): the slices are the truth
-        for ip, (ep, sl) in slice_eps.items():
-            ready = (ep.get("conditions") or {}).get("ready")
-            pod = idx.pods_by_ip.get(ip)
-            res.backends.append(
-                Backend(
-                    ip,
-                    slice_port(sl),
-                    pod=pod,
-                    node=str(ep.get("nodeName") or ""),
-                    pod_ready=ix.pod_ready(pod) if pod else None,
-                    in_slices=True,
-                    slice_ready=ready is None or bool(ready),
-                )
+def _selectorless(res: Result, s: _Service, idx: Index) -> None:
+    """Endpoints managed by hand (or by another controller): the slices are the truth."""
+    for ip in s.slice_eps:
+        res.backends.append(s.slice_backend(ip, idx.pods_by_ip.get(ip)))
+    name = ix.key(s.svc)[1]
+    if not res.backends:
+        res.rows.append(
+            step.blocked(
+                3,
+                "service.endpoints",
+                f"{s.me} has no selector and no EndpointSlice/Endpoints with addresses: nothing to send to",
+                [s.me],
+                finding="svc.no_ready_endpoints",
+                fix=f"add a selector to {s.me}, or create an EndpointSlice labelled kubernetes.io/service-name={name}",
             )
-        if not res.backends:
-            res.rows.append(
-                step.blocked(
-                    3,
-                    "service.endpoints",
-                    f"{me} has no selector and no EndpointSlice/Endpoints with addresses: nothing to send to",
-                    [me],
-                    finding="svc.no_ready_endpoints",
-                    fix=f"add a selector to {me}, or create an EndpointSlice labelled kubernetes.io/service-name={name}",
-                )
+        )
+        return
+    ready = [b for b in res.backends if b.serves]
+    detail = (
+        f"selector-less Service: {len(res.backends)} manual endpoint(s), {len(ready)} ready: "
+        + ", ".join(f"{b.ip}:{b.port}" for b in res.backends[:8])
+    )
+    if ready:
+        res.rows.append(step.ok(3, "service.endpoints", detail, [s.me, *s.slice_objs]))
+    else:
+        res.rows.append(
+            step.blocked(
+                3,
+                "service.endpoints",
+                detail,
+                [s.me, *s.slice_objs],
+                finding="svc.no_ready_endpoints",
+                fix="mark the manual endpoints ready",
             )
-        else:
-            ready = [b for b in res.backends if b.serves]
-            status: step.Status = "ok" if ready else "blocked"
-            kw = (
-                {}
-                if ready
-                else {"finding": "svc.no_ready_endpoints", "fix": "mark the manual endpoints ready"}
-            )
-            res.rows.append(
-                step.make(
-                    status,
-                    3,
-                    "service.endpoints",
-                    f"selector-less Service: {len(res.backends)} manual endpoint(s), {len(ready)} ready: "
-                    + ", ".join(f"{b.ip}:{b.port}" for b in res.backends[:8]),
-                    [me, *slice_objs],
-                    **kw,
-                )
-            )
-        _policies(res, svc, idx, source_node)
-        return res
+        )
 
+
+def _selector(res: Result, s: _Service, idx: Index) -> list[Obj] | None:
+    """The pods the selector matches (finished pods are not endpoints); None when there are none."""
+    ns = ix.key(s.svc)[0]
+    selector = dict((s.svc.get("spec") or {}).get("selector") or {})
     in_ns = idx.pods_by_ns.get(ns, [])
     matching = [
         p
@@ -284,110 +315,106 @@ def check(
         and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
     ]
     sel_text = ",".join(f"{k}={v}" for k, v in selector.items())
-    if not matching:
-        diff, names = nearest_miss(selector, in_ns)
-        detail = f"selector {sel_text} matches no pod in namespace {ns}"
-        if names:
-            detail += f"; nearest: {', '.join(names)}: {diff}"
+    if matching:
         res.rows.append(
-            step.blocked(
-                3,
-                "service.selector",
-                detail,
-                [me] + [f"pod {ns}/{n}" for n in names[:3]],
-                finding="svc.selector_matches_nothing",
-                fix=(
-                    f"make {me}'s selector match the pods ({diff}), or relabel the pods"
-                    if names
-                    else f"deploy pods labelled {sel_text} in {ns}"
-                ),
-                evidence={"selector": selector, "nearest": names},
-            )
+            step.ok(3, "service.selector", f"selector {sel_text} matches {len(matching)} pod(s)", [s.me])
         )
-        # endpoints the slices still list are stale
-        for ip, (_ep, sl) in slice_eps.items():
-            res.backends.append(Backend(ip, slice_port(sl), in_slices=True, slice_ready=True))
-        return res
+        return matching
+    diff, names = nearest_miss(selector, in_ns)
+    detail = f"selector {sel_text} matches no pod in namespace {ns}"
+    if names:
+        detail += f"; nearest: {', '.join(names)}: {diff}"
     res.rows.append(
-        step.ok(3, "service.selector", f"selector {sel_text} matches {len(matching)} pod(s)", [me])
+        step.blocked(
+            3,
+            "service.selector",
+            detail,
+            [s.me] + [f"pod {ns}/{n}" for n in names[:3]],
+            finding="svc.selector_matches_nothing",
+            fix=(
+                f"make {s.me}'s selector match the pods ({diff}), or relabel the pods"
+                if names
+                else f"deploy pods labelled {sel_text} in {ns}"
+            ),
+            evidence={"selector": selector, "nearest": names},
+        )
     )
-    publish = bool(spec.get("publishNotReadyAddresses"))
+    for ip in s.slice_eps:  # whatever the slices still list is stale
+        res.backends.append(s.slice_backend(ip))
+    return None
+
+
+def _readiness(res: Result, s: _Service, matching: list[Obj]) -> list[Obj]:
+    publish = bool((s.svc.get("spec") or {}).get("publishNotReadyAddresses"))
     ready_pods = [p for p in matching if ix.pod_ready(p)]
     unready = [p for p in matching if not ix.pod_ready(p)]
-    if not ready_pods:
-        reasons = "; ".join(f"{ix.key(p)[1]}: {not_ready_reason(p)}" for p in unready[:5])
-        if publish:
-            res.rows.append(
-                step.warning(
-                    3,
-                    "service.ready",
-                    f"no matching pod is Ready, but publishNotReadyAddresses sends to them anyway: {reasons}",
-                    [me, *(ix.ref("pod", p) for p in unready[:5])],
-                )
-            )
-        else:
-            res.rows.append(
-                step.blocked(
-                    3,
-                    "service.ready",
-                    f"none of the {len(matching)} matching pod(s) is Ready: {reasons}",
-                    [me, *(ix.ref("pod", p) for p in unready[:5])],
-                    finding="svc.no_ready_endpoints",
-                    fix="fix the pods' readiness (see the container states; kubectl logs / describe pod)",
-                )
-            )
-    elif unready:
-        reasons = "; ".join(f"{ix.key(p)[1]}: {not_ready_reason(p)}" for p in unready[:5])
+    reasons = "; ".join(f"{ix.key(p)[1]}: {not_ready_reason(p)}" for p in unready[:5])
+    involved = [ix.ref("pod", p) for p in unready[:5]]
+    if not unready:
+        res.rows.append(step.ok(3, "service.ready", f"all {len(matching)} matching pod(s) Ready", []))
+    elif ready_pods:
         res.rows.append(
             step.warning(
                 3,
                 "service.ready",
                 f"{len(ready_pods)} of {len(matching)} pods Ready; not Ready (get no traffic): {reasons}",
-                [ix.ref("pod", p) for p in unready[:5]],
+                involved,
+            )
+        )
+    elif publish:
+        res.rows.append(
+            step.warning(
+                3,
+                "service.ready",
+                f"no matching pod is Ready, but publishNotReadyAddresses sends to them anyway: {reasons}",
+                [s.me, *involved],
             )
         )
     else:
-        res.rows.append(step.ok(3, "service.ready", f"all {len(matching)} matching pod(s) Ready", []))
+        res.rows.append(
+            step.blocked(
+                3,
+                "service.ready",
+                f"none of the {len(matching)} matching pod(s) is Ready: {reasons}",
+                [s.me, *involved],
+                finding="svc.no_ready_endpoints",
+                fix="fix the pods' readiness (see the container states; kubectl logs / describe pod)",
+            )
+        )
+    return ready_pods
 
-    # targetPort on every selected pod
+
+def _target_ports(res: Result, s: _Service, matching: list[Obj]) -> None:
+    """The targetPort on every selected pod; each pod becomes a backend with its resolved port."""
     unresolved, undeclared = [], []
-    pod_ips_seen: set[str] = set()
     for p in matching:
-        tp = resolve_target(p, target, protocol)
+        tp = resolve_target(p, s.target, s.protocol)
         if tp is None:
             unresolved.append(p)
-        elif isinstance(target, int) and not declares(p, tp, protocol) and container_ports(p):
+        elif isinstance(s.target, int) and not declares(p, tp, s.protocol) and container_ports(p):
             undeclared.append(p)
-        pod_ips_seen.update(ix.pod_ips(p))  # dual-stack: the other family's slice is not stale
         for ip in ix.pod_ips(p)[:1]:
-            ep_sl = slice_eps.get(ip)
-            ready_flag = (ep_sl[0].get("conditions") or {}).get("ready") if ep_sl else None
-            res.backends.append(
-                Backend(
-                    ip,
-                    tp,
-                    pod=p,
-                    node=str((p.get("spec") or {}).get("nodeName") or ""),
-                    pod_ready=ix.pod_ready(p),
-                    in_slices=ep_sl is not None,
-                    slice_ready=None if ep_sl is None else (ready_flag is None or bool(ready_flag)),
-                )
+            b = (
+                s.slice_backend(ip, p)
+                if ip in s.slice_eps
+                else Backend(ip, None, pod=p, pod_ready=ix.pod_ready(p))
             )
+            b.port, b.node = tp, str((p.get("spec") or {}).get("nodeName") or "")
+            res.backends.append(b)
     if unresolved:
         who = ", ".join(ix.key(p)[1] for p in unresolved[:5])
         all_bad = len(unresolved) == len(matching)
-        status = "blocked" if all_bad else "warning"
         res.rows.append(
             step.make(
-                status,
+                "blocked" if all_bad else "warning",
                 3,
                 "service.target_port",
-                f"named targetPort {target!r} ({protocol}) is declared by no container of {who}"
+                f"named targetPort {s.target!r} ({s.protocol}) is declared by no container of {who}"
                 + ("" if all_bad else f" ({len(matching) - len(unresolved)} other pod(s) resolve it)"),
-                [me, *(ix.ref("pod", p) for p in unresolved[:5])],
+                [s.me, *(ix.ref("pod", p) for p in unresolved[:5])],
                 finding="svc.target_port_unresolved",
                 severity="critical",
-                fix=f"add port name `{target}` ({protocol}) to the container's ports, or set targetPort to a number",
+                fix=f"add port name `{s.target}` ({s.protocol}) to the container's ports, or set targetPort to a number",
             )
         )
     elif undeclared:
@@ -396,7 +423,7 @@ def check(
             step.warning(
                 3,
                 "service.target_port",
-                f"targetPort {target} is not among the containerPorts of {who} (informational only: "
+                f"targetPort {s.target} is not among the containerPorts of {who} (informational only: "
                 "traffic still goes there; check the app listens on it)",
                 [ix.ref("pod", p) for p in undeclared[:5]],
                 finding="svc.target_port_unresolved",
@@ -404,26 +431,25 @@ def check(
             )
         )
     else:
-        ports = sorted({b.port for b in res.backends if b.port is not None})
+        ports = ", ".join(map(str, sorted({b.port for b in res.backends if b.port is not None})))
         res.rows.append(
             step.ok(
                 3,
                 "service.target_port",
-                f"targetPort {target} resolves to {protocol}/{', '.join(map(str, ports))} on every pod",
+                f"targetPort {s.target} resolves to {s.protocol}/{ports} on every pod",
                 [],
             )
         )
 
-    # EndpointSlices against the pods
-    for ip, (ep, sl) in slice_eps.items():
-        if ip not in pod_ips_seen:
-            ready = (ep.get("conditions") or {}).get("ready")
-            node = str(ep.get("nodeName") or "")
-            res.backends.append(
-                Backend(
-                    ip, slice_port(sl), node=node, in_slices=True, slice_ready=ready is None or bool(ready)
-                )
-            )
+
+def _slices(res: Result, s: _Service, ready_pods: list[Obj]) -> None:
+    """EndpointSlices against the pods: stale addresses, Ready pods missing, ready flags."""
+    publish = bool((s.svc.get("spec") or {}).get("publishNotReadyAddresses"))
+    # every family of a selected pod counts: a dual-stack pod's IPv6 slice entry is not stale
+    pod_ips = {ip for b in res.backends if b.pod is not None for ip in ix.pod_ips(b.pod)}
+    for ip in s.slice_eps:
+        if ip not in pod_ips:
+            res.backends.append(s.slice_backend(ip))
     stale = [b for b in res.backends if b.in_slices and b.pod is None]
     missing = [b for b in res.backends if b.pod is not None and b.pod_ready and not b.in_slices]
     flag_wrong = [
@@ -442,27 +468,23 @@ def check(
         )
     if flag_wrong:
         problems.append("ready flag disagrees with the pod for " + ", ".join(b.name for b in flag_wrong[:6]))
-    if not slices and ready_pods:
+    if not s.slices and ready_pods:
         problems.append(
             "no EndpointSlice for the Service (endpointslice controller down, or slices not in the dump)"
         )
     serving = [b for b in res.backends if b.serves]
     if problems:
         dead = not serving and bool(ready_pods)
-        status = "blocked" if dead else "warning"
-        kw = {
-            "finding": "svc.endpoints_stale",
-            "fix": "check kube-controller-manager (endpointslice controller) and the slices' age",
-        }
         res.rows.append(
             step.make(
-                status,
+                "blocked" if dead else "warning",
                 3,
                 "service.endpoints",
                 "EndpointSlices disagree with the pods: " + "; ".join(problems),
-                [me, *slice_objs],
+                [s.me, *s.slice_objs],
                 severity="critical" if dead else "warning",
-                **kw,
+                finding="svc.endpoints_stale",
+                fix="check kube-controller-manager (endpointslice controller) and the slices' age",
             )
         )
     elif not serving:
@@ -471,7 +493,7 @@ def check(
                 3,
                 "service.endpoints",
                 "EndpointSlices agree with the pods: no ready endpoint with this port",
-                slice_objs,
+                s.slice_objs,
             )
         )
     else:
@@ -482,11 +504,9 @@ def check(
                 "service.endpoints",
                 f"EndpointSlices list {len(serving)} ready endpoint(s), matching the pods{pub}: "
                 + ", ".join(f"{b.ip}:{b.port}" for b in serving[:8]),
-                slice_objs,
+                s.slice_objs,
             )
         )
-    _policies(res, svc, idx, source_node)
-    return res
 
 
 def _policies(res: Result, svc: Obj, idx: Index, source_node: str) -> None:
