@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from netdebug_nb.errors import NetdebugError
+from netdebug_nb.errors import NetdebugError, UsageError
 from netdebug_nb.findings import Finding
 from netdebug_nb.path import dataplane, lookup, policy, probes, service, step, subjects
 from netdebug_nb.path import index as ix
@@ -34,7 +34,7 @@ class Options:
     tries: int = 3
     timeout_s: float = 2.0
     cluster_domain: str = "cluster.local"
-    resolv_conf: str = "/etc/resolv.conf"  # the resolver of a live DNS check (source = where this runs)
+    resolv_conf: str = ""  # resolver of a live DNS check (source = where this runs); "" = /etc/resolv.conf
 
 
 @dataclass
@@ -97,7 +97,7 @@ class Ladder:
                     },
                 )
             )
-        if self.verdict == "allowed":
+        if self.verdict == "allowed" and not any(f.severity == "critical" for f in out):
             out.append(
                 Finding(
                     "path.ok",
@@ -145,7 +145,7 @@ def _live_dns(name: str, opts: Options) -> tuple[str, list[str]] | None:
     from netdebug_nb.dns import resolvconf, tracer
 
     try:
-        conf = resolvconf.read(opts.resolv_conf)
+        conf = resolvconf.read(opts.resolv_conf or "/etc/resolv.conf")
     except (NetdebugError, OSError):  # an unreadable resolv.conf: no live lookup, the prediction stands
         return None
     trace = tracer.trace([name], conf, tracer.Options(qtypes=("A",)))
@@ -311,13 +311,20 @@ def judge(rows: list[step.Step], *, probed: bool) -> tuple[Verdict, str | None, 
     return "unknown", None, f"nothing blocks, but {why} leave(s) the answer open", ""
 
 
+class NoObjectsError(UsageError):
+    """Neither manifests nor a cluster to read: bad input, whatever the run (exit 2)."""
+
+
 def load(manifests: str = "", *, kubeconfig: str = "", context: str = "", timeout_s: float = 5.0) -> Index:
     """The objects to reason on: the dump when given, else the live cluster; neither is one line."""
     from netdebug_nb.k8s import objects
+    from netdebug_nb.k8s.client import ClusterConfigError
 
-    return ix.from_objects(
-        objects.load(manifests, kubeconfig=kubeconfig, context=context, timeout_s=timeout_s)
-    )
+    try:
+        objs = objects.load(manifests, kubeconfig=kubeconfig, context=context, timeout_s=timeout_s)
+    except ClusterConfigError as exc:
+        raise NoObjectsError(exc.message, hint=exc.hint) from exc
+    return ix.from_objects(objs)
 
 
 def dataplane_for(

@@ -358,3 +358,17 @@ def test_dual_stack_second_family_is_not_stale(crafted: Any) -> None:
 
     r = walk(crafted(edit), WEB, "cart", 80)
     assert row(r, "service.endpoints").status == "ok" and r.verdict == "allowed"
+
+
+def test_no_all_clear_beside_a_critical_finding(crafted: Any) -> None:
+    """One of two pods lacks the named port: the path works for the other, but path.ok would hide
+    a critical finding, so it is not recorded."""
+
+    def edit(objs: list[dict[str, Any]]) -> None:
+        pod = find(objs, "Pod", "payments", "api-7d9f8b6c5-k8s2p")
+        pod["spec"]["containers"][0]["ports"][0]["name"] = "web"
+
+    r = walk(crafted(edit), "frontend/app=gateway", "service:payments/api", 80)
+    assert r.verdict == "allowed" and row(r, "service.target_port").status == "warning"
+    got = {f.id: f.severity for f in r.findings()}
+    assert got["svc.target_port_unresolved"] == "critical" and "path.ok" not in got
