@@ -97,6 +97,17 @@ class Ladder:
                     },
                 )
             )
+        if self.verdict == "unknown":
+            out.append(
+                Finding(
+                    "path.unknown",
+                    "info",
+                    "the path could not be settled either way",
+                    self.explanation,
+                    {"probed_from": self.where, "verdict": self.verdict},
+                    inconclusive=True,
+                )
+            )
         if self.verdict == "allowed" and not any(f.severity == "critical" for f in out):
             out.append(
                 Finding(
