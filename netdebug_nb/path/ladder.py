@@ -198,7 +198,14 @@ def walk(
     live = None
     if dst.dns_name and opts.probe and is_here(src):
         live = _live_dns(dst.dns_name, opts)
-    rows += lookup.rung(dst.dns_name, src.pod, idx, domain=opts.cluster_domain, live=live)
+    rows += lookup.rung(
+        dst.dns_name,
+        src.pod,
+        idx,
+        domain=opts.cluster_domain,
+        live=live,
+        source_node=src.node if src.kind == "node" else "",
+    )
 
     # 3: Service (or the pod itself)
     svc_res = service.Result()

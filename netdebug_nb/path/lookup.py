@@ -212,20 +212,25 @@ def rung(
     *,
     domain: str = "cluster.local",
     live: tuple[str, Sequence[str]] | None = None,
+    source_node: str = "",
 ) -> list[step.Step]:
-    """Rows for rung 2. ``live`` is (outcome, addresses) of a real lookup from the source, if any."""
+    """Rows for rung 2. ``live`` is (outcome, addresses) of a real lookup from the source, if any;
+    ``source_node`` names the node when the source is a node itself (its own resolv.conf)."""
     if not name:
         return [step.skipped(2, "dns", "destination given without a name: no DNS lookup on the path")]
     rows: list[step.Step] = []
     conf, how = pod_resolv_conf(source_pod, idx, domain)
+    if source_node and source_pod is None:
+        conf, how = None, f"node {source_node} uses its own resolv.conf"
     objs_involved = [ix.ref("pod", source_pod)] if source_pod is not None else []
     if conf is None:
         policy = ((source_pod or {}).get("spec") or {}).get("dnsPolicy") or "ClusterFirst"
-        fix = (
-            "set dnsPolicy: ClusterFirstWithHostNet on the hostNetwork pod"
-            if policy == "ClusterFirst"
-            else "use dnsPolicy ClusterFirst (or make the node's resolver forward the cluster zone)"
-        )
+        if source_pod is None:
+            fix = "query from a pod, or make the node's resolver forward the cluster zone to cluster DNS"
+        elif policy == "ClusterFirst":
+            fix = "set dnsPolicy: ClusterFirstWithHostNet on the hostNetwork pod"
+        else:
+            fix = "use dnsPolicy ClusterFirst (or make the node's resolver forward the cluster zone)"
         in_zone = answer(name if name.endswith(".") else name + ".", idx, domain).rcode != "upstream"
         if in_zone or "." not in name.rstrip(".") or name.count(".") <= 2:
             rows.append(

@@ -72,3 +72,13 @@ def test_live_answer_compared(idx: index.Index) -> None:
     assert "got answer: 10.96.99.99" in bad[-1].detail
     nx = lookup.rung("api.payments", src, idx, live=("NXDOMAIN", []))
     assert nx[-1].status == "blocked"
+
+
+def test_a_node_as_source_uses_its_own_resolver(idx: index.Index) -> None:
+    from netdebug_nb.path import ladder
+    from netdebug_nb.path.subjects import Here
+
+    r = ladder.walk(idx, "", "api.payments", ladder.Options(port=80), where=Here(node="node-1"))
+    first = next(s for s in r.steps if s.stage == 2)
+    assert first.step == "dns.resolver" and "node node-1 uses its own resolv.conf" in first.detail
+    assert "forward the cluster zone" in first.fix
