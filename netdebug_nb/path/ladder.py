@@ -76,6 +76,10 @@ class Ladder:
         """:meth:`table` for a report (see :func:`step.view`)."""
         return step.view(self.steps)
 
+    def markdown(self) -> str:
+        """The ladder for a report, nothing clipped (see :func:`step.markdown`)."""
+        return step.markdown(self.steps)
+
     def findings(self) -> list[Finding]:
         out: list[Finding] = []
         for s in self.steps:

@@ -129,3 +129,20 @@ def view(steps: Sequence[Step]) -> pd.DataFrame:
         for s in steps
     ]
     return schema.frame(rows, VIEW_SCHEMA)
+
+
+def markdown(steps: Sequence[Step]) -> str:
+    """The ladder as a Markdown table: nothing clipped (a table presenter cuts long cells, and the
+    detail of a rung is the evidence), BLOCKED in bold, the fix under the detail."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    mark = {"blocked": "**BLOCKED**", "warning": "*warning*", "ok": "ok", "skipped": "skipped"}
+    lines = ["| rung | status | step | what was seen | objects |", "|---|---|---|---|---|"]
+    for s in steps:
+        detail = cell(s.detail) + (f"<br>**fix:** {cell(s.fix)}" if s.fix and s.status != "ok" else "")
+        lines.append(
+            f"| {s.stage} {STAGES[s.stage]} | {mark[s.status]} | `{s.step}` | {detail} | {cell(', '.join(s.objects))} |"
+        )
+    return "\n".join(lines) + "\n"
