@@ -204,6 +204,28 @@ def _add_k8s(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     _add_k8s_netpol(ks, cluster_args)
 
+    s = ks.add_parser("why", help="why can't SOURCE reach DESTINATION: the service path ladder")
+    cluster_args(s)
+    s.add_argument("source", help="NS/POD | NS/label=value | IP | '' (where this runs)")
+    s.add_argument("destination", help="service:NS/NAME | DNS name | NS/POD | IP")
+    s.add_argument("--port", default="", help="port number or name (http)")
+    s.add_argument("--protocol", default="tcp", type=str.upper, choices=("TCP", "UDP", "SCTP"))
+    s.add_argument(
+        "--manifests", default="", metavar="PATH", help="file/dir of YAML/JSON objects (default: live)"
+    )
+    s.add_argument("--kubeproxy-snapshot", default="", metavar="PATH",
+                   help="iptables-save / ipvsadm -Ln / nft -j output or a netstate snapshot dir from the source's node")  # fmt: skip
+    s.add_argument(
+        "--probe", action="store_true", help="also connect to the ClusterIP and every endpoint from here"
+    )
+    s.add_argument("--tries", type=int, default=3, help="connects per address with --probe")
+    s.add_argument("--probe-timeout", type=float, default=2.0, metavar="SECONDS", help="per connect attempt")
+    s.add_argument(
+        "--resolv-conf", default="/etc/resolv.conf", help="resolver of the live DNS check (--probe)"
+    )
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=cmd_k8s_why)
+
 
 def cmd_k8s_inventory(args: argparse.Namespace, env: Env) -> int:
     import pandas as pd
@@ -410,6 +432,35 @@ def cmd_k8s_netpol_check(args: argparse.Namespace, env: Env) -> int:
     line = objs.unsupported_line()
     for note in filter(None, [*objs.warnings, line]):
         env.stderr.write(f"netdebug-nb: warning: {note}\n")
+    return 0
+
+
+def cmd_k8s_why(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.path import ladder
+
+    opts = ladder.Options(
+        port=args.port or 0,
+        protocol=args.protocol,
+        probe=args.probe,
+        tries=max(1, args.tries),
+        timeout_s=args.probe_timeout,
+        resolv_conf=args.resolv_conf,
+    )
+    result = ladder.investigate(
+        args.source,
+        args.destination,
+        opts,
+        manifests=args.manifests,
+        kubeproxy_snapshot=args.kubeproxy_snapshot,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        timeout_s=args.timeout,
+    )
+    if args.json:
+        json.dump(result.to_dict(), env.stdout, indent=2, default=str)
+        env.stdout.write("\n")
+    else:
+        env.stdout.write(result.text())
     return 0
 
 

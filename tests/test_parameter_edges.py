@@ -88,6 +88,8 @@ def offline(name: str, values: dict[str, Any]) -> dict[str, Any]:
         v |= {"compare_servers": False, "kubernetes": False}
     if name == "netstate":
         v |= {"targets": [], "iperf_server": ""}  # live state collection reads this host only
+    if name == "service_path":
+        v["probe"] = False  # connects and live DNS would leave this host's namespace
     return v
 
 
