@@ -104,7 +104,7 @@ class HttpProber:
         except pycurl.error as exc:
             code, message = int(exc.args[0]), str(exc.args[1]) if len(exc.args) > 1 else ""
         return trial.row(**curl_info(c), **trial.for_target(t, n, ts), exitcode=code, message=message,
-                         expected=o.expect_status, ip_host=bool(t.backend) or _is_ip(t.host))  # fmt: skip
+                         expected=o.expect_status, ip_host=bool(t.backend) or trial.is_ip(t.host))  # fmt: skip
 
 
 def curl_info(c: Any) -> dict[str, Any]:
@@ -137,13 +137,3 @@ def curl_info(c: Any) -> dict[str, Any]:
         "url_effective": g(pycurl.EFFECTIVE_URL) or "",
         "os_errno": int(g(pycurl.OS_ERRNO) or 0),
     }
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.probe import trial
-from netdebug_nb.probe.http import _bracket, _is_ip, curl_info
+from netdebug_nb.probe.http import _bracket, curl_info
 from netdebug_nb.probe.prober import Options
 
 if TYPE_CHECKING:
@@ -58,4 +58,4 @@ class TcpProber:
         info["http_version"] = "0"
         info["url_effective"] = f"tcp://{_bracket(host)}:{port}"
         return trial.row(**info, **trial.for_target(t, n, ts), exitcode=code, message=message,
-                         ip_host=_is_ip(host))  # fmt: skip
+                         ip_host=trial.is_ip(host))  # fmt: skip

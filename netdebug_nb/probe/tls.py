@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb import schema
+from netdebug_nb.probe import trial
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -186,7 +187,7 @@ def collect(targets: Sequence[Target], options: Options) -> list[Handshake]:
             if t.protocol == "grpcs"
             else (("h2", "http/1.1") if options.http_version == "2" else ("http/1.1",))
         )
-        jobs.setdefault((t.target, host, port), (None if _is_ip(sni) else sni, alpn))
+        jobs.setdefault((t.target, host, port), (None if trial.is_ip(sni) else sni, alpn))
     if not jobs:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(jobs)))) as pool:
@@ -235,7 +236,7 @@ def _sans(cert: x509.Certificate) -> list[str]:
 
 def name_matches(name: str, sans: Sequence[str]) -> bool:
     """RFC 6125 matching: exact DNS names, a wildcard in the left-most label only, IPs exactly."""
-    if _is_ip(name):
+    if trial.is_ip(name):
         ip = ipaddress.ip_address(name)
         return any(s.startswith("IP:") and ipaddress.ip_address(s[3:]) == ip for s in sans)
     want = name.lower().rstrip(".")
@@ -393,14 +394,6 @@ def _der() -> Any:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return Encoding.DER
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def read_chain(path: str, *, sni: str | None, target: str = "") -> Handshake:

@@ -316,7 +316,7 @@ def _curl_row(
         redirects=int(d.get("num_redirects") or 0),
         url_effective=str(d.get("url_effective") or url),
         expected=expected,
-        ip_host=_is_ip(host),
+        ip_host=is_ip(host),
     )
 
 
@@ -328,7 +328,8 @@ def _ts(value: object) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(dt.UTC)
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
+    """A literal IPv4/IPv6 address (no SNI is sent for one, and Host needs no resolution)."""
     import ipaddress
 
     try:
