@@ -187,13 +187,7 @@ def _fast(s: Stream) -> list[dict[str, Any]]:
         return _exchanges(s)
     resps, resp_error, _ = _parse(s.s2c, httptools.HttpResponseParser)
     resps = [m for m in resps if not 100 <= m.status < 200]  # interim responses (100 Continue)
-    base = {
-        "flow": s.flow,
-        "client": s.client,
-        "client_port": s.client_port,
-        "server": s.server,
-        "server_port": s.server_port,
-    }
+    base = _base(s)
     rows: list[dict[str, Any]] = []
     for k, rq in enumerate(reqs):
         row: dict[str, Any] = {**base, **{c: None for c in EXCHANGES_SCHEMA if c not in base}}
@@ -248,6 +242,17 @@ def _fast(s: Stream) -> list[dict[str, Any]]:
     return rows
 
 
+def _base(s: Stream) -> dict[str, Any]:
+    """The connection's columns, the same in every row of it."""
+    return {
+        "flow": s.flow,
+        "client": s.client,
+        "client_port": s.client_port,
+        "server": s.server,
+        "server_port": s.server_port,
+    }
+
+
 def _span(half: Half, m: _Message) -> tuple[int, int, int]:
     """(first byte ts, completion ts, frame that completed it) of a parsed message."""
     segs = half.segments[m.first : m.last + 1]
@@ -260,13 +265,7 @@ def _exchanges(s: Stream) -> list[dict[str, Any]]:
 
     srv = _Feed(s.c2s, h11.Connection(h11.SERVER, max_incomplete_event_size=256 * 1024))
     cli = _Feed(s.s2c, h11.Connection(h11.CLIENT, max_incomplete_event_size=256 * 1024))
-    base = {
-        "flow": s.flow,
-        "client": s.client,
-        "client_port": s.client_port,
-        "server": s.server,
-        "server_port": s.server_port,
-    }
+    base = _base(s)
     rows: list[dict[str, Any]] = []
     while True:
         row: dict[str, Any] = {**base, **{k: None for k in EXCHANGES_SCHEMA if k not in base}}
