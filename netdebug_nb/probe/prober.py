@@ -3,7 +3,7 @@
 A prober runs one trial of one target and returns one :data:`~.trial.TRIALS_SCHEMA` row; it
 never raises for what the network or the server did (refused, reset, timeout, bad certificate,
 NOT_SERVING all become rows). Probers hold per-thread resources (a curl handle), so the schedule
-makes one per worker thread with :func:`make` and closes it at the end.
+makes one per worker thread (:func:`netdebug_nb.probe.schedule.make`) and closes it at the end.
 """
 
 from __future__ import annotations
@@ -100,23 +100,6 @@ class Prober(Protocol):
     def trial(self, target: Target, n: int) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
-
-
-def make(protocol: str, options: Options) -> Prober:
-    """The prober for ``protocol`` (http and https share one; so do grpc and grpcs)."""
-    if protocol in ("http", "https"):
-        from netdebug_nb.probe.http import HttpProber
-
-        return HttpProber(options)
-    if protocol == "tcp":
-        from netdebug_nb.probe.tcp import TcpProber
-
-        return TcpProber(options)
-    if protocol in ("grpc", "grpcs"):
-        from netdebug_nb.probe.grpchealth import GrpcProber
-
-        return GrpcProber(options)
-    raise ValueError(f"no prober for protocol {protocol!r}")
 
 
 def system_ca_file() -> str:

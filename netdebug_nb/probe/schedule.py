@@ -40,11 +40,28 @@ class _Lane:
         return left * max(sum(self.durations) / len(self.durations), interval_s)
 
 
+def make(protocol: str, options: prober.Options) -> prober.Prober:
+    """The prober for ``protocol`` (http and https share one; so do grpc and grpcs)."""
+    if protocol in ("http", "https"):
+        from netdebug_nb.probe.http import HttpProber
+
+        return HttpProber(options)
+    if protocol == "tcp":
+        from netdebug_nb.probe.tcp import TcpProber
+
+        return TcpProber(options)
+    if protocol in ("grpc", "grpcs"):
+        from netdebug_nb.probe.grpchealth import GrpcProber
+
+        return GrpcProber(options)
+    raise ValueError(f"no prober for protocol {protocol!r}")
+
+
 def collect(
     targets: Sequence[Target],
     options: prober.Options,
     *,
-    make: Callable[[str, prober.Options], prober.Prober] = prober.make,
+    make: Callable[[str, prober.Options], prober.Prober] = make,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Every trial of every target as TRIALS_SCHEMA rows (ordered by target, backend, trial)."""
