@@ -1,8 +1,8 @@
 """DNS in a capture: every message, query/response pairs with latency, and the Kubernetes patterns.
 
 The packet table says which packets are DNS (UDP or TCP port 53) and where their payload starts;
-the payload bytes come from the reader (``reader.packet_bytes``) so only those packets are read
-twice. Messages are parsed with dnspython; the 12-byte header is decoded by hand first, so a
+the payload bytes are read at each packet's ``offset`` (``captureset.packet_bytes``), so only
+those packets are read twice. Messages are parsed with dnspython; the 12-byte header is decoded by hand first, so a
 malformed message still has its id, flags and rcode, and keeps its row with the ``error`` text.
 
 Two failure patterns common in Kubernetes clusters are recognised from the pairs alone:
@@ -147,12 +147,18 @@ def candidates(packets: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read(path: str | Path, packets: pd.DataFrame) -> pd.DataFrame:
-    """The DNS messages of the capture at ``path``, whose packet table is ``packets``."""
-    from netdebug_nb.pcap import reader
+def read(path: str | Path | None, packets: pd.DataFrame) -> pd.DataFrame:
+    """The DNS messages of the capture whose packet table is ``packets``.
+
+    Only the DNS packets' bytes are read, at their offsets in the capture files the table
+    remembers (``path`` when it does not: a table built by hand).
+    """
+    from netdebug_nb.pcap import captureset
 
     cand = candidates(packets)
-    raw = reader.packet_bytes(path, cand["frame"].tolist())
+    known = packets.attrs.get("files") or packets.attrs.get("path")
+    paths = () if known or path is None else (path,)
+    raw = captureset.packet_bytes(packets, cand, paths=paths)
     return messages(cand, raw)
 
 
