@@ -1,0 +1,63 @@
+"""Every table of the pcap report, from one packet table held in memory (the one-shot analysis).
+
+:func:`netdebug_nb.pcap.partition.analyze` computes the same :class:`Tables` for a capture set
+bigger than memory, flow bucket by flow bucket; the tests hold the two equal table by table.
+The notebook shows these tables; ``pcap export`` writes them next to the packets as Parquet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from netdebug_nb.pcap.tcp import Analysis
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The analysis of a capture (set); each field has the schema of the function named."""
+
+    files: pd.DataFrame  # captureset.files
+    overview: pd.DataFrame  # summary.overview
+    protocols: pd.DataFrame  # summary.protocols
+    talkers: pd.DataFrame  # summary.talkers, every address
+    conversations: pd.DataFrame  # conversations.summarize
+    tcp: Analysis  # tcp.analyze: health, events, rtt
+    dns_messages: pd.DataFrame  # dns.read
+    dns_transactions: pd.DataFrame  # dns.transactions
+    icmp_errors: pd.DataFrame  # icmp.errors
+    iograph: pd.DataFrame  # iograph.bins
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every table by name (the TCP analysis as ``tcp_health``, ``tcp_events``, ``tcp_rtt``)."""
+        out: dict[str, pd.DataFrame] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "tcp":
+                out |= {"tcp_health": value.health, "tcp_events": value.events, "tcp_rtt": value.rtt}
+            else:
+                out[f.name] = value
+        return out
+
+
+def analyze(packets: pd.DataFrame, *, io_interval_s: float = 1.0, io_top_flows: int = 5) -> Tables:
+    """All tables of ``packets`` (a packet table, e.g. from :func:`captureset.read`)."""
+    from netdebug_nb.pcap import captureset, conversations, dns, flows, icmp, iograph, summary, tcp
+
+    labels = flows.label(packets)
+    messages = dns.read(None, packets)
+    return Tables(
+        files=captureset.files(packets),
+        overview=summary.overview(packets),
+        protocols=summary.protocols(packets),
+        talkers=summary.talkers(packets),
+        conversations=conversations.summarize(packets, labels),
+        tcp=tcp.analyze(packets, labels),
+        dns_messages=messages,
+        dns_transactions=dns.transactions(messages),
+        icmp_errors=icmp.errors(packets),
+        iograph=iograph.bins(packets, labels, interval_s=io_interval_s, top_n=io_top_flows),
+    )
