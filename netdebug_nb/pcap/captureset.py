@@ -108,7 +108,6 @@ def read(spec: Spec, *, progress: Progress | None = None, **read_args: Any) -> p
     ``formats``, ``warnings`` of every file, and ``path`` (the one file, or the first).
     """
     import numpy as np
-    import pandas as pd
 
     from netdebug_nb.pcap import reader
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
@@ -196,7 +195,9 @@ def files(packets: pd.DataFrame) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    paths: list[str] = list(packets.attrs.get("files") or ([packets.attrs["path"]] if "path" in packets.attrs else []))
+    paths: list[str] = list(
+        packets.attrs.get("files") or ([packets.attrs["path"]] if "path" in packets.attrs else [])
+    )
     if not paths:
         return empty(FILES_SCHEMA)
     k = len(paths)

@@ -62,35 +62,20 @@ def arrow_schema(schema: dict[str, str]) -> pa.Schema:
     return pa.schema([pa.field(c, _arrow_type(t), nullable=True) for c, t in schema.items()])
 
 
-def write_table(df: pd.DataFrame, schema: dict[str, str], path: Path) -> None:
-    """Write ``df`` (conforming to ``schema``) as one Parquet file with the declared types."""
+def to_arrow(df: pd.DataFrame, schema: dict[str, str]) -> pa.Table:
+    """``df`` (conforming to ``schema``) as an Arrow table with the declared types."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    return pa.Table.from_pandas(df, schema=arrow_schema(schema), preserve_index=False)
+
+
+def from_arrow(table: pa.Table, schema: dict[str, str]) -> pd.DataFrame:
+    """An Arrow table written by :func:`to_arrow` as a frame with ``schema``'s dtypes."""
+    import pandas as pd
+    import pyarrow as pa
 
     from netdebug_nb.schema import conform
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df = conform(df, schema)
-    table = pa.Table.from_pandas(df, schema=arrow_schema(schema), preserve_index=False)
-    pq.write_table(table, path, compression="zstd")
-
-
-def read_table(paths: Path | Sequence[Path], schema: dict[str, str]) -> pd.DataFrame:
-    """Parquet file(s) written by :func:`write_table` back as a frame with ``schema``'s dtypes."""
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from netdebug_nb.schema import conform, empty
-
-    files = [paths] if isinstance(paths, Path) else list(paths)
-    if not files:
-        return empty(schema)
-    try:
-        tables = [pq.read_table(p, schema=arrow_schema(schema)) for p in files]
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(str(files[0]), f"not a Parquet table of this kit: {exc}") from exc
-    table = pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
     nullable = {
         pa.int64(): pd.Int64Dtype(), pa.uint32(): pd.UInt32Dtype(), pa.uint16(): pd.UInt16Dtype(),
         pa.uint8(): pd.UInt8Dtype(), pa.bool_(): pd.BooleanDtype(), pa.float64(): pd.Float64Dtype(),
@@ -103,6 +88,34 @@ def read_table(paths: Path | Sequence[Path], schema: dict[str, str]) -> pd.DataF
     return conform(df, schema)
 
 
+def write_table(df: pd.DataFrame, schema: dict[str, str], path: Path) -> None:
+    """Write ``df`` (conforming to ``schema``) as one Parquet file with the declared types."""
+    import pyarrow.parquet as pq
+
+    from netdebug_nb.schema import conform
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(to_arrow(conform(df, schema), schema), path, compression="zstd")
+
+
+def read_table(paths: Path | Sequence[Path], schema: dict[str, str]) -> pd.DataFrame:
+    """Parquet file(s) written by :func:`write_table` back as a frame with ``schema``'s dtypes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from netdebug_nb.schema import empty
+
+    files = [paths] if isinstance(paths, Path) else list(paths)
+    if not files:
+        return empty(schema)
+    try:
+        tables = [pq.read_table(p, schema=arrow_schema(schema)) for p in files]
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(str(files[0]), f"not a Parquet table of this kit: {exc}") from exc
+    table = pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
+    return from_arrow(table, schema)
+
+
 def write_packets(packets: pd.DataFrame, path: Path) -> None:
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
@@ -111,11 +124,15 @@ def write_packets(packets: pd.DataFrame, path: Path) -> None:
 
 def read_packets(paths: Sequence[Path]) -> pd.DataFrame:
     """Packet tables written by :func:`write_packets`, as one table with shared address categories."""
-    import pandas as pd
-
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
-    df = read_table(paths, PACKETS_SCHEMA)
+    return shared_addresses(read_table(paths, PACKETS_SCHEMA))
+
+
+def shared_addresses(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with src and dst on one category list (as the reader makes them)."""
+    import pandas as pd
+
     cats = df["src"].cat.categories.union(df["dst"].cat.categories)
     for col in ("src", "dst"):
         df[col] = pd.Categorical(df[col], categories=cats)
@@ -188,7 +205,10 @@ def read_tables(path: Path) -> Tables:
     if not is_dataset(path):
         raise InputError(path, f"not a netdebug pcap export (no {MARKER})")
     schemas = _schemas()
-    got = {name: read_table(path / f"{TABLE_FILES.get(name, name)}.parquet", schema) for name, schema in schemas.items()}
+    got = {
+        name: read_table(path / f"{TABLE_FILES.get(name, name)}.parquet", schema)
+        for name, schema in schemas.items()
+    }
     return Tables(
         files=got["files"],
         overview=got["overview"],

@@ -37,7 +37,6 @@ def bins(
 ) -> pd.DataFrame:
     """Long-form series: one row per (bin, series). The bin widens if it would exceed ``max_bins``."""
     import numpy as np
-    import pandas as pd
 
     if len(packets) == 0:
         return empty(IOGRAPH_SCHEMA)
@@ -54,7 +53,9 @@ def bins(
     counts = [(np.bincount(b, weights=wire, minlength=nbins), np.bincount(b, minlength=nbins))]
     for f in conv["flow"].tolist():
         mask = flow == f
-        counts.append((np.bincount(b[mask], weights=wire[mask], minlength=nbins), np.bincount(b[mask], minlength=nbins)))
+        counts.append(
+            (np.bincount(b[mask], weights=wire[mask], minlength=nbins), np.bincount(b[mask], minlength=nbins))
+        )
     return assemble(t0, width, nbins, conv, counts)
 
 

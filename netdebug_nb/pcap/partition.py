@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # capture bytes per bucket: a bucket's packet table and the analysis' temporaries take a few
 # times the table (~150 bytes a packet), so this keeps one bucket's analysis near the budget
 _BUCKET_SHARE = 0.5
-_BYTES_PER_PACKET_IN_MEMORY = 1500  # table + analysis temporaries, per packet (measured ~1.2 kB)
+_BYTES_PER_PACKET_IN_MEMORY = 800  # table + analysis temporaries, per packet (measured ~700 B)
 _MIN_PACKET_BYTES = 60  # a capture file of this many bytes a packet at least (headers, tiny packets)
 
 Progress = Callable[[str, int, int, int, float], None]  # (stage, done, of, packets, seconds)
@@ -45,12 +45,15 @@ class _Bucket:
     parts: dict[str, Any] = field(default_factory=dict)
 
 
-def buckets_for(paths: list[Path], memory_mb: int) -> int:
-    """How many flow buckets keep one bucket's analysis within ``memory_mb``."""
+def buckets_for(paths: list[Path], memory_mb: int, bytes_per_packet: float) -> int:
+    """How many flow buckets keep one bucket's analysis within ``memory_mb``.
+
+    ``bytes_per_packet``: capture file bytes per packet, from a sample of the first file.
+    """
     total = sum(p.stat().st_size * (4 if captureset._is_gzip(p) else 1) for p in paths)
-    packets = total // _MIN_PACKET_BYTES // 4  # a typical mix: ~4x the smallest packets
+    packets = total / max(bytes_per_packet, _MIN_PACKET_BYTES)
     per_bucket = max(int(memory_mb * (1 << 20) * _BUCKET_SHARE) // _BYTES_PER_PACKET_IN_MEMORY, 10_000)
-    return max(1, -(-packets // per_bucket))
+    return max(1, int(-(-packets // per_bucket)))
 
 
 def analyze(
@@ -70,19 +73,22 @@ def analyze(
     also write each file's packet table there as ``file-NNNN.parquet`` (``pcap export``).
     """
     import numpy as np
-    import pandas as pd
 
-    from netdebug_nb.pcap import conversations, dataset, dns, flows, icmp, iograph, reader, summary, tcp
+    from netdebug_nb.pcap import conversations, dataset, dns, flows, iograph, reader, summary, tcp
+    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
     paths = captureset.resolve(spec)
     firsts = []
-    for p in paths:  # order by first packet: a look at each file's first record
+    sample = 0.0
+    for p in paths:  # order by first packet: a look at each file's first records
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", reader.CaptureWarning)
-            head = reader.read(p, max_packets=1)
+            head = reader.read(p, max_packets=1 if firsts else 2000)
         firsts.append(int(head["ts"].array.asi8[0]) if len(head) else np.iinfo(np.int64).max)
+        if len(firsts) == 1 and len(head):
+            sample = float(head["caplen"].to_numpy(dtype=np.int64).mean()) + 16
     paths = [paths[k] for k in sorted(range(len(paths)), key=lambda k: (firsts[k], k))]
-    k_buckets = buckets or buckets_for(paths, memory_mb)
+    k_buckets = buckets or buckets_for(paths, memory_mb, sample)
     own_spill = spill_dir is None
     spill = Path(tempfile.mkdtemp(prefix="netdebug-spill-")) if own_spill else Path(spill_dir)  # type: ignore[arg-type]
     spill.mkdir(parents=True, exist_ok=True)
@@ -108,11 +114,22 @@ def analyze(
                 first_ns = lo if first_ns is None else min(first_ns, lo)
                 last_ns = hi if last_ns is None else max(last_ns, hi)
             file_rows.append(
-                {"path": str(path), "format": df.attrs.get("format", ""), "warnings": len(df.attrs.get("warnings", []))}
+                {
+                    "path": str(path),
+                    "format": df.attrs.get("format", ""),
+                    "warnings": len(df.attrs.get("warnings", [])),
+                }
             )
             bucket = _bucket_of(df, k_buckets)
-            for b in np.unique(bucket).tolist():
-                dataset.write_packets(df[bucket == b], spill / f"b{b:04d}" / f"f{i:05d}.parquet")
+            order = np.argsort(bucket, kind="stable")
+            arrow = dataset.to_arrow(df, PACKETS_SCHEMA).take(order)
+            bounds = np.searchsorted(bucket[order], np.arange(k_buckets + 1))
+            for b in range(k_buckets):
+                if bounds[b + 1] > bounds[b]:
+                    _spill(
+                        arrow.slice(int(bounds[b]), int(bounds[b + 1] - bounds[b])),
+                        spill / f"b{b:04d}" / f"f{i:05d}.arrow",
+                    )
             if out_dir is not None:
                 dataset.write_packets(df, out_dir / f"file-{i:04d}.parquet")
             del df, bucket
@@ -134,8 +151,7 @@ def analyze(
         done_packets = 0
         bucket_dirs = sorted(spill.glob("b*"))
         for bi, bdir in enumerate(bucket_dirs):
-            pk = dataset.read_packets(sorted(bdir.glob("*.parquet")))
-            pk = pk.sort_values("frame", kind="stable", ignore_index=True)
+            pk = _unspill(sorted(bdir.glob("*.arrow")))
             pk.attrs["files"] = path_names
             done_packets += len(pk)
             fidx = pk["file"].to_numpy(dtype=np.int64)
@@ -163,7 +179,9 @@ def analyze(
                 t0, width, nbins = grid
                 bins = (ts - t0) // width
                 wire = pk["wirelen"].to_numpy(dtype=np.int64)
-                counts = np.vstack([np.bincount(bins, weights=wire, minlength=nbins), np.bincount(bins, minlength=nbins)])
+                counts = np.vstack(
+                    [np.bincount(bins, weights=wire, minlength=nbins), np.bincount(bins, minlength=nbins)]
+                )
                 io_all = counts if io_all is None else io_all + counts
                 part["io_flows"] = {
                     int(f): np.vstack(
@@ -182,6 +200,27 @@ def analyze(
     finally:
         if own_spill:
             shutil.rmtree(spill, ignore_errors=True)
+
+
+def _spill(table: Any, path: Path) -> None:
+    """One file's packets of one bucket, as an uncompressed Arrow IPC file (fast to write and map)."""
+    import pyarrow.feather as feather
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    feather.write_feather(table, path, compression="uncompressed")
+
+
+def _unspill(paths: list[Path]) -> pd.DataFrame:
+    """A bucket's packet table, in frame order (the files were spilled in order)."""
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    from netdebug_nb.pcap import dataset
+    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
+
+    tables = [feather.read_table(p, memory_map=True) for p in paths]
+    table = pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
+    return dataset.shared_addresses(dataset.from_arrow(table, PACKETS_SCHEMA))
 
 
 def _merge(
@@ -234,7 +273,9 @@ def _merge(
         parts = [x for x in parts if len(x)]
         if not parts:
             return empty(schema)
-        return frame(pd.concat(parts, ignore_index=True), schema).sort_values(by, kind="stable", ignore_index=True)
+        return frame(pd.concat(parts, ignore_index=True), schema).sort_values(
+            by, kind="stable", ignore_index=True
+        )
 
     analysis = tcp.Analysis(
         health=cat(health, tcp.HEALTH_SCHEMA, ["flow"]),
@@ -243,14 +284,22 @@ def _merge(
     )
     messages = cat([p["dns_messages"] for p in per], dns.MESSAGES_SCHEMA, ["frame"])
     icmp_parts = [p["icmp_rows"] for p in per if len(p["icmp_rows"])]
-    icmp_rows = pd.concat(icmp_parts, ignore_index=True).sort_values("frame", ignore_index=True) if icmp_parts else None
+    icmp_rows = (
+        pd.concat(icmp_parts, ignore_index=True).sort_values("frame", ignore_index=True)
+        if icmp_parts
+        else None
+    )
     if grid is not None and io_all is not None:
         top = conv_all.head(io_top_flows)
         series = {}
         for p, m in zip(per, maps, strict=True):
             for f, counts in p.get("io_flows", {}).items():
                 series[int(m[f])] = counts
-        io = iograph.assemble(*grid, top, [(io_all[0], io_all[1])] + [(series[f][0], series[f][1]) for f in top["flow"].tolist()])
+        io = iograph.assemble(
+            *grid,
+            top,
+            [(io_all[0], io_all[1])] + [(series[f][0], series[f][1]) for f in top["flow"].tolist()],
+        )
     else:
         io = empty(iograph.IOGRAPH_SCHEMA)
     has = file_stats[:, 0] > 0
@@ -283,7 +332,9 @@ def _files_table(rows: list[dict[str, Any]], stats: Any, has: Any, all_warnings:
             if k
             else np.zeros(0, dtype=np.uint16),
             "ts": pd.to_datetime(
-                np.concatenate([[stats[i, 1], stats[i, 2]] if has[i] else [] for i in range(k)]).astype(np.int64)
+                np.concatenate([[stats[i, 1], stats[i, 2]] if has[i] else [] for i in range(k)]).astype(
+                    np.int64
+                )
                 if k
                 else np.zeros(0, dtype=np.int64),
                 unit="ns",
@@ -337,5 +388,7 @@ def _icmp_error_rows(packets: pd.DataFrame) -> np.ndarray:
 
     proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)
     itype = packets["icmp_type"].to_numpy(dtype=np.int64, na_value=-1)
-    out: np.ndarray = ((proto == 1) & np.isin(itype, [3, 11, 12])) | ((proto == 58) & np.isin(itype, [1, 2, 3, 4]))
+    out: np.ndarray = ((proto == 1) & np.isin(itype, [3, 11, 12])) | (
+        (proto == 58) & np.isin(itype, [1, 2, 3, 4])
+    )
     return out

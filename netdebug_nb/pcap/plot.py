@@ -93,7 +93,9 @@ def _rtt_series(ax: Axes, s: pd.DataFrame, edges: np.ndarray, label: str) -> Non
     q = pd.Series(ms).groupby(b).quantile([0.05, 0.5, 0.95]).unstack()
     mid = _dates((edges[q.index.to_numpy()] + edges[q.index.to_numpy() + 1]) // 2)
     (line,) = ax.plot(mid, q[0.5].to_numpy(), linewidth=1.2, label=f"{label} (median, 5-95 %)")
-    ax.fill_between(mid, q[0.05].to_numpy(), q[0.95].to_numpy(), color=line.get_color(), alpha=0.25, linewidth=0)
+    ax.fill_between(
+        mid, q[0.05].to_numpy(), q[0.95].to_numpy(), color=line.get_color(), alpha=0.25, linewidth=0
+    )
 
 
 def _time_bins(ts: np.ndarray, max_bins: int) -> np.ndarray:

@@ -244,7 +244,10 @@ def talkers_of(tallies: list[Tally], top_n: int | None = None) -> pd.DataFrame:
     pairs = _pairs_of(tallies)
     if not len(pairs):
         return empty(TALKERS_SCHEMA)
-    addr, codes = np.unique(np.concatenate([pairs["src"].to_numpy(object), pairs["dst"].to_numpy(object)]).astype(str), return_inverse=True)
+    addr, codes = np.unique(
+        np.concatenate([pairs["src"].to_numpy(object), pairs["dst"].to_numpy(object)]).astype(str),
+        return_inverse=True,
+    )
     k, m = len(addr), len(pairs)
     s, d = codes[:m], codes[m:]
     npk = pairs["packets"].to_numpy(dtype=np.int64)
