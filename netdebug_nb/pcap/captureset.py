@@ -13,7 +13,6 @@ so the bytes of any packet can be fetched later without reading the set again
 from __future__ import annotations
 
 import glob
-import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -74,7 +73,10 @@ def resolve(spec: Spec) -> list[Path]:
                 raise InputError(path, "directory holds no pcap, pcapng or gzip file")
             out.extend(found)
         elif glob.has_magic(text) and not path.exists():
-            matches = sorted(Path(m) for m in glob.glob(os.path.expanduser(text)) if Path(m).is_file())
+            pattern = Path(text).expanduser()
+            anchor = Path(pattern.anchor) if pattern.is_absolute() else Path()
+            rel = str(pattern.relative_to(anchor)) if pattern.is_absolute() else str(pattern)
+            matches = sorted(m for m in anchor.glob(rel) if m.is_file())
             if not matches:
                 raise InputError(text, "no capture file matches this pattern")
             out.extend(matches)
@@ -128,10 +130,7 @@ def read(spec: Spec, *, progress: Progress | None = None, **read_args: Any) -> p
     order = sorted(range(len(parts)), key=lambda k: (firsts[k], k))
     parts = [parts[k] for k in order]
     paths = [paths[k] for k in order]
-    if len(parts) == 1:
-        out = parts[0]
-    else:
-        out = _merge(parts)
+    out = parts[0] if len(parts) == 1 else _merge(parts)
     out.attrs["path"] = str(paths[0])
     out.attrs["files"] = [str(p) for p in paths]
     out.attrs["formats"] = [p.attrs.get("format", "") for p in parts]
@@ -147,23 +146,18 @@ def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate per-file tables (already in order of first packet); interleave where they overlap."""
     import numpy as np
     import pandas as pd
-    from pandas.api.types import union_categoricals
 
-    cats = union_categoricals(
-        [pd.Categorical([], categories=p[c].cat.categories) for p in parts for c in ("src", "dst")]
-    ).categories
+    names = dict.fromkeys(str(v) for p in parts for c in ("src", "dst") for v in p[c].cat.categories.tolist())
+    cats = pd.Index(list(names), dtype=object)
     dtype = pd.CategoricalDtype(cats)
     cols: dict[str, Any] = {}
     for col in parts[0].columns:
         if col in ("src", "dst"):
-            codes = [
-                np.where(
-                    (c := np.asarray(p[col].cat.codes, dtype=np.int32)) >= 0,
-                    cats.get_indexer(p[col].cat.categories)[np.maximum(c, 0)] if len(p) else c,
-                    -1,
-                ).astype(np.int32)
-                for p in parts
-            ]
+            codes = []
+            for p in parts:
+                c = np.asarray(p[col].cat.codes, dtype=np.int64)
+                to = np.append(cats.get_indexer(p[col].cat.categories), -1)  # code -1 stays -1
+                codes.append(to[c].astype(np.int32))
             cols[col] = pd.Categorical.from_codes(np.concatenate(codes), dtype=dtype, validate=False)
         elif col == "file":
             cols[col] = np.concatenate([np.full(len(p), i, dtype=np.uint16) for i, p in enumerate(parts)])

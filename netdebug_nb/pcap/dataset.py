@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.errors import InputError
+from netdebug_nb.schema import Schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,21 +56,21 @@ def _arrow_type(dtype: str) -> pa.DataType:
     return simple[dtype]
 
 
-def arrow_schema(schema: dict[str, str]) -> pa.Schema:
+def arrow_schema(schema: Schema) -> pa.Schema:
     """The Arrow schema of one of our declared DataFrame schemas."""
     import pyarrow as pa
 
     return pa.schema([pa.field(c, _arrow_type(t), nullable=True) for c, t in schema.items()])
 
 
-def to_arrow(df: pd.DataFrame, schema: dict[str, str]) -> pa.Table:
+def to_arrow(df: pd.DataFrame, schema: Schema) -> pa.Table:
     """``df`` (conforming to ``schema``) as an Arrow table with the declared types."""
     import pyarrow as pa
 
     return pa.Table.from_pandas(df, schema=arrow_schema(schema), preserve_index=False)
 
 
-def from_arrow(table: pa.Table, schema: dict[str, str]) -> pd.DataFrame:
+def from_arrow(table: pa.Table, schema: Schema) -> pd.DataFrame:
     """An Arrow table written by :func:`to_arrow` as a frame with ``schema``'s dtypes."""
     import pandas as pd
     import pyarrow as pa
@@ -88,7 +89,7 @@ def from_arrow(table: pa.Table, schema: dict[str, str]) -> pd.DataFrame:
     return conform(df, schema)
 
 
-def write_table(df: pd.DataFrame, schema: dict[str, str], path: Path) -> None:
+def write_table(df: pd.DataFrame, schema: Schema, path: Path) -> None:
     """Write ``df`` (conforming to ``schema``) as one Parquet file with the declared types."""
     import pyarrow.parquet as pq
 
@@ -98,7 +99,7 @@ def write_table(df: pd.DataFrame, schema: dict[str, str], path: Path) -> None:
     pq.write_table(to_arrow(conform(df, schema), schema), path, compression="zstd")
 
 
-def read_table(paths: Path | Sequence[Path], schema: dict[str, str]) -> pd.DataFrame:
+def read_table(paths: Path | Sequence[Path], schema: Schema) -> pd.DataFrame:
     """Parquet file(s) written by :func:`write_table` back as a frame with ``schema``'s dtypes."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -178,7 +179,7 @@ def write_tables(tables: Tables, out: Path) -> None:
     (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
 
 
-def _schemas() -> dict[str, dict[str, str]]:
+def _schemas() -> dict[str, Schema]:
     from netdebug_nb.pcap import captureset, conversations, dns, icmp, iograph, summary, tcp
 
     return {

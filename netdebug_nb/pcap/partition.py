@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.pcap import captureset
 from netdebug_nb.pcap.tables import Tables
+from netdebug_nb.schema import Schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,7 +79,7 @@ def analyze(
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
     paths = captureset.resolve(spec)
-    firsts = []
+    firsts: list[int] = []
     sample = 0.0
     for p in paths:  # order by first packet: a look at each file's first records
         with warnings.catch_warnings():
@@ -269,7 +270,7 @@ def _merge(
     events = [renumber(p["tcp"].events, m) for p, m in zip(per, maps, strict=True)]
     rtt = [renumber(p["tcp"].rtt, m) for p, m in zip(per, maps, strict=True)]
 
-    def cat(parts: list[pd.DataFrame], schema: dict[str, str], by: list[str]) -> pd.DataFrame:
+    def cat(parts: list[pd.DataFrame], schema: Schema, by: list[str]) -> pd.DataFrame:
         parts = [x for x in parts if len(x)]
         if not parts:
             return empty(schema)
@@ -326,17 +327,12 @@ def _files_table(rows: list[dict[str, Any]], stats: Any, has: Any, all_warnings:
     import pandas as pd
 
     k = len(rows)
+    with_packets = [i for i in range(k) if has[i]]
     fake = pd.DataFrame(
         {
-            "file": np.concatenate([np.full(2 if h else 0, i, dtype=np.uint16) for i, h in enumerate(has)])
-            if k
-            else np.zeros(0, dtype=np.uint16),
+            "file": np.repeat(np.asarray(with_packets, dtype=np.uint16), 2),
             "ts": pd.to_datetime(
-                np.concatenate([[stats[i, 1], stats[i, 2]] if has[i] else [] for i in range(k)]).astype(
-                    np.int64
-                )
-                if k
-                else np.zeros(0, dtype=np.int64),
+                np.asarray([stats[i, j] for i in with_packets for j in (1, 2)], dtype=np.int64),
                 unit="ns",
                 utc=True,
             ),
@@ -378,7 +374,7 @@ def _bucket_of(packets: pd.DataFrame, k: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         mix = lo * np.uint64(0x9E3779B97F4A7C15) ^ hi * np.uint64(0xC2B2AE3D27D4EB4F) ^ proto
         mix ^= mix >> np.uint64(29)
-    out = (mix % np.uint64(k)).astype(np.int64)
+    out: np.ndarray = (mix % np.uint64(k)).astype(np.int64)
     out[no_ip] = 0
     return out
 

@@ -90,7 +90,7 @@ def _rtt_series(ax: Axes, s: pd.DataFrame, edges: np.ndarray, label: str) -> Non
         ax.scatter(_dates(ts), ms, s=6, label=label)
         return
     b = np.clip(np.searchsorted(edges, ts, side="right") - 1, 0, len(edges) - 2)
-    q = pd.Series(ms).groupby(b).quantile([0.05, 0.5, 0.95]).unstack()
+    q = pd.Series(ms).groupby(b).quantile(np.array([0.05, 0.5, 0.95])).unstack()
     mid = _dates((edges[q.index.to_numpy()] + edges[q.index.to_numpy() + 1]) // 2)
     (line,) = ax.plot(mid, q[0.5].to_numpy(), linewidth=1.2, label=f"{label} (median, 5-95 %)")
     ax.fill_between(
