@@ -126,12 +126,13 @@ def endpoints(packets: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    mask = labels["flow"].to_numpy() >= 0
+    flow_all = labels["flow"].to_numpy()
+    mask = flow_all >= 0
     if not mask.any():
         return empty(FLOWS_SCHEMA)
-    flows = labels["flow"].to_numpy()[mask]
-    ids, first = np.unique(flows, return_index=True)
-    rows = packets[mask].iloc[first]
+    at = np.flatnonzero(mask)
+    ids, first = np.unique(flow_all[at], return_index=True)
+    rows = packets.iloc[at[first]]  # only each flow's first packet is copied
     proto = rows["proto"]
     return frame(
         {

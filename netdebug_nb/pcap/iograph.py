@@ -34,8 +34,12 @@ def bins(
     interval_s: float = 1.0,
     top_n: int = 5,
     max_bins: int = 2000,
+    conversations_table: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Long-form series: one row per (bin, series). The bin widens if it would exceed ``max_bins``."""
+    """Long-form series: one row per (bin, series). The bin widens if it would exceed ``max_bins``.
+
+    ``conversations_table``: :func:`conversations.summarize` of the same packets, if already made.
+    """
     import numpy as np
 
     if len(packets) == 0:
@@ -49,7 +53,9 @@ def bins(
     b = (ts - t0) // width
     wire = packets["wirelen"].to_numpy(dtype=np.int64)
     flow = labels["flow"].to_numpy()
-    conv = conversations.summarize(packets, labels).head(top_n)
+    conv = (
+        conversations_table if conversations_table is not None else conversations.summarize(packets, labels)
+    ).head(top_n)
     counts = [(np.bincount(b, weights=wire, minlength=nbins), np.bincount(b, minlength=nbins))]
     for f in conv["flow"].tolist():
         mask = flow == f

@@ -53,17 +53,21 @@ def analyze(packets: pd.DataFrame, *, io_interval_s: float = 1.0, io_top_flows: 
 
     labels = flows.label(packets)
     messages = dns.read(None, packets)
+    convs = conversations.summarize(packets, labels)
+    tally = [summary.tally(packets)]
     return Tables(
         files=captureset.files(packets),
-        overview=summary.overview(packets),
-        protocols=summary.protocols(packets),
-        talkers=summary.talkers(packets),
-        conversations=conversations.summarize(packets, labels),
+        overview=summary.overview_of(tally),
+        protocols=summary.protocols_of(tally),
+        talkers=summary.talkers_of(tally),
+        conversations=convs,
         tcp=tcp.analyze(packets, labels),
         dns_messages=messages,
         dns_transactions=dns.transactions(messages),
         icmp_errors=icmp.errors(packets),
-        iograph=iograph.bins(packets, labels, interval_s=io_interval_s, top_n=io_top_flows),
+        iograph=iograph.bins(
+            packets, labels, interval_s=io_interval_s, top_n=io_top_flows, conversations_table=convs
+        ),
     )
 
 
