@@ -78,7 +78,9 @@ def test_duckdb_over_the_export_agrees_with_the_notebook(export: tuple[Path, lis
     health = t.tcp.health.sort_values("flow")
     assert per_flow == list(zip(health["flow"].tolist(), health["packets"].tolist(), strict=True))
     # and the exported analysis tables are queryable as they are
-    retrans = con.execute(f"SELECT sum(retransmissions) FROM read_parquet('{out}/tcp_health.parquet')").fetchone()
+    retrans = con.execute(
+        f"SELECT sum(retransmissions) FROM read_parquet('{out}/tcp_health.parquet')"
+    ).fetchone()
     assert retrans is not None and retrans[0] == int(t.tcp.health["retransmissions"].sum()) > 0
     answered = con.execute(
         f"SELECT count(*) FROM read_parquet('{out}/dns_transactions.parquet') WHERE answered"
