@@ -128,7 +128,7 @@ def analyze(
     rows = rows[np.argsort(packets["frame"].to_numpy(dtype=np.int64)[rows], kind="stable")]
     flow, fwd = labels["flow"].to_numpy()[rows], labels["forward"].to_numpy()[rows]
 
-    def col(name: str, na: int | None = None) -> np.ndarray:
+    def col(name: str, na: int = 0) -> np.ndarray:  # na: for the nullable columns
         out: np.ndarray = packets[name].to_numpy(dtype=np.int64, na_value=na)[rows]
         return out
 
