@@ -135,3 +135,14 @@ def test_resolve_globs_lists_and_mistakes(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no pcap"):
         captureset.resolve(tmp_path / "empty")
+
+
+def test_dissect_rows_of_a_set(tmp_path: Path) -> None:
+    from netdebug_nb.pcap.dissect import dissect
+
+    split(records()[:60], [25], tmp_path)
+    df = captureset.read(tmp_path)
+    pkts = dissect(df.iloc[[3, 40]])
+    whole = reader.read(SAMPLE)
+    assert [bytes(p) for p in pkts] == captureset.packet_bytes(whole, whole.iloc[[3, 40]])
+    assert float(pkts[1].time) == pytest.approx(whole["ts"].iloc[40].value / 1e9)
