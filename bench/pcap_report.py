@@ -35,16 +35,17 @@ BIN = Path(sys.executable).parent
 
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MB, stdout) of ``cmd``."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _pid, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    out = p.stdout.read() if p.stdout else ""
-    err = p.stderr.read() if p.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[0]} failed: {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, out
+    """(wall seconds, peak RSS MB, stdout) of ``cmd`` (output to files: a full pipe would block it)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _pid, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{cmd[0]} failed: {err.read()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read()
 
 
 def main() -> int:
