@@ -228,7 +228,7 @@ def files(packets: pd.DataFrame) -> pd.DataFrame:
             "file": np.arange(k),
             "path": paths,
             "format": formats,
-            "compressed": [_is_gzip(Path(p)) for p in paths],
+            "compressed": [is_gzip(Path(p)) for p in paths],
             "size_bytes": [Path(p).stat().st_size if Path(p).exists() else 0 for p in paths],
             "packets": count,
             "first": first_s,
@@ -242,7 +242,7 @@ def files(packets: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _is_gzip(path: Path) -> bool:
+def is_gzip(path: Path) -> bool:
     try:
         with path.open("rb") as f:
             return f.read(2) == b"\x1f\x8b"
@@ -276,7 +276,7 @@ def packet_bytes(
         path = Path(str(paths[k]))
         sel = np.flatnonzero(fidx == k)
         try:
-            if _is_gzip(path):
+            if is_gzip(path):
                 _from_gzip(path, sel, offs, lens, out)
                 continue
             with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:

@@ -19,7 +19,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,18 +39,12 @@ _MIN_PACKET_BYTES = 60  # a capture file of this many bytes a packet at least (h
 Progress = Callable[[str, int, int, int, float], None]  # (stage, done, of, packets, seconds)
 
 
-@dataclass
-class _Bucket:
-    labels_first: Any = None  # first frame of each local flow
-    parts: dict[str, Any] = field(default_factory=dict)
-
-
 def buckets_for(paths: list[Path], memory_mb: int, bytes_per_packet: float) -> int:
     """How many flow buckets keep one bucket's analysis within ``memory_mb``.
 
     ``bytes_per_packet``: capture file bytes per packet, from a sample of the first file.
     """
-    total = sum(p.stat().st_size * (4 if captureset._is_gzip(p) else 1) for p in paths)
+    total = sum(p.stat().st_size * (4 if captureset.is_gzip(p) else 1) for p in paths)
     packets = total / max(bytes_per_packet, _MIN_PACKET_BYTES)
     per_bucket = max(int(memory_mb * (1 << 20) * _BUCKET_SHARE) // _BYTES_PER_PACKET_IN_MEMORY, 10_000)
     return max(1, int(-(-packets // per_bucket)))
@@ -136,6 +129,8 @@ def analyze(
             del df, bucket
             if progress is not None:
                 progress("read", i + 1, len(paths), frames, time.perf_counter() - started)
+        for msg in all_warnings:  # what could not be read, as a one-shot read says it
+            warnings.warn(msg, reader.CaptureWarning, stacklevel=2)
         # --- pass 2: each bucket alone ----------------------------------------------------------
         grid = (
             iograph.grid(first_ns, last_ns, interval_s=io_interval_s)
@@ -197,7 +192,7 @@ def analyze(
             del pk, labels
             if progress is not None:
                 progress("analyse", bi + 1, len(bucket_dirs), done_packets, time.perf_counter() - started)
-        return _merge(per, tallies, grid, io_all, io_top_flows, file_rows, file_stats, all_warnings)
+        return _merge(per, tallies, grid, io_all, io_top_flows, file_rows, file_stats)
     finally:
         if own_spill:
             shutil.rmtree(spill, ignore_errors=True)
@@ -232,7 +227,6 @@ def _merge(
     io_top_flows: int,
     file_rows: list[dict[str, Any]],
     file_stats: Any,
-    all_warnings: list[str],
 ) -> Tables:
     """The buckets' parts as one :class:`Tables`, flows numbered by their first packet."""
     import numpy as np
@@ -240,6 +234,7 @@ def _merge(
 
     from netdebug_nb.pcap import dns, icmp, iograph, summary, tcp
     from netdebug_nb.pcap.conversations import CONVERSATIONS_SCHEMA
+    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
     from netdebug_nb.schema import empty, frame
 
     firsts = [p["first_frame"] for p in per]
@@ -304,9 +299,7 @@ def _merge(
     else:
         io = empty(iograph.IOGRAPH_SCHEMA)
     has = file_stats[:, 0] > 0
-    files_tbl = _files_table(file_rows, file_stats, has, all_warnings)
-    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
-
+    files_tbl = _files_table(file_rows, file_stats, has)
     return Tables(
         files=files_tbl,
         overview=summary.overview_of(tallies),
@@ -321,7 +314,7 @@ def _merge(
     )
 
 
-def _files_table(rows: list[dict[str, Any]], stats: Any, has: Any, all_warnings: list[str]) -> pd.DataFrame:
+def _files_table(rows: list[dict[str, Any]], stats: Any, has: Any) -> pd.DataFrame:
     """captureset.files' table from per-file counts (no packet table of the whole set exists)."""
     import numpy as np
     import pandas as pd

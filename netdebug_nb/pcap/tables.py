@@ -94,7 +94,7 @@ def load(
 
     if len(paths) == 1 and dataset.is_dataset(paths[0]):
         return dataset.read_tables(paths[0])
-    size = sum(p.stat().st_size * (4 if captureset._is_gzip(p) else 1) for p in paths)
+    size = sum(p.stat().st_size * (4 if captureset.is_gzip(p) else 1) for p in paths)
     if size * _MEMORY_PER_CAPTURE_BYTE <= memory_mb * (1 << 20):
         packets = captureset.read(
             list(paths), progress=(lambda d, n, _p, k, s: progress("read", d, n, k, s)) if progress else None

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 from pcap_read import generate
 from test_captureset import SAMPLE, records, split
 
-from netdebug_nb.pcap import captureset, partition, tables
+from netdebug_nb.pcap import captureset, partition, reader, tables
 
 PY = sys.executable
 
@@ -111,3 +111,14 @@ def test_a_set_bigger_than_the_memory_limit_is_exported_within_it(tmp_path: Path
     # the limit bites: the same export with a budget that puts the whole set in one bucket fails
     control = _run([str(ring), str(tmp_path / "control"), "100000"], limit_kb)
     assert control.returncode != 0 and "MemoryError" in control.stderr
+
+
+def test_a_damaged_file_warns_and_keeps_what_was_read(tmp_path: Path) -> None:
+    paths = split(records(), [100, 200], tmp_path / "set")
+    paths[1].write_bytes(paths[1].read_bytes()[:-7])  # the middle file's last record is cut
+    with pytest.warns(reader.CaptureWarning, match="truncated"):
+        one = tables.analyze(captureset.read(paths))
+    with pytest.warns(reader.CaptureWarning, match="truncated"):
+        two = partition.analyze(paths, buckets=3)
+    assert_same_tables(one, two)
+    assert two.files["warnings"].tolist() == [0, 1, 0] and two.files["packets"].tolist() == [100, 99, 79]
