@@ -68,7 +68,7 @@ def resolve(spec: Spec) -> list[Path]:
             continue
         path = Path(text).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and _looks_like_capture(p))
+            found = sorted(p for p in path.iterdir() if p.is_file() and looks_like_capture(p))
             if not found:
                 raise InputError(path, "directory holds no pcap, pcapng or gzip file")
             out.extend(found)
@@ -93,7 +93,15 @@ def resolve(spec: Spec) -> list[Path]:
     return unique
 
 
-def _looks_like_capture(path: Path) -> bool:
+def resolve_quietly(spec: Spec) -> list[Path]:
+    """:func:`resolve`, or an empty list where it would raise (for probing where a name points)."""
+    try:
+        return resolve(spec)
+    except InputError:
+        return []
+
+
+def looks_like_capture(path: Path) -> bool:
     try:
         with path.open("rb") as f:
             head = f.read(4)

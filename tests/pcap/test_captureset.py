@@ -146,3 +146,25 @@ def test_dissect_rows_of_a_set(tmp_path: Path) -> None:
     whole = reader.read(SAMPLE)
     assert [bytes(p) for p in pkts] == captureset.packet_bytes(whole, whole.iloc[[3, 40]])
     assert float(pkts[1].time) == pytest.approx(whole["ts"].iloc[40].value / 1e9)
+
+
+def test_the_pcap_parameter_takes_a_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netdebug_nb import catalogue
+    from netdebug_nb.errors import ParameterError
+    from netdebug_nb.parameters import validate
+
+    info = catalogue.find("pcap_analysis")
+    paths = split(records()[:30], [10, 20], tmp_path / "ring")
+    monkeypatch.chdir(tmp_path)
+
+    def check_pcap(value: str) -> str:
+        got: str = validate(info.parameters, {"pcap": value}, notebook="pcap_analysis", search=[tmp_path])["pcap"]
+        return got
+
+    assert check_pcap("ring") == str(tmp_path / "ring")  # relative: found in the search path
+    assert check_pcap(str(tmp_path / "ring" / "ring.pcap*")) == str(tmp_path / "ring" / "ring.pcap*")
+    assert check_pcap(f"ring/{paths[0].name},ring/{paths[2].name}") == f"{paths[0]},{paths[2]}"
+    (tmp_path / "notes.txt").write_text("hello\n")
+    for bad, why in (("nothing-*.pcap", "no capture file matches"), ("notes.txt", "is not a capture file")):
+        with pytest.raises(ParameterError, match=why):
+            check_pcap(bad)
