@@ -158,7 +158,9 @@ def test_the_pcap_parameter_takes_a_set(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(tmp_path)
 
     def check_pcap(value: str) -> str:
-        got: str = validate(info.parameters, {"pcap": value}, notebook="pcap_analysis", search=[tmp_path])["pcap"]
+        got: str = validate(info.parameters, {"pcap": value}, notebook="pcap_analysis", search=[tmp_path])[
+            "pcap"
+        ]
         return got
 
     assert check_pcap("ring") == str(tmp_path / "ring")  # relative: found in the search path
