@@ -32,6 +32,7 @@ replaced by the absolute path found; a capture dropped next to the notebooks is 
 from __future__ import annotations
 
 import ast
+import glob
 import io
 import ipaddress
 import json
@@ -62,7 +63,7 @@ INPUT_PATHS = {
     "dir": "a directory",
     "capture": "a capture file",
     "yaml": "a YAML file",
-    "captures": "capture files (a file, directory, glob or comma-separated list, or a pcap export)",
+    "captures": "a capture file (or a directory, glob or comma-separated list of them, or a pcap export)",
 }
 OUTPUT_PATHS = {"outfile": "a file to write", "outdir": "a directory to write into"}
 WORDS = {
@@ -395,27 +396,30 @@ def _check_captures(text: str, search: Sequence[Path]) -> str:
     from netdebug_nb.pcap import captureset, dataset
 
     whole = Path(text).expanduser()
-    parts = (
-        [text]
-        if whole.is_absolute() and whole.exists()
-        else [t.strip() for t in text.split(",") if t.strip()]
-    )
+    single = (whole.is_absolute() and whole.exists()) or "," not in text
+    parts = [text] if single else [t.strip() for t in text.split(",") if t.strip()]
     found: list[str] = []
     for part in parts:
         p = Path(part).expanduser()
         bases = [p] if p.is_absolute() else [d / p for d in search]
-        hit = next((b for b in bases if b.exists() or captureset.resolve_quietly(str(b))), bases[0])
-        if dataset.is_dataset(hit) and len(parts) == 1:
+        hit = next((b for b in bases if b.exists() or captureset.resolve_quietly(str(b))), None)
+        name = "" if single else f"{part} "
+        if hit is None:
+            looked = "" if p.is_absolute() else " (looked in " + ", ".join(str(d) for d in search) + ")"
+            what = "matches no file" if glob.has_magic(part) else "does not exist"
+            raise ValueError(f"{name}{what}{looked}; expected {KINDS['captures']}")
+        if dataset.is_dataset(hit) and single:
             return str(hit.absolute())
         try:
             files = captureset.resolve(str(hit.absolute()))
         except InputError as exc:
-            raise ValueError(f"{exc.reason}; expected {KINDS['captures']}") from exc
+            raise ValueError(f"{name}{exc.reason}; expected {KINDS['captures']}") from exc
         for f in files:
+            named = name if f == hit else f"{f} "
             if not os.access(f, os.R_OK):
-                raise ValueError(f"{f} cannot be read (permission denied)")
+                raise ValueError(f"{named}cannot be read (permission denied)")
             if not captureset.looks_like_capture(f):
-                raise ValueError(f"{f} is not a capture file (pcap, pcapng, or either gzip-compressed)")
+                raise ValueError(f"{named}is not a capture file (pcap, pcapng, or either gzip-compressed)")
         found.append(str(hit.absolute()))
     return ",".join(found)
 
