@@ -200,7 +200,7 @@ def _schemas() -> dict[str, Schema]:
 
 def read_tables(path: Path) -> Tables:
     """The analysis tables of an export (without reading its packets)."""
-    from netdebug_nb.pcap.tables import Tables
+    from netdebug_nb.pcap.tables import Tables, no_packets
     from netdebug_nb.pcap.tcp import Analysis
 
     if not is_dataset(path):
@@ -221,6 +221,8 @@ def read_tables(path: Path) -> Tables:
         dns_transactions=got["dns_transactions"],
         icmp_errors=got["icmp_errors"],
         iograph=got["iograph"],
+        packets=no_packets()[0],
+        labels=no_packets()[1],
     )
 
 

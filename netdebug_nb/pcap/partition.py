@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.pcap import captureset
-from netdebug_nb.pcap.tables import Tables
+from netdebug_nb.pcap.tables import Tables, no_packets
 from netdebug_nb.schema import Schema
 
 if TYPE_CHECKING:
@@ -311,6 +311,8 @@ def _merge(
         dns_transactions=dns.transactions(messages),
         icmp_errors=icmp.errors(icmp_rows if icmp_rows is not None else empty(PACKETS_SCHEMA)),
         iograph=io,
+        packets=no_packets()[0],
+        labels=no_packets()[1],
     )
 
 

@@ -34,11 +34,17 @@ class Tables:
     dns_transactions: pd.DataFrame  # dns.transactions
     icmp_errors: pd.DataFrame  # icmp.errors
     iograph: pd.DataFrame  # iograph.bins
+    # the packet table and its flows.label, for analyses that need packets (HTTP/TLS): empty when
+    # the set was analysed by flow buckets or read from an export (never all in memory)
+    packets: pd.DataFrame
+    labels: pd.DataFrame
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every table by name (the TCP analysis as ``tcp_health``, ``tcp_events``, ``tcp_rtt``)."""
         out: dict[str, pd.DataFrame] = {}
         for f in fields(self):
+            if f.name in ("packets", "labels"):
+                continue
             value = getattr(self, f.name)
             if f.name == "tcp":
                 out |= {"tcp_health": value.health, "tcp_events": value.events, "tcp_rtt": value.rtt}
@@ -68,6 +74,8 @@ def analyze(packets: pd.DataFrame, *, io_interval_s: float = 1.0, io_top_flows: 
         iograph=iograph.bins(
             packets, labels, interval_s=io_interval_s, top_n=io_top_flows, conversations_table=convs
         ),
+        packets=packets,
+        labels=labels,
     )
 
 
@@ -107,6 +115,15 @@ def load(
         io_top_flows=io_top_flows,
         progress=progress,
     )
+
+
+def no_packets() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An empty packet table and its empty labels (for tables made without holding the packets)."""
+    from netdebug_nb.pcap.flows import LABELS_SCHEMA
+    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
+    from netdebug_nb.schema import empty
+
+    return empty(PACKETS_SCHEMA), empty(LABELS_SCHEMA)
 
 
 def empty_tables() -> Tables:
