@@ -110,7 +110,9 @@ def test_a_set_bigger_than_the_memory_limit_is_exported_within_it(tmp_path: Path
     assert isinstance(t, exported) and int(t.overview["packets"].iloc[0]) == 8 * 60_000
     # the limit bites: the same export with a budget that puts the whole set in one bucket fails
     control = _run([str(ring), str(tmp_path / "control"), "100000"], limit_kb)
-    assert control.returncode != 0 and "MemoryError" in control.stderr
+    # (a MemoryError, or a native library dying on a refused allocation: either way it cannot finish)
+    assert control.returncode != 0
+    assert "MemoryError" in control.stderr or control.returncode < 0, control.stderr[-2000:]
 
 
 def test_a_damaged_file_warns_and_keeps_what_was_read(tmp_path: Path) -> None:
