@@ -707,6 +707,7 @@ def cmd_fleet_capture_exec(args: argparse.Namespace, env: Env) -> int:
         limit=args.limit,
     )
 
+
 def _add_pcap(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     pcap = sub.add_parser("pcap", help="packet captures: export a capture set to Parquet")
     ps = pcap.add_subparsers(dest="pcap_command", required=True, metavar="PCAP_COMMAND")
