@@ -24,11 +24,11 @@ from pathlib import Path
 PY = sys.executable
 
 
-def generate(path: Path, packets: int, seed: int = 1) -> int:
-    """Write a mixed Ethernet capture; returns its size in bytes."""
+def generate(path: Path, packets: int, seed: int = 1, start: float = 1_700_000_000.0) -> int:
+    """Write a mixed Ethernet capture whose first packet is just after ``start``; returns its size in bytes."""
     rnd = random.Random(seed)
     payload = bytes(range(256)) * 8
-    ts = 1_700_000_000.0
+    ts = start
     flows = [
         (
             bytes([10, 0, rnd.randrange(256), rnd.randrange(1, 255)]),

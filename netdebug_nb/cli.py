@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from netdebug_nb import __version__
-from netdebug_nb.errors import NetdebugError
+from netdebug_nb.errors import NetdebugError, UsageError
 
 
 @dataclass
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_k8s(sub)
     _add_fleet(sub)
+    _add_pcap(sub)
     return p
 
 
@@ -756,6 +757,44 @@ def cmd_fleet_capture_exec(args: argparse.Namespace, env: Env) -> int:
         label=args.label,
         limit=args.limit,
     )
+
+
+def _add_pcap(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    pcap = sub.add_parser("pcap", help="packet captures: export a capture set to Parquet")
+    ps = pcap.add_subparsers(dest="pcap_command", required=True, metavar="PCAP_COMMAND")
+    s = ps.add_parser(
+        "export",
+        help="read captures once; write the packet table and the analysis tables as Parquet",
+        description="CAPTURE: a file, a directory, a glob or several of these (pcap, pcapng, .gz).",
+    )
+    s.add_argument("captures", nargs="+", metavar="CAPTURE")
+    s.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write (see README)")
+    s.add_argument("--memory-mb", type=int, default=2048, metavar="MB", help="memory the analysis may use")
+    s.add_argument("--io-interval", type=float, default=1.0, metavar="SECONDS", help="IO graph bin width")
+    s.set_defaults(func=cmd_pcap_export)
+
+
+def cmd_pcap_export(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb.pcap import dataset, progress
+
+    if args.memory_mb < 64:
+        raise UsageError(f"--memory-mb: at least 64, got {args.memory_mb}")
+    if args.io_interval <= 0:
+        raise UsageError(f"--io-interval: must be positive, got {args.io_interval}")
+    tables = dataset.export(
+        args.captures,
+        args.out,
+        memory_mb=args.memory_mb,
+        io_interval_s=args.io_interval,
+        progress=progress.Terminal(env.stderr),
+    )
+    o = tables.overview.iloc[0]
+    env.stdout.write(
+        f"{args.out}: {int(o['packets'])} packets from {len(tables.files)} file(s), "
+        f"{len(tables.conversations)} flows, {len(tables.tcp.health)} TCP, "
+        f"{len(tables.dns_transactions)} DNS transactions\n"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:

@@ -18,7 +18,8 @@ Domains (``?`` after a kind also accepts the empty string; for a list, every ite
 - numbers: ``A..B`` (inclusive), ``A..`` (at least A), ``..B``, ``>A`` (more than A), ``>A..B``
 - choices: ``a|b|c``
 - input paths, which must exist and be readable: ``file``, ``dir``, ``capture`` (pcap, pcapng or
-  gzip), ``yaml``; output paths whose directory must exist and be writable: ``outfile``, ``outdir``
+  gzip), ``captures`` (what :func:`netdebug_nb.pcap.captureset.resolve` accepts, or a
+  ``pcap export`` directory), ``yaml``; output paths whose directory must exist and be writable: ``outfile``, ``outdir``
 - words: ``host`` (name or IP), ``address`` (IP), ``cidr``, ``name`` (DNS name), ``port``
   (``80``, ``tcp/443``, ``udp/53``), ``interface``, ``target`` (host or Kubernetes selector),
   ``rate`` (``100M``), ``rrtype`` (``AAAA``), ``word``, ``text`` (anything)
@@ -31,6 +32,7 @@ replaced by the absolute path found; a capture dropped next to the notebooks is 
 from __future__ import annotations
 
 import ast
+import glob
 import io
 import ipaddress
 import json
@@ -56,7 +58,13 @@ _FALSE = {"false", "no", "off", "0", "n"}
 NOTEBOOK_DIR_ENV = "NETDEBUG_NOTEBOOK_DIR"
 """Where uploaded inputs sit next to the notebooks (JupyterLab's root); searched for relative paths."""
 
-INPUT_PATHS = {"file": "a file", "dir": "a directory", "capture": "a capture file", "yaml": "a YAML file"}
+INPUT_PATHS = {
+    "file": "a file",
+    "dir": "a directory",
+    "capture": "a capture file",
+    "yaml": "a YAML file",
+    "captures": "a capture file (or a directory, glob or comma-separated list of them, or a pcap export)",
+}
 OUTPUT_PATHS = {"outfile": "a file to write", "outdir": "a directory to write into"}
 WORDS = {
     "host": "a host name or IP address",
@@ -348,6 +356,8 @@ def _check_path(kind: str, text: str, search: Sequence[Path]) -> str:
         if not os.access(parent, os.W_OK | os.X_OK):
             raise ValueError(f"cannot be written: {parent} is not writable")
         return str(target)
+    if kind == "captures":
+        return _check_captures(text, search)
     candidates = [p] if p.is_absolute() else [d / p for d in search]
     found = next((c for c in candidates if c.exists()), None)
     if found is None:
@@ -378,6 +388,40 @@ def _check_path(kind: str, text: str, search: Sequence[Path]) -> str:
     if kind == "yaml":
         _check_yaml(found)
     return str(found)
+
+
+def _check_captures(text: str, search: Sequence[Path]) -> str:
+    """A capture set (file, directory, glob, comma-separated list) or export, each part made absolute."""
+    from netdebug_nb.errors import InputError
+    from netdebug_nb.pcap import captureset, dataset
+
+    whole = Path(text).expanduser()
+    single = (whole.is_absolute() and whole.exists()) or "," not in text
+    parts = [text] if single else [t.strip() for t in text.split(",") if t.strip()]
+    found: list[str] = []
+    for part in parts:
+        p = Path(part).expanduser()
+        bases = [p] if p.is_absolute() else [d / p for d in search]
+        hit = next((b for b in bases if b.exists() or captureset.resolve_quietly(str(b))), None)
+        name = "" if single else f"{part} "
+        if hit is None:
+            looked = "" if p.is_absolute() else " (looked in " + ", ".join(str(d) for d in search) + ")"
+            what = "matches no file" if glob.has_magic(part) else "does not exist"
+            raise ValueError(f"{name}{what}{looked}; expected {KINDS['captures']}")
+        if dataset.is_dataset(hit) and single:
+            return str(hit.absolute())
+        try:
+            files = captureset.resolve(str(hit.absolute()))
+        except InputError as exc:
+            raise ValueError(f"{name}{exc.reason}; expected {KINDS['captures']}") from exc
+        for f in files:
+            named = name if f == hit else f"{f} "
+            if not os.access(f, os.R_OK):
+                raise ValueError(f"{named}cannot be read (permission denied)")
+            if not captureset.looks_like_capture(f):
+                raise ValueError(f"{named}is not a capture file (pcap, pcapng, or either gzip-compressed)")
+        found.append(str(hit.absolute()))
+    return ",".join(found)
 
 
 def _check_yaml(path: Path) -> None:

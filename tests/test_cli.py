@@ -139,7 +139,8 @@ def test_values_outside_their_declared_domain_are_exit_2_before_the_kernel(tmp_p
         ),
         (
             ["pcap_analysis", "-p", "pcap", str(tmp_path / "a-dir")],
-            f"parameter 'pcap' of pcap_analysis: {tmp_path / 'a-dir'} is a directory; expected a capture file",
+            # a directory is a capture set: refused only when it holds no capture
+            f"parameter 'pcap' of pcap_analysis: {tmp_path / 'a-dir'} directory holds no pcap, pcapng or gzip file",
         ),
         (
             ["latency", "-p", "fping_output", str(tmp_path / "a-dir")],

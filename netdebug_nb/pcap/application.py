@@ -75,10 +75,17 @@ def read(
 ) -> Application:
     """Read the payloads of the L7 candidate flows of ``path`` and analyse them.
 
-    Two passes over the file at most, each a scan without decode: the first payload packet of
-    every TCP flow not on a known port (to sniff), then every data packet of the chosen flows.
+    Only the packets needed are read, at their offsets in their capture files (the packet table
+    knows them, also for a capture set): the first payload packet of every TCP flow not on a
+    known port (to sniff), then every data packet of the chosen flows.
     """
-    from netdebug_nb.pcap import reader
+    from netdebug_nb.pcap import captureset
+
+    known = packets.attrs.get("files") or packets.attrs.get("path")
+    paths = () if known else (path,)
+
+    def payloads(rows: pd.DataFrame) -> list[bytes]:
+        return captureset.packet_bytes(packets, rows, paths=paths)
 
     if not str(path) or health.empty:
         return analyze(packets, labels, health, [], {})
@@ -88,7 +95,7 @@ def read(
         sel = packets["frame"].isin(sniff_frames)
         rows = packets[sel]
         flows_of = dict(zip(rows["frame"].tolist(), labels["flow"][sel].tolist(), strict=True))
-        firsts = reader.packet_bytes(path, rows["frame"].tolist())
+        firsts = payloads(rows)
         for fr, off, n, raw in zip(
             rows["frame"].tolist(),
             rows["l4_offset"].tolist(),
@@ -99,7 +106,8 @@ def read(
             if streams.sniff(raw[int(off) : int(off) + min(int(n), streams.SNIFF_BYTES)]):
                 chosen.add(int(flows_of[fr]))
     frames = streams.data_frames(packets, labels, chosen).tolist()
-    raw_by_frame = dict(zip(frames, reader.packet_bytes(path, frames), strict=True)) if frames else {}
+    data_rows = packets[packets["frame"].isin(frames)].set_index("frame", drop=False).loc[frames]
+    raw_by_frame = dict(zip(frames, payloads(data_rows), strict=True)) if frames else {}
     return analyze(packets, labels, health, sorted(chosen), raw_by_frame)
 
 

@@ -356,9 +356,13 @@ def _rows(df: pd.DataFrame, cols: list[str], n: int, *, keys: bool = True) -> li
     return out
 
 
-def coverage(path: object, packets: pd.DataFrame) -> list[Finding]:
-    """``capture.empty`` when a capture was read but holds no packet: nothing was measured."""
-    if not path or len(packets):
+def coverage(path: object, packets: pd.DataFrame | int) -> list[Finding]:
+    """``capture.empty`` when a capture was read but holds no packet: nothing was measured.
+
+    ``packets``: the packet table, or just how many packets it has (``overview["packets"]``).
+    """
+    n = int(packets) if not hasattr(packets, "columns") else len(packets)  # type: ignore[arg-type]
+    if not path or n:
         return []
     return [
         Finding(

@@ -61,6 +61,7 @@ SPEC: dict[str, tuple[str, str]] = {
     "icmp_code.na": ("bool", "~icmp"),
     "l4_offset": ("int64", "l4_offset"),
     "l4_offset.na": ("bool", "~has_l4_offset"),
+    "offset": ("int64", "batch.offset"),
 }
 # IPv6 addresses as (hi, lo) uint64 pairs, one row per IPv6 packet in packet order
 V6: tuple[str, ...] = ("src6", "dst6")

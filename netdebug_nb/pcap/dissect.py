@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def dissect(path: str | Path | pd.DataFrame, rows: pd.DataFrame | Sequence[int] | None = None) -> list[Any]:
     """scapy packets for ``rows`` (packet-table rows, or 1-based frame numbers), in that order.
 
-    ``dissect(df_rows)`` alone works too: the table remembers its file in ``attrs["path"]``.
+    ``dissect(df_rows)`` alone works too: the table remembers its file in ``attrs["path"]``
+    (rows of a capture set, ``attrs["files"]``, are read at their ``offset`` in their ``file``).
     Each packet is dissected with the layer scapy registers for its link type (raw bytes when
     scapy does not know it) and carries its capture time in ``.time``, as ``rdpcap`` would.
     """
@@ -35,10 +36,23 @@ def dissect(path: str | Path | pd.DataFrame, rows: pd.DataFrame | Sequence[int] 
         rows, path = path, path.attrs["path"]
     if rows is None:
         raise TypeError("dissect(path, rows): which rows?")
-    source = Path(str(path))
-    frames = [int(f) for f in (rows["frame"] if isinstance(rows, pd.DataFrame) else rows)]
+    if isinstance(rows, pd.DataFrame) and "offset" in rows.columns and rows.attrs.get("files"):
+        # rows of a capture set: each packet is read at its offset in its own file
+        from netdebug_nb.pcap.captureset import packet_bytes
+
+        records = list(
+            zip(
+                packet_bytes(rows),
+                rows["linktype"].astype("int64").tolist(),
+                rows["ts"].array.asi8.tolist(),
+                strict=True,
+            )
+        )
+    else:
+        frames = [int(f) for f in (rows["frame"] if isinstance(rows, pd.DataFrame) else rows)]
+        records = packet_records(Path(str(path)), frames)
     out = []
-    for data, linktype, ts_ns in packet_records(source, frames):
+    for data, linktype, ts_ns in records:
         cls = conf.l2types.num2layer.get(linktype, Raw)
         try:
             pkt = cls(data)

@@ -1,8 +1,8 @@
 """DNS in a capture: every message, query/response pairs with latency, and the Kubernetes patterns.
 
 The packet table says which packets are DNS (UDP or TCP port 53) and where their payload starts;
-the payload bytes come from the reader (``reader.packet_bytes``) so only those packets are read
-twice. Messages are parsed with dnspython; the 12-byte header is decoded by hand first, so a
+the payload bytes are read at each packet's ``offset`` (``captureset.packet_bytes``), so only
+those packets are read twice. Messages are parsed with dnspython; the 12-byte header is decoded by hand first, so a
 malformed message still has its id, flags and rcode, and keeps its row with the ``error`` text.
 
 Two failure patterns common in Kubernetes clusters are recognised from the pairs alone:
@@ -147,12 +147,18 @@ def candidates(packets: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read(path: str | Path, packets: pd.DataFrame) -> pd.DataFrame:
-    """The DNS messages of the capture at ``path``, whose packet table is ``packets``."""
-    from netdebug_nb.pcap import reader
+def read(path: str | Path | None, packets: pd.DataFrame) -> pd.DataFrame:
+    """The DNS messages of the capture whose packet table is ``packets``.
+
+    Only the DNS packets' bytes are read, at their offsets in the capture files the table
+    remembers (``path`` when it does not: a table built by hand).
+    """
+    from netdebug_nb.pcap import captureset
 
     cand = candidates(packets)
-    raw = reader.packet_bytes(path, cand["frame"].tolist())
+    known = packets.attrs.get("files") or packets.attrs.get("path")
+    paths = () if known or path is None else (path,)
+    raw = captureset.packet_bytes(packets, cand, paths=paths)
     return messages(cand, raw)
 
 
@@ -164,6 +170,7 @@ def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, byt
     not DNS candidates are ignored, so the whole packet table may be passed with a mapping.
     """
     import numpy as np
+    import pandas as pd
 
     if isinstance(payloads, Mapping):
         by_frame: Mapping[int, bytes] = payloads
@@ -172,23 +179,23 @@ def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, byt
             raise ValueError(f"payloads has {len(payloads)} items for {len(packets)} packets")
         by_frame = dict(zip(packets["frame"].to_numpy(dtype=np.int64).tolist(), payloads, strict=True))
     cand = candidates(packets)
-    rows: list[dict[str, Any]] = []
-    cache: dict[bytes, dict[str, Any]] = {}
+    acc = _Messages()
     proto = cand["proto"].to_numpy(dtype=np.int64)
     frames = cand["frame"].to_numpy(dtype=np.int64)
     starts = cand["l4_offset"].to_numpy(dtype=np.int64)
     lengths = cand["payload_len"].to_numpy(dtype=np.int64)
-    for i in np.flatnonzero(proto == 17).tolist():
-        raw = by_frame.get(int(frames[i]))
-        if raw is None:
-            continue
-        start, n = int(starts[i]), int(lengths[i])
-        rows.append(_row(i, raw[start : start + n], "udp", n, cache))
+    udp = np.flatnonzero(proto == 17)
+    for i, f, start, n in zip(
+        udp.tolist(), frames[udp].tolist(), starts[udp].tolist(), lengths[udp].tolist(), strict=True
+    ):
+        raw = by_frame.get(f)
+        if raw is not None:
+            acc.add(i, raw[start : start + n], "udp", n)
     if (proto == 6).any():
-        rows.extend(_tcp_rows(cand.assign(pos_=np.arange(len(cand)))[proto == 6], by_frame, cache))
-    if not rows:
+        _tcp_rows(cand.assign(pos_=np.arange(len(cand)))[proto == 6], by_frame, acc)
+    if not acc.pos:
         return empty(MESSAGES_SCHEMA)
-    meta = cand.iloc[[r["pos_"] for r in rows]]
+    meta = cand.iloc[acc.pos]
     columns: dict[str, Any] = {
         "frame": meta["frame"].to_numpy(),
         "ts": meta["ts"].array,
@@ -197,11 +204,36 @@ def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, byt
         "sport": meta["sport"].array,
         "dport": meta["dport"].array,
     }
-    for col in MESSAGES_SCHEMA:
-        if col not in columns:
-            columns[col] = [r[col] for r in rows]
+    # each distinct message (but for its id) is parsed and converted once, then repeated
+    codes = np.asarray(acc.code, dtype=np.int64)
+    for col, dtype in MESSAGES_SCHEMA.items():
+        if col not in columns and col != "id":
+            columns[col] = pd.array([r[col] for r in acc.unique], dtype=dtype).take(codes)  # type: ignore[call-overload]
+    ids = np.asarray(acc.ids, dtype=np.int64)
+    columns["id"] = pd.arrays.IntegerArray(np.maximum(ids, 0).astype(np.uint16), ids < 0)
     out = frame(columns, MESSAGES_SCHEMA)
     return out.sort_values("frame", kind="stable", ignore_index=True)
+
+
+class _Messages:
+    """DNS messages found so far: candidate row, distinct parsed message, id of each."""
+
+    def __init__(self) -> None:
+        self.pos: list[int] = []
+        self.code: list[int] = []
+        self.ids: list[int] = []
+        self.unique: list[dict[str, Any]] = []
+        self._index: dict[tuple[str, int, bytes], int] = {}
+
+    def add(self, pos: int, wire: bytes, transport: str, expected: int) -> None:
+        key = (transport, expected, wire[2:])  # a name asked again differs only in its id
+        k = self._index.get(key)
+        if k is None:
+            k = self._index[key] = len(self.unique)
+            self.unique.append(_parsed(wire, transport, expected))
+        self.pos.append(pos)
+        self.code.append(k)
+        self.ids.append((wire[0] << 8 | wire[1]) if len(wire) >= 2 else -1)
 
 
 def transactions(messages: pd.DataFrame) -> pd.DataFrame:
@@ -536,33 +568,21 @@ def _question_only(wire: bytes) -> dict[str, Any]:
     return {"qname": name.to_text().lower(), "qtype": dns.rdatatype.to_text(rdtype)}
 
 
-def _row(
-    pos: int, wire: bytes, transport: str, expected: int, cache: dict[bytes, dict[str, Any]]
-) -> dict[str, Any]:
-    """The parsed fields of one message, ``pos_`` its packet's position in the candidates."""
-    key = wire[2:]  # a name asked again differs only in its id
-    parsed = cache.get(key)
-    if parsed is None:
-        parsed = cache[key] = parse(wire)
-    out = dict(parsed)
-    if len(wire) >= 2:
-        out["id"] = struct.unpack("!H", wire[:2])[0]
+def _parsed(wire: bytes, transport: str, expected: int) -> dict[str, Any]:
+    """The parsed fields of one message (all but its id), with truncation noted."""
+    out = parse(wire)
     if len(wire) < expected and not out["error"]:
         out["error"] = f"truncated capture ({len(wire)} of {expected} bytes)"
     elif len(wire) < expected:
         out["error"] = f"truncated capture ({len(wire)} of {expected} bytes); {out['error']}"
     out["transport"] = transport
-    out["pos_"] = pos
     return out
 
 
-def _tcp_rows(
-    tcp: pd.DataFrame, by_frame: Mapping[int, bytes], cache: dict[bytes, dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _tcp_rows(tcp: pd.DataFrame, by_frame: Mapping[int, bytes], acc: _Messages) -> None:
     """Reassemble each TCP direction (by sequence number) and cut it at the 2-byte length prefixes."""
     import pandas as pd
 
-    rows: list[dict[str, Any]] = []
     keys = [tcp["src"].astype(object), tcp["sport"], tcp["dst"].astype(object), tcp["dport"]]
     for _, seg in tcp.groupby(keys, sort=False, observed=True, dropna=False):
         seg = seg.sort_values("frame")
@@ -593,6 +613,5 @@ def _tcp_rows(
             (length,) = struct.unpack("!H", stream[pos : pos + 2])
             owner = next(r for o, r in reversed(owners) if o <= pos)
             body = bytes(stream[pos + 2 : pos + 2 + length])
-            rows.append(_row(int(owner.pos_), body, "tcp", length, cache))
+            acc.add(int(owner.pos_), body, "tcp", length)
             pos += 2 + length
-    return rows

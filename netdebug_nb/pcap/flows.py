@@ -61,7 +61,6 @@ def protocol_name(proto: int | None) -> str:
 def label(packets: pd.DataFrame) -> pd.DataFrame:
     """Flow number and direction of every packet (same index as ``packets``)."""
     import numpy as np
-    import pandas as pd
 
     if len(packets) == 0:
         return empty(LABELS_SCHEMA)
@@ -69,10 +68,9 @@ def label(packets: pd.DataFrame) -> pd.DataFrame:
     has_ip = key_s >= 0
     lo = np.minimum(key_s, key_d)
     hi = np.maximum(key_s, key_d)
-    keys = pd.DataFrame({"p": proto[has_ip], "lo": lo[has_ip], "hi": hi[has_ip]})
     flow = np.full(len(packets), -1, dtype=np.int64)
-    if len(keys):
-        flow[has_ip] = keys.groupby(["p", "lo", "hi"], sort=False).ngroup().to_numpy(np.int64)
+    if has_ip.any():
+        flow[has_ip] = _number(proto[has_ip], lo[has_ip], hi[has_ip])
         flow = _split_reused_ports(packets, flow, proto)
     forward = np.ones(len(packets), dtype=bool)
     if has_ip.any():
@@ -83,6 +81,25 @@ def label(packets: pd.DataFrame) -> pd.DataFrame:
     out = frame({"flow": flow, "forward": forward}, LABELS_SCHEMA)
     out.index = packets.index
     return out
+
+
+def _number(proto: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Number the distinct (proto, lo, hi) in order of first appearance (``ngroup(sort=False)``).
+
+    Each of lo and hi is first made dense, so the three fit one int64 key: one hash pass over
+    the packets instead of a three-column groupby.
+    """
+    import numpy as np
+    import pandas as pd
+
+    a, ua = pd.factorize(lo)
+    b, ub = pd.factorize(hi)
+    if len(ua) * len(ub) * 256 >= 1 << 62:  # never for real captures; stay exact anyway
+        keys = pd.DataFrame({"p": proto, "lo": lo, "hi": hi})
+        return keys.groupby(["p", "lo", "hi"], sort=False).ngroup().to_numpy(np.int64)
+    key = (a.astype(np.int64) * len(ub) + b) * 256 + (proto & 0xFF)
+    codes, _ = pd.factorize(key)
+    return codes.astype(np.int64)
 
 
 def _split_reused_ports(packets: pd.DataFrame, flow: np.ndarray, proto: np.ndarray) -> np.ndarray:
@@ -104,7 +121,10 @@ def _split_reused_ports(packets: pd.DataFrame, flow: np.ndarray, proto: np.ndarr
     seq = packets["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)[idx]
     s = pd.DataFrame({"flow": flow[idx], "seq": seq, "row": idx})
     prev_seq = s.groupby("flow")["seq"].shift(1)
-    first_row = pd.Series(np.arange(len(flow))).groupby(flow).transform("min").to_numpy()[idx]
+    ids, first_at = np.unique(flow[flow >= 0], return_index=True)
+    first_of = np.zeros(int(ids.max()) + 1, dtype=np.int64)
+    first_of[ids] = np.flatnonzero(flow >= 0)[first_at]
+    first_row = first_of[flow[idx]]
     new = (prev_seq.notna() & (prev_seq != s["seq"])).to_numpy() | (
         (prev_seq.isna()).to_numpy() & (first_row < idx)
     )
@@ -126,12 +146,13 @@ def endpoints(packets: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    mask = labels["flow"].to_numpy() >= 0
+    flow_all = labels["flow"].to_numpy()
+    mask = flow_all >= 0
     if not mask.any():
         return empty(FLOWS_SCHEMA)
-    flows = labels["flow"].to_numpy()[mask]
-    ids, first = np.unique(flows, return_index=True)
-    rows = packets[mask].iloc[first]
+    at = np.flatnonzero(mask)
+    ids, first = np.unique(flow_all[at], return_index=True)
+    rows = packets.iloc[at[first]]  # only each flow's first packet is copied
     proto = rows["proto"]
     return frame(
         {

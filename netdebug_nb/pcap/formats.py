@@ -85,6 +85,11 @@ class Batch:
     def __len__(self) -> int:
         return len(self.off)
 
+    @property
+    def offset(self) -> I64:
+        """File offset of each packet's captured bytes (in the decompressed stream for gzip)."""
+        return self.off + self.base
+
 
 # --- gathers over a byte buffer ------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -30,34 +31,93 @@ def iograph(bins: pd.DataFrame, *, title: str = "IO graph") -> Figure:
     return fig
 
 
-def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame) -> Figure:
-    """RTT samples (top) and a mark per retransmission, duplicate ACK, reset ... (bottom) over time."""
+def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame, *, max_bins: int = 300) -> Figure:
+    """RTT over time (top) and TCP events per time bin (bottom).
+
+    Both panels are aggregated into at most ``max_bins`` time bins before drawing, so the
+    figure costs the same for a hundred packets or ten million: RTT as the median per bin with
+    the 5th-95th percentile band (the samples themselves when there are few), events as one
+    strip per kind whose shade is the count per bin.
+    """
     import matplotlib.pyplot as plt
+    import numpy as np
 
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(10, 5.5), layout="constrained")
     plt.close(fig)
-    if len(rtt):
-        for direction, s in rtt.groupby("direction"):
-            top.scatter(s["ts"], s["rtt_ms"], s=6, label=f"data {direction}")
+    stamps = [np.asarray(t["ts"].array.asi8, dtype=np.int64) for t in (rtt, events) if len(t)]
+    edges = _time_bins(np.concatenate(stamps), max_bins) if stamps else None
+    if len(rtt) and edges is not None:
+        for direction, s in rtt.groupby("direction", sort=True):
+            _rtt_series(top, s, edges, f"data {direction}")
         top.set_yscale("log")
         top.legend(fontsize="small")
     else:
         top.text(0.5, 0.5, "no RTT samples", ha="center", va="center", transform=top.transAxes)
     top.set_ylabel("data → ACK (ms)")
     top.set_title("TCP round trips and retransmissions")
-    names = [e for e in ("retransmission", "out_of_order", "dup_ack", "zero_window", "reset", "unseen_segment")
-             if (events["event"] == e).any()]  # fmt: skip
-    for i, name in enumerate(names):
-        ts = events.loc[events["event"] == name, "ts"]
-        bottom.scatter(ts, [i] * len(ts), marker="|", s=300, linewidths=1.5)
-    if names:
-        bottom.set_yticks(range(len(names)), [f"{n} ({int((events['event'] == n).sum())})" for n in names])
-        bottom.set_ylim(-0.7, len(names) - 0.3)
+    kinds = ("retransmission", "out_of_order", "dup_ack", "zero_window", "reset", "unseen_segment")
+    counts = events["event"].value_counts()
+    names = [e for e in kinds if counts.get(e, 0) > 0]
+    if names and edges is not None:
+        ts = np.asarray(events["ts"].array.asi8, dtype=np.int64)
+        ev = events["event"].to_numpy(dtype=object)
+        grid = np.vstack([np.histogram(ts[ev == name], bins=edges)[0] for name in names]).astype(float)
+        shade = np.where(grid > 0, np.log1p(grid), np.nan)
+        x = _dates(edges)
+        bottom.pcolormesh(x, np.arange(len(names) + 1) - 0.5, shade, cmap="Reds", vmin=0, shading="flat")
+        bottom.set_yticks(range(len(names)), [f"{n} ({int(counts[n])})" for n in names])
+        bottom.set_ylim(len(names) - 0.5, -0.5)
+        bottom.set_title(f"TCP events per {_width_text(edges)} (darker: more)", fontsize="medium")
     else:
         bottom.text(0.5, 0.5, "no TCP events", ha="center", va="center", transform=bottom.transAxes)
-    bottom.set_title("TCP events", fontsize="medium")
+        bottom.set_title("TCP events", fontsize="medium")
+    if edges is not None:
+        bottom.xaxis_date(tz="UTC")
     fig.autofmt_xdate()
     return fig
+
+
+_FEW_SAMPLES = 2000  # up to this many RTT samples are drawn one by one
+
+
+def _rtt_series(ax: Axes, s: pd.DataFrame, edges: np.ndarray, label: str) -> None:
+    import numpy as np
+    import pandas as pd
+
+    ts = np.asarray(s["ts"].array.asi8, dtype=np.int64)
+    ms = s["rtt_ms"].to_numpy(dtype=np.float64)
+    if len(s) <= _FEW_SAMPLES:
+        ax.scatter(_dates(ts), ms, s=6, label=label)
+        return
+    b = np.clip(np.searchsorted(edges, ts, side="right") - 1, 0, len(edges) - 2)
+    q = pd.Series(ms).groupby(b).quantile(np.array([0.05, 0.5, 0.95])).unstack()
+    mid = _dates((edges[q.index.to_numpy()] + edges[q.index.to_numpy() + 1]) // 2)
+    (line,) = ax.plot(mid, q[0.5].to_numpy(), linewidth=1.2, label=f"{label} (median, 5-95 %)")
+    ax.fill_between(
+        mid, q[0.05].to_numpy(), q[0.95].to_numpy(), color=line.get_color(), alpha=0.25, linewidth=0
+    )
+
+
+def _time_bins(ts: np.ndarray, max_bins: int) -> np.ndarray:
+    """Edges (ns) of at most ``max_bins`` equal bins covering ``ts``, at least 1 ms wide."""
+    import numpy as np
+
+    lo, hi = int(ts.min()), int(ts.max())
+    width = max(-(-(hi - lo + 1) // max_bins), 1_000_000)
+    return lo + width * np.arange(-(-(hi - lo + 1) // width) + 1, dtype=np.int64)
+
+
+def _dates(ns: np.ndarray) -> np.ndarray:
+    """Nanosecond timestamps as matplotlib date numbers (days), for axes shared with datetimes."""
+    import numpy as np
+
+    out: np.ndarray = np.asarray(ns, dtype=np.int64) / 86_400e9
+    return out
+
+
+def _width_text(edges: np.ndarray) -> str:
+    w = (int(edges[1]) - int(edges[0])) / 1e9 if len(edges) > 1 else 0.0
+    return f"{w:.3g} s" if w >= 1 else f"{w * 1e3:.3g} ms"
 
 
 def dns_latency(transactions: pd.DataFrame) -> Figure:

@@ -298,6 +298,8 @@ def _frame(c: Columns) -> pd.DataFrame:
         "icmp_type": nullable("icmp_type"),
         "icmp_code": nullable("icmp_code"),
         "l4_offset": nullable("l4_offset"),
+        "file": np.zeros(n, dtype=np.uint16),
+        "offset": a["offset"],
     }
     df: pd.DataFrame = pd.DataFrame(cols, copy=False)
     assert list(df.columns) == list(PACKETS_SCHEMA)

@@ -35,6 +35,8 @@ PACKETS_SCHEMA: Schema = {
     "icmp_type": "UInt8",
     "icmp_code": "UInt8",
     "l4_offset": "Int64",  # offset of the transport payload within the packet bytes (for DNS etc.), empty if none
+    "file": "uint16",  # which file of a capture set (0 for one file; attrs["files"] lists them)
+    "offset": "int64",  # byte offset of the packet's captured bytes in its (decompressed) file
 }
 
 TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK, TCP_URG, TCP_ECE, TCP_CWR = (1, 2, 4, 8, 16, 32, 64, 128)

@@ -1,4 +1,4 @@
-"""Where the notebook's packets come from: a capture file, or a short live capture with tcpdump.
+"""Where the notebook's packets come from: capture files (a set), or a short live capture with tcpdump.
 
 The notebook passes its parameters straight in; a run with neither a file nor an interface is a
 usage mistake and fails with one line saying which parameter to set.
@@ -17,8 +17,8 @@ class NoCaptureError(UsageError):
 
     def __init__(self) -> None:
         super().__init__(
-            "no capture given: set the parameter 'pcap' to a capture file "
-            "(-p pcap FILE), or 'capture_interface' for a live capture (-p capture_interface eth0)"
+            "no capture given: set the parameter 'pcap' to a capture file, directory, glob or "
+            "comma-separated list (-p pcap FILE), or 'capture_interface' for a live capture (-p capture_interface eth0)"
         )
 
 
@@ -54,17 +54,22 @@ def obtain(
     capture_seconds: float = 30.0,
     capture_packets: int = 0,
     capture_file: str = "",
-) -> Path:
-    """The capture file to analyse: ``pcap`` itself, or a fresh live capture."""
+) -> list[Path]:
+    """The capture files to analyse: what ``pcap`` names (see :func:`captureset.resolve`), or a live capture.
+
+    A directory written by ``netdebug-nb pcap export`` is returned as itself (one item).
+    """
+    from netdebug_nb.pcap import captureset, dataset
+
     if pcap and capture_interface:
         raise CaptureSourceError("capture_interface", "give either 'pcap' or 'capture_interface', not both")
     if pcap:
-        path = Path(pcap).expanduser()
-        if not path.exists():
-            raise InputError(path, "no such capture file (parameter 'pcap')")
-        if not path.is_file():
-            raise InputError(path, "not a regular file (parameter 'pcap')")
-        return path
+        if dataset.is_dataset(Path(pcap).expanduser()):
+            return [Path(pcap).expanduser()]
+        try:
+            return captureset.resolve(pcap)
+        except InputError as exc:
+            raise InputError(exc.source, f"{exc.reason} (parameter 'pcap')") from exc
     if not capture_interface:
         raise NoCaptureError()
     if capture_seconds <= 0:
@@ -86,7 +91,7 @@ def obtain(
         seconds=capture_seconds,
         packets=capture_packets,
     )
-    return out
+    return [out]
 
 
 def live(out: Path, *, interface: str, bpf: str = "", seconds: float = 30.0, packets: int = 0) -> Path:

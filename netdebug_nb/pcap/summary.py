@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from netdebug_nb.pcap import flows
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 OVERVIEW_SCHEMA: Schema = {
@@ -64,43 +66,119 @@ LINK_TYPE_NAMES = {
 
 def overview(packets: pd.DataFrame) -> pd.DataFrame:
     """One row describing the whole capture."""
+    return overview_of([tally(packets)])
+
+
+@dataclass
+class Tally:
+    """What :func:`overview`, :func:`protocols` and :func:`talkers` need from some packets.
+
+    Tallies of disjoint parts of a capture add up (:func:`overview_of` & co. take a list), so a
+    capture too big for memory is summarized part by part with the same result; their size
+    grows with addresses and protocols, not packets.
+    """
+
+    packets: int
+    bytes: int
+    captured_bytes: int
+    truncated_packets: int
+    first_ns: int | None
+    last_ns: int | None
+    ip_packets: int
+    ipv6_packets: int
+    link_types: dict[int, int]  # linktype -> packets, in order of first appearance
+    protocols: dict[int, tuple[int, int]]  # IP protocol (-1: none) -> (packets, bytes)
+    pairs: pd.DataFrame  # src, dst (text), packets, bytes: one row per address pair
+
+
+def tally(packets: pd.DataFrame) -> Tally:
     import numpy as np
     import pandas as pd
 
     n = len(packets)
-    if n == 0:
-        start = end = pd.NaT
-        duration = 0.0
-    else:
-        start, end = packets["ts"].min(), packets["ts"].max()
-        duration = (end - start).total_seconds()
-    ipv = packets["ip_version"]
-    addresses = pd.concat([packets["src"].astype("string"), packets["dst"].astype("string")]).dropna()
+    ts = np.asarray(packets["ts"].array.asi8, dtype=np.int64)
+    wire = packets["wirelen"].to_numpy(dtype=np.int64)
+    cap = packets["caplen"].to_numpy(dtype=np.int64)
+    ipv = packets["ip_version"].to_numpy(dtype=np.int64, na_value=0)
+    lt = packets["linktype"].to_numpy(dtype=np.int64)
+    lt_codes, lt_ids = pd.factorize(lt)  # in order of first appearance
+    lt_n = np.bincount(lt_codes, minlength=len(lt_ids))
+    proto = packets["proto"].to_numpy(dtype=np.int64, na_value=-1)
+    p_n = np.bincount(proto + 1, minlength=257)
+    p_b = np.bincount(proto + 1, weights=wire, minlength=257).astype(np.int64)
+    s, d, names = _address_codes(packets)
+    ip = (s >= 0) & (d >= 0)
+    k = max(len(names), 1)
+    inv, pk = pd.factorize(s[ip] * k + d[ip])
+    pk = np.asarray(pk, dtype=np.int64)
+    label = np.asarray(names, dtype=object)
+    pairs = pd.DataFrame(
+        {
+            "src": label[pk // k] if len(pk) else np.empty(0, dtype=object),
+            "dst": label[pk % k] if len(pk) else np.empty(0, dtype=object),
+            "packets": np.bincount(inv, minlength=len(pk)).astype(np.int64),
+            "bytes": np.bincount(inv, weights=wire[ip], minlength=len(pk)).astype(np.int64),
+        }
+    )
+    return Tally(
+        packets=n,
+        bytes=int(wire.sum()),
+        captured_bytes=int(cap.sum()),
+        truncated_packets=int((cap < wire).sum()),
+        first_ns=int(ts.min()) if n else None,
+        last_ns=int(ts.max()) if n else None,
+        ip_packets=int((ipv != 0).sum()),
+        ipv6_packets=int((ipv == 6).sum()),
+        link_types={int(v): int(c) for v, c in zip(lt_ids.tolist(), lt_n.tolist(), strict=True)},
+        protocols={p - 1: (int(p_n[p]), int(p_b[p])) for p in np.flatnonzero(p_n).tolist()},
+        pairs=pairs,
+    )
+
+
+def overview_of(tallies: list[Tally]) -> pd.DataFrame:
+    """The :func:`overview` row of the capture the tallies were taken from."""
+    import pandas as pd
+
+    firsts = [t.first_ns for t in tallies if t.first_ns is not None]
+    lasts = [t.last_ns for t in tallies if t.last_ns is not None]
+    start = pd.Timestamp(min(firsts), tz="UTC") if firsts else pd.NaT
+    end = pd.Timestamp(max(lasts), tz="UTC") if lasts else pd.NaT
+    pairs = _pairs_of(tallies)
+    addresses = len(set(pairs["src"].tolist()) | set(pairs["dst"].tolist()))
     return frame(
         {
-            "packets": [n],
-            "bytes": [int(packets["wirelen"].to_numpy(dtype=np.int64).sum())],
-            "captured_bytes": [int(packets["caplen"].to_numpy(dtype=np.int64).sum())],
-            "truncated_packets": [int((packets["caplen"] < packets["wirelen"]).sum())],
+            "packets": [sum(t.packets for t in tallies)],
+            "bytes": [sum(t.bytes for t in tallies)],
+            "captured_bytes": [sum(t.captured_bytes for t in tallies)],
+            "truncated_packets": [sum(t.truncated_packets for t in tallies)],
             "start": pd.Series([start], dtype="datetime64[ns, UTC]"),
             "end": pd.Series([end], dtype="datetime64[ns, UTC]"),
-            "duration_s": [duration],
-            "ip_packets": [int(ipv.notna().sum())],
-            "ipv6_packets": [int((ipv == 6).sum())],
-            "addresses": [int(addresses.nunique())],
-            "link_types": [", ".join(link_types(packets)["name"].tolist())],
+            "duration_s": [(max(lasts) - min(firsts)) / 1e9 if firsts else 0.0],
+            "ip_packets": [sum(t.ip_packets for t in tallies)],
+            "ipv6_packets": [sum(t.ipv6_packets for t in tallies)],
+            "addresses": [addresses],
+            "link_types": [", ".join(_link_types_of(tallies)["name"].tolist())],
         },
         OVERVIEW_SCHEMA,
     )
 
 
 def link_types(packets: pd.DataFrame) -> pd.DataFrame:
-    counts = packets["linktype"].value_counts()
+    """Packets per link type, most first."""
+    return _link_types_of([tally(packets)])
+
+
+def _link_types_of(tallies: list[Tally]) -> pd.DataFrame:
+    counts: dict[int, int] = {}
+    for t in tallies:
+        for lt, n in t.link_types.items():
+            counts[lt] = counts.get(lt, 0) + n
+    order = sorted(counts, key=lambda lt: -counts[lt])  # stable: ties keep first appearance
     return frame(
         {
-            "linktype": counts.index.to_numpy(),
-            "name": [LINK_TYPE_NAMES.get(int(lt), f"link type {int(lt)}") for lt in counts.index],
-            "packets": counts.to_numpy(),
+            "linktype": order,
+            "name": [LINK_TYPE_NAMES.get(lt, f"link type {lt}") for lt in order],
+            "packets": [counts[lt] for lt in order],
         },
         LINK_TYPES_SCHEMA,
     )
@@ -108,72 +186,112 @@ def link_types(packets: pd.DataFrame) -> pd.DataFrame:
 
 def protocols(packets: pd.DataFrame) -> pd.DataFrame:
     """Packets and bytes per IP protocol, largest first."""
-    import numpy as np
-    import pandas as pd
+    return protocols_of([tally(packets)])
 
-    if len(packets) == 0:
+
+def protocols_of(tallies: list[Tally]) -> pd.DataFrame:
+    merged: dict[int, list[int]] = {}
+    for t in tallies:
+        for p, (c, b) in t.protocols.items():
+            m = merged.setdefault(p, [0, 0])
+            m[0] += c
+            m[1] += b
+    if not merged:
         return empty(PROTOCOLS_SCHEMA)
-    proto = packets["proto"].to_numpy(dtype=np.int64, na_value=-1)
-    g = pd.DataFrame({"proto": proto, "wire": packets["wirelen"].to_numpy(dtype=np.int64)}).groupby("proto")
-    t = g["wire"].agg(["size", "sum"]).reset_index()
-    total_p, total_b = len(packets), max(int(t["sum"].sum()), 1)
-    t = t.sort_values(["sum", "size"], ascending=False, ignore_index=True)
+    total_p = sum(c for c, _b in merged.values())
+    total_b = max(sum(b for _c, b in merged.values()), 1)
+    order = sorted(merged, key=lambda p: (-merged[p][1], -merged[p][0], p))
+    sizes = [merged[p][0] for p in order]
+    sums = [merged[p][1] for p in order]
     return frame(
         {
-            "protocol": [flows.protocol_name(None if p < 0 else p) for p in t["proto"]],
-            "packets": t["size"].to_numpy(),
-            "bytes": t["sum"].to_numpy(),
-            "packets_pct": t["size"].to_numpy() * 100.0 / total_p,
-            "bytes_pct": t["sum"].to_numpy() * 100.0 / total_b,
+            "protocol": [flows.protocol_name(None if p < 0 else p) for p in order],
+            "packets": sizes,
+            "bytes": sums,
+            "packets_pct": [c * 100.0 / total_p for c in sizes],
+            "bytes_pct": [b * 100.0 / total_b for b in sums],
         },
         PROTOCOLS_SCHEMA,
     )
 
 
 def talkers(packets: pd.DataFrame, top_n: int | None = None) -> pd.DataFrame:
-    """Per IP address: what it sent and received, most bytes first."""
+    """Per IP address: what it sent and received, most bytes first (ties: by address)."""
+    return talkers_of([tally(packets)], top_n)
+
+
+def _pairs_of(tallies: list[Tally]) -> pd.DataFrame:
+    import pandas as pd
+
+    parts = [t.pairs for t in tallies if len(t.pairs)]
+    if not parts:
+        return pd.DataFrame({"src": [], "dst": [], "packets": [], "bytes": []})
+    if len(parts) == 1:
+        return parts[0]
+    both = pd.concat(parts, ignore_index=True)
+    return both.groupby(["src", "dst"], as_index=False, sort=False)[["packets", "bytes"]].sum()
+
+
+def talkers_of(tallies: list[Tally], top_n: int | None = None) -> pd.DataFrame:
+    """:func:`talkers` of the capture the tallies were taken from.
+
+    Works on the table of address pairs (one row per src → dst), so its cost grows with the
+    pairs, not the packets.
+    """
     import numpy as np
     import pandas as pd
 
-    ip = packets[packets["src"].notna() & packets["dst"].notna()]
-    if len(ip) == 0:
+    pairs = _pairs_of(tallies)
+    if not len(pairs):
         return empty(TALKERS_SCHEMA)
-    src, dst = ip["src"].astype("string"), ip["dst"].astype("string")
-    wire = ip["wirelen"].to_numpy(dtype=np.int64)
-    sent = (
-        pd.DataFrame({"address": src.to_numpy(), "wire": wire})
-        .groupby("address")["wire"]
-        .agg(["size", "sum"])
+    addr, codes = np.unique(
+        np.concatenate([pairs["src"].to_numpy(object), pairs["dst"].to_numpy(object)]).astype(str),
+        return_inverse=True,
     )
-    recv = (
-        pd.DataFrame({"address": dst.to_numpy(), "wire": wire})
-        .groupby("address")["wire"]
-        .agg(["size", "sum"])
-    )
-    pairs = pd.DataFrame(
-        {
-            "x": np.concatenate([src.to_numpy(), dst.to_numpy()]),
-            "y": np.concatenate([dst.to_numpy(), src.to_numpy()]),
-        }
-    )
-    peers = pairs.drop_duplicates().groupby("x").size()
-    t = sent.add_suffix("_s").join(recv.add_suffix("_r"), how="outer").fillna(0).astype(np.int64)
-    t["peers"] = peers.reindex(t.index).fillna(0).astype(np.int64)
-    t["packets"] = t["size_s"] + t["size_r"]
-    t["bytes"] = t["sum_s"] + t["sum_r"]
-    t = t.sort_values(["bytes", "packets"], ascending=False)
+    k, m = len(addr), len(pairs)
+    s, d = codes[:m], codes[m:]
+    npk = pairs["packets"].to_numpy(dtype=np.int64)
+    nby = pairs["bytes"].to_numpy(dtype=np.int64)
+    sent_p = np.bincount(s, weights=npk, minlength=k).astype(np.int64)
+    recv_p = np.bincount(d, weights=npk, minlength=k).astype(np.int64)
+    sent_b = np.bincount(s, weights=nby, minlength=k).astype(np.int64)
+    recv_b = np.bincount(d, weights=nby, minlength=k).astype(np.int64)
+    peers = np.bincount(np.unique(np.concatenate([s * k + d, d * k + s])) // k, minlength=k)
+    total_b, total_p = sent_b + recv_b, sent_p + recv_p
+    order = np.lexsort((-total_p, -total_b))  # addresses are sorted: ties stay by address
     if top_n is not None:
-        t = t.head(top_n)
+        order = order[:top_n]
     return frame(
         {
-            "address": t.index.to_numpy(),
-            "packets_sent": t["size_s"].to_numpy(),
-            "bytes_sent": t["sum_s"].to_numpy(),
-            "packets_received": t["size_r"].to_numpy(),
-            "bytes_received": t["sum_r"].to_numpy(),
-            "packets": t["packets"].to_numpy(),
-            "bytes": t["bytes"].to_numpy(),
-            "peers": t["peers"].to_numpy(),
+            "address": pd.array(addr[order], dtype="string"),
+            "packets_sent": sent_p[order],
+            "bytes_sent": sent_b[order],
+            "packets_received": recv_p[order],
+            "bytes_received": recv_b[order],
+            "packets": total_p[order],
+            "bytes": total_b[order],
+            "peers": peers[order],
         },
         TALKERS_SCHEMA,
     )
+
+
+def _address_codes(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """src and dst as int64 codes into one list of address texts (-1: no address)."""
+    import numpy as np
+    import pandas as pd
+
+    src, dst = packets["src"], packets["dst"]
+    if not isinstance(src.dtype, pd.CategoricalDtype):
+        src = src.astype("category")
+    if not isinstance(dst.dtype, pd.CategoricalDtype):
+        dst = dst.astype("category")
+    if src.cat.categories.equals(dst.cat.categories):
+        cats = src.cat.categories
+        s = np.asarray(src.cat.codes, dtype=np.int64)
+        d = np.asarray(dst.cat.codes, dtype=np.int64)
+    else:
+        cats = src.cat.categories.union(dst.cat.categories)
+        s = np.asarray(pd.Categorical(src, categories=cats).codes, dtype=np.int64)
+        d = np.asarray(pd.Categorical(dst, categories=cats).codes, dtype=np.int64)
+    return s, d, [str(c) for c in cats]

@@ -124,24 +124,27 @@ def analyze(
     sel = (proto == 6) & packets["sport"].notna().to_numpy() & (labels["flow"].to_numpy() >= 0)
     if not sel.any():
         return _empty()
-    p = packets[sel]
-    flow = labels["flow"].to_numpy()[sel]
-    fwd = labels["forward"].to_numpy()[sel]
-    order = np.argsort(p["frame"].to_numpy(), kind="stable")
-    p, flow, fwd = p.iloc[order], flow[order], fwd[order]
+    rows = np.flatnonzero(sel)  # the TCP rows in frame order; only the columns used are copied
+    rows = rows[np.argsort(packets["frame"].to_numpy(dtype=np.int64)[rows], kind="stable")]
+    flow, fwd = labels["flow"].to_numpy()[rows], labels["forward"].to_numpy()[rows]
 
-    ts_abs = np.asarray(p["ts"].array.asi8, dtype=np.int64)
+    def col(name: str, na: int = 0) -> np.ndarray:  # na: for the nullable columns
+        out: np.ndarray = packets[name].to_numpy(dtype=np.int64, na_value=na)[rows]
+        return out
+
+    ts_abs = np.asarray(packets["ts"].array.asi8, dtype=np.int64)[rows]
     t0 = int(ts_abs.min())
     ts = ts_abs - t0  # relative ns: exact in float64 for captures under 100 days
-    frames = p["frame"].to_numpy(dtype=np.int64)
-    fl = p["tcp_flags"].to_numpy(dtype=np.int64, na_value=0)
-    seq = p["tcp_seq"].to_numpy(dtype=np.int64, na_value=0)
-    ack = p["tcp_ack"].to_numpy(dtype=np.int64, na_value=0)
-    win = p["tcp_win"].to_numpy(dtype=np.int64, na_value=-1)
-    plen = p["payload_len"].to_numpy(dtype=np.int64, na_value=0)
-    wire = p["wirelen"].to_numpy(dtype=np.int64)
-    ip_id = p["ip_id"].to_numpy(dtype=np.int64, na_value=0)
-    v4 = p["ip_version"].to_numpy(dtype=np.int64, na_value=0) == 4
+    frames = col("frame")
+    fl = col("tcp_flags", 0)
+    seq = col("tcp_seq", 0)
+    ack = col("tcp_ack", 0)
+    win = col("tcp_win", -1)
+    plen = col("payload_len", 0)
+    wire = col("wirelen")
+    ip_id = col("ip_id", 0)
+    v4 = col("ip_version", 0) == 4
+    n_rows = len(rows)
 
     syn, fin, rst, ackf = (fl & TCP_SYN) > 0, (fl & TCP_FIN) > 0, (fl & TCP_RST) > 0, (fl & TCP_ACK) > 0
     pure_syn, synack = syn & ~ackf, syn & ackf
@@ -205,11 +208,11 @@ def analyze(
     unseen = has_prev & (srel > prev_max)
 
     seg_idx = np.flatnonzero(is_seg)
-    retrans_rows = np.zeros(len(p), dtype=bool)
+    retrans_rows = np.zeros(n_rows, dtype=bool)
     retrans_rows[seg_idx[retrans]] = True
-    ooo_rows = np.zeros(len(p), dtype=bool)
+    ooo_rows = np.zeros(n_rows, dtype=bool)
     ooo_rows[seg_idx[ooo]] = True
-    unseen_rows = np.zeros(len(p), dtype=bool)
+    unseen_rows = np.zeros(n_rows, dtype=bool)
     unseen_rows[seg_idx[unseen]] = True
     data_segments = np.bincount(flow, weights=is_seg, minlength=n).astype(np.int64)
 
@@ -228,7 +231,7 @@ def analyze(
     high = high.groupby(flow).ffill()
     peer_high = np.where(c2s, high["s2c_end"].to_numpy(), high["c2s_end"].to_numpy())
     pure_ack = ackf & (plen == 0) & ~syn & ~fin & ~rst
-    dup_rows = np.zeros(len(p), dtype=bool)
+    dup_rows = np.zeros(n_rows, dtype=bool)
     dup_rows[keep] = (
         pure_ack[keep] & (ack[keep] == prev_ack) & (win[keep] == prev_win) & (peer_high[keep] > ack_rel[keep])
     )
@@ -304,8 +307,8 @@ def analyze(
     cf = client_fwd[ids]
     a_addr, b_addr = ends_tbl["a"].to_numpy(), ends_tbl["b"].to_numpy()
     a_port, b_port = ends_tbl["a_port"].to_numpy(), ends_tbl["b_port"].to_numpy()
-    first_ts = _agg(tsf, np.ones(len(p), dtype=bool), flow, n, "min")[ids]
-    last_ts = _agg(tsf, np.ones(len(p), dtype=bool), flow, n, "max")[ids]
+    first_ts = _agg(tsf, np.ones(n_rows, dtype=bool), flow, n, "min")[ids]
+    last_ts = _agg(tsf, np.ones(n_rows, dtype=bool), flow, n, "max")[ids]
 
     has_syn, has_synack, has_ack = (
         ~np.isnan(syn_first[ids]),
@@ -398,9 +401,8 @@ def _wrap(delta: np.ndarray) -> np.ndarray:
     """A 32-bit sequence difference as a signed offset in [-2**31, 2**31)."""
     import numpy as np
 
-    d = np.mod(delta, 1 << 32)
-    out: np.ndarray = np.where(d >= 1 << 31, d - (1 << 32), d).astype(np.int64)
-    return out
+    out: np.ndarray = ((delta + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    return out.astype(np.int64, copy=False)
 
 
 def _agg(values: np.ndarray, mask: np.ndarray, flow: np.ndarray, n: int, how: str) -> np.ndarray:

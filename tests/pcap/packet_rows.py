@@ -18,6 +18,15 @@ def packet_row(frame: int, **fields: object) -> dict[str, object]:
     if unknown:
         raise KeyError(f"not packet-table columns: {sorted(unknown)}")
     row: dict[str, object] = dict.fromkeys(PACKETS_SCHEMA)
-    row |= {"frame": frame, "ts": T0, "caplen": 0, "wirelen": 0, "linktype": 1, "iface": 0}
+    row |= {
+        "frame": frame,
+        "ts": T0,
+        "caplen": 0,
+        "wirelen": 0,
+        "linktype": 1,
+        "iface": 0,
+        "file": 0,
+        "offset": 0,
+    }
     row |= fields
     return row

@@ -59,7 +59,7 @@ def test_error_without_a_code_still_gets_a_row() -> None:
 
     row = {c: None for c in PACKETS_SCHEMA}
     row.update(frame=1, ts=pd.Timestamp("2026-01-01", tz="UTC"), caplen=35, wirelen=70, linktype=1, iface=0,
-               ip_version=4, src="10.0.0.254", dst="10.0.0.1", proto=1, icmp_type=3)  # fmt: skip
+               ip_version=4, src="10.0.0.254", dst="10.0.0.1", proto=1, icmp_type=3, file=0, offset=0)  # fmt: skip
     errors = icmp.errors(frame([row], PACKETS_SCHEMA))
     assert errors[["meaning", "packets"]].values.tolist() == [["destination unreachable", 1]]
     assert [f.id for f in checks.icmp_findings(errors)] == ["icmp.unreachable"]

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import pcapbuild as pb
 
 from netdebug_nb.pcap.reader import PcapFormatError, read
+from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
 FRAMES = [
     bytes(Ether() / IP(src="198.18.0.1", dst="198.18.0.2") / TCP() / (b"x" * 30)),
@@ -66,5 +67,5 @@ def test_mutated_captures_load_or_fail_clearly(tmp_path: Path, seed: int) -> Non
             except PcapFormatError:
                 continue
         loaded += 1
-        assert len(df.columns) == 25
+        assert len(df.columns) == len(PACKETS_SCHEMA)
     assert loaded > 100

@@ -30,7 +30,7 @@ def test_file_and_interface_together_is_a_usage_error(tmp_path: Path) -> None:
 def test_missing_file_names_the_parameter(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"no such capture file \(parameter 'pcap'\)"):
         source.obtain(str(tmp_path / "nope.pcap"))
-    assert source.obtain(str(Path(__file__))) == Path(__file__)
+    assert source.obtain(str(Path(__file__))) == [Path(__file__)]
 
 
 def test_live_capture_must_be_bounded() -> None:

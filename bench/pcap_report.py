@@ -1,0 +1,118 @@
+"""Benchmark: the whole `pcap_analysis` report (or `pcap export`) on a big capture, against tshark and capinfos.
+
+Generates a mixed capture with bench/pcap_read.py's generator in a temporary directory (one
+file, or ``--files K`` consecutive files of a ring buffer), then times in subprocesses, with
+peak RSS from wait4:
+
+* ``netdebug-nb run pcap_analysis`` (kernel start, every cell, HTML) — or with ``--export``,
+  ``netdebug-nb pcap export`` (bounded memory: ``--memory-mb``);
+* the executed notebook's cell times: the load cell (read + every analysis) and the rest;
+* peers on the same files in the same run: ``capinfos`` and ``tshark -q -z conv,tcp``.
+
+Ratios are printed because the 2-core machines are shared and absolute times are noisy; the
+load average at the start is printed too. Files are deleted at the end.
+
+    .venv/bin/python bench/pcap_report.py [--packets 1000000] [--files 1] [--export] [--memory-mb 2048]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pcap_read import generate
+
+BIN = Path(sys.executable).parent
+
+
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MB, stdout) of ``cmd`` (output to files: a full pipe would block it)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _pid, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{cmd[0]} failed: {err.read()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--files", type=int, default=1, help="split into this many consecutive files")
+    ap.add_argument("--export", action="store_true", help="time `pcap export` instead of the notebook")
+    ap.add_argument("--memory-mb", type=int, default=2048)
+    ap.add_argument("--no-peers", action="store_true")
+    args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    tmp = Path(tempfile.mkdtemp(prefix="ndbench-report-"))
+    try:
+        per = args.packets // args.files
+        paths = [tmp / f"trace.pcap{i}" for i in range(args.files)]
+        size, start = 0, 1_700_000_000.0
+        for i, p in enumerate(paths):  # a ring buffer: each file starts where the previous one ended
+            size += generate(p, per, seed=i + 1, start=start)
+            start = _last_ts(p)
+        spec = str(paths[0]) if args.files == 1 else str(tmp)
+        print(f"capture: {per * args.files:,} packets in {args.files} file(s), {size / 1e6:,.0f} MB")
+        if args.export:
+            wall, rss, out = timed(
+                [str(BIN / "netdebug-nb"), "pcap", "export", spec, "--out", str(tmp / "export"),
+                 "--memory-mb", str(args.memory_mb)]
+            )  # fmt: skip
+            print(f"netdebug-nb pcap export: {wall:.2f} s wall, {rss:.0f} MB peak RSS  ({out.strip()})")
+        else:
+            wall, rss, _ = timed(
+                [str(BIN / "netdebug-nb"), "run", "pcap_analysis", "-p", "pcap", spec, "-p", "kubernetes", "false",
+                 "-p", "memory_mb", str(args.memory_mb), "--out", str(tmp / "report")]
+            )  # fmt: skip
+            print(f"netdebug-nb run pcap_analysis: {wall:.2f} s wall, {rss:.0f} MB peak RSS")
+            nb = json.loads((tmp / "report" / "pcap_analysis" / "pcap_analysis.ipynb").read_text())
+            cells = [
+                (c["metadata"].get("papermill", {}).get("duration") or 0.0, "".join(c["source"]))
+                for c in nb["cells"]
+                if c["cell_type"] == "code"
+            ]
+            load = next(d for d, s in cells if "tables.load(" in s)
+            rest = sum(d for d, s in cells if "tables.load(" not in s)
+            print(f"  load cell (read + all analysis): {load:.2f} s; other cells together: {rest:.2f} s")
+            for d, s in sorted(cells, reverse=True)[:4]:
+                print(f"    {d:6.2f} s  {s.splitlines()[0][:60]}")
+        if not args.no_peers:
+            for name, cmd in (
+                ("capinfos", ["capinfos", *map(str, paths)]),
+                (
+                    "tshark -z conv,tcp",
+                    ["sh", "-c", " ; ".join(f"tshark -n -q -z conv,tcp -r {p}" for p in paths)],
+                ),
+            ):
+                if shutil.which(cmd[0] if cmd[0] != "sh" else "tshark"):
+                    pw, prss, _ = timed(cmd)
+                    print(
+                        f"{name}: {pw:.2f} s wall, {prss:.0f} MB peak RSS; netdebug / {name}: {wall / pw:.2f}x"
+                    )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def _last_ts(path: Path) -> float:
+    from netdebug_nb.pcap import reader
+
+    return float(reader.read(path)["ts"].max().value) / 1e9
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
