@@ -70,6 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("kernel", help="install the kit's Jupyter kernel spec for this Python")
     s.set_defaults(func=cmd_kernel)
 
+    s = sub.add_parser(
+        "lab",
+        help="start JupyterLab as the lab image does (landing page, token, offline settings)",
+        description="Start JupyterLab with the kit's settings: token required (JUPYTER_TOKEN, "
+        "JUPYTER_TOKEN_FILE, else a random one in the log), START.md as the landing page, no news "
+        "or update checks. Arguments after '--' go to JupyterLab (as root: -- --allow-root).",
+    )
+    s.add_argument("--ip", default=None, help="address to listen on (default: $NETDEBUG_LAB_IP or 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="default: $NETDEBUG_LAB_PORT or 8888")
+    s.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="notebooks folder; missing notebooks and START.md are copied in (default: ~/notebooks)",
+    )
+    s.add_argument("extra", nargs="*", metavar="-- EXTRA_JUPYTER_ARGS", help="passed to JupyterLab")
+    s.set_defaults(func=cmd_lab)
+
     _add_k8s(sub)
     _add_fleet(sub)
     _add_pcap(sub)
@@ -146,6 +165,18 @@ def cmd_kernel(args: argparse.Namespace, env: Env) -> int:
     data_dir = kernel.ensure()
     env.stdout.write(f"kernel spec {kernel.NAME!r} in {data_dir / 'kernels' / kernel.NAME}\n")
     return 0
+
+
+def cmd_lab(args: argparse.Namespace, env: Env) -> int:
+    from netdebug_nb import jupyter, kernel, tools
+
+    launch = jupyter.plan(
+        ip=args.ip, port=args.port, root=args.root, extra=args.extra, kernel_dir=kernel.ensure()
+    )
+    for path in jupyter.seed(launch):
+        env.stderr.write(f"netdebug-nb lab: copied {path.name} into {launch.root}\n")
+    env.stderr.write(f"netdebug-nb lab: JupyterLab on {launch.url} (notebooks in {launch.root})\n")
+    tools.replace(launch.argv, launch.env)
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, object]:

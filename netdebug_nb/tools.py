@@ -13,10 +13,12 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from netdebug_nb.errors import (
     ToolFailedError,
@@ -185,6 +187,15 @@ def stop(proc: subprocess.Popen[bytes], *, grace_s: float = 5.0) -> int:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
     return proc.wait()
+
+
+def replace(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """Become ``argv`` (exec) with ``env`` added: for a server the command only starts, so that
+    signals (a pod's SIGTERM, Ctrl-C) and the exit status are the server's own."""
+    exe = which(argv[0]) if "/" not in argv[0] else argv[0]
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.execve(exe, [exe, *argv[1:]], {**os.environ, **env})
 
 
 def _kill_group(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:

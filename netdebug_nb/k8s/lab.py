@@ -44,7 +44,7 @@ class LabResult:
             [
                 f"1. forward the port:  {self.port_forward}",
                 f"2. read the token:    {self.token_command}",
-                f"3. open http://127.0.0.1:{self.local_port}/lab?token=<token>",
+                f"3. open http://127.0.0.1:{self.local_port}/?token=<token>  (lands on START.md)",
                 f"   wait for Ready:    kubectl -n {self.namespace} wait --for=condition=Ready pod/{self.pod} --timeout=120s",
             ]
         )

@@ -144,7 +144,7 @@ def lab_pod(
         "name": "lab",
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["jupyter", "lab"],
+        "command": ["netdebug-nb", "lab"],
         "env": [
             {"name": "NETDEBUG_LAB_IP", "value": "127.0.0.1"},
             {"name": "NETDEBUG_LAB_PORT", "value": str(port)},

@@ -99,7 +99,7 @@ def test_lab_runs_as_numeric_non_root_user_with_a_healthcheck() -> None:
     users = re.findall(r"^USER (\S+)$", lab, flags=re.M)
     assert users and users[-1] == "1000:1000"
     assert re.search(r"^HEALTHCHECK .*\n\s+CMD curl ", lab, flags=re.M)
-    assert 'CMD ["jupyter", "lab"]' in lab
+    assert re.search(r'^CMD \["netdebug-nb", "lab"\]$', lab, flags=re.M)
     assert "NETDEBUG_LAB_IP=127.0.0.1" in lab
 
 
@@ -125,3 +125,17 @@ def test_lab_installs_the_package_as_a_wheel_with_the_pinned_constraints() -> No
     assert "netdebug-nb kernel" in lab
     assert "/home/netdebug/notebooks" in lab
     assert "-e " not in venv + wheel + lab
+
+
+def test_lab_starts_jupyterlab_the_way_a_laptop_does() -> None:
+    """The CMD is ``netdebug-nb lab``: the server config, settings overrides and landing page come
+    with the package (netdebug_nb/data/jupyter), not from files only the image has."""
+    lab = stage("lab")
+    assert re.search(r'^CMD \["netdebug-nb", "lab"\]$', lab, flags=re.M)
+    assert "jupyter_server_config" not in TEXT and "etc/jupyter" not in TEXT
+    root = DOCKERFILE.parents[1]
+    assert (root / "netdebug_nb" / "data" / "jupyter" / "jupyter_server_config.py").is_file()
+    assert (
+        root / "netdebug_nb" / "data" / "jupyter" / "labconfig" / "default_setting_overrides.json"
+    ).is_file()
+    assert (root / "notebooks" / "START.md").is_file()  # copied with the notebooks into ~/notebooks

@@ -244,7 +244,7 @@ def _inspect(target: str) -> dict:  # type: ignore[type-arg]
 def test_lab_image_config(lab_ctr: str) -> None:
     config = _inspect("lab")["Docker"]["config"]
     assert config["User"] == f"{LAB_UID}:{LAB_UID}"
-    assert config["Cmd"] == ["jupyter", "lab"]
+    assert config["Cmd"] == ["netdebug-nb", "lab"]
     assert config["Healthcheck"]["Test"][0] == "CMD-SHELL"
     labels = config["Labels"]
     for key in ("source", "version", "revision"):

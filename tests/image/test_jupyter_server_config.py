@@ -1,4 +1,4 @@
-"""image/jupyter_server_config.py: where the lab's JupyterLab gets its token, and that no
+"""netdebug_nb/data/jupyter/jupyter_server_config.py (what `netdebug-nb lab` and the image use): where the lab's JupyterLab gets its token, and that no
 combination of settings turns authentication off (checked against jupyter_server itself)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from jupyter_server.auth.identity import IdentityProvider
 from traitlets.config import Config
 
-CONFIG = Path(__file__).resolve().parents[2] / "image" / "jupyter_server_config.py"
+CONFIG = Path(__file__).resolve().parents[2] / "netdebug_nb" / "data" / "jupyter" / "jupyter_server_config.py"
 VARS = ("JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE", "NETDEBUG_LAB_IP", "NETDEBUG_LAB_PORT", "NETDEBUG_LAB_ROOT")
 
 
@@ -65,3 +65,16 @@ def test_listens_on_loopback_by_default_and_can_be_moved(monkeypatch: pytest.Mon
     assert config.ServerApp.allow_unauthenticated_access is False
     config = load(monkeypatch, NETDEBUG_LAB_IP="0.0.0.0", NETDEBUG_LAB_PORT="9999")
     assert (config.ServerApp.ip, config.ServerApp.port) == ("0.0.0.0", 9999)
+
+
+def test_landing_page_and_nothing_fetched_from_the_internet(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = load(monkeypatch, NETDEBUG_LAB_ROOT=str(tmp_path))
+    assert "default_url" not in config.LabApp  # no START.md there: JupyterLab's own /lab
+    (tmp_path / "START.md").write_text("# start")
+    config = load(monkeypatch, NETDEBUG_LAB_ROOT=str(tmp_path))
+    assert config.LabApp.default_url == "/lab/tree/START.md"
+    assert config.LabApp.news_url is None
+    assert config.LabApp.check_for_updates_class.endswith("NeverCheckForUpdate")
+    assert config.LabApp.extension_manager == "readonly"

@@ -1,4 +1,5 @@
-"""JupyterLab settings of the netdebug lab image (loaded from /opt/netdebug/etc/jupyter).
+"""JupyterLab settings of ``netdebug-nb lab``, the command the lab image starts (this folder is
+put first on ``JUPYTER_CONFIG_PATH``; ``labconfig/`` beside it holds the settings overrides).
 
 The server listens on 127.0.0.1 unless told otherwise (reach it with ``kubectl port-forward``) and
 always wants a token: ``JUPYTER_TOKEN``, else the first line of the file ``JUPYTER_TOKEN_FILE``
@@ -41,3 +42,15 @@ c.ServerApp.allow_root = False
 c.ServerApp.allow_unauthenticated_access = False
 c.ServerApp.root_dir = os.environ.get("NETDEBUG_LAB_ROOT", str(Path.home() / "notebooks"))
 c.PasswordIdentityProvider.allow_password_change = False
+
+# The landing page: START.md of the notebooks folder, rendered (labconfig/ makes Markdown Preview
+# the default viewer), is where ``/`` and the login lead, and the URL the server prints.
+if (Path(c.ServerApp.root_dir) / "START.md").is_file():
+    c.LabApp.default_url = "/lab/tree/START.md"
+
+# A pod usually has no internet: nothing is fetched at start-up or later. No news feed (the
+# front end then never asks "get notified about official Jupyter news?"), no update check, and
+# an extension manager that does not query PyPI.
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.handlers.announcements.NeverCheckForUpdate"
+c.LabApp.extension_manager = "readonly"
