@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from netdebug_nb.guidance import Note, nothing_to_draw
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -49,10 +51,7 @@ def waterfall(queries: pd.DataFrame, *, max_lookups: int = 8, trial: int | None 
         :max_lookups
     ]
     if not keys:
-        fig, ax = plt.subplots(figsize=(8, 1.5))
-        ax.text(0.5, 0.5, "no queries", ha="center", va="center")
-        ax.set_axis_off()
-        return fig
+        return _shown(nothing_to_draw("no queries"))
     groups = [q[(q["lookup"] == name) & (q["trial"].fillna(-1) == t)] for name, t in keys]
     heights = [max(len(g), 1) * 0.28 + 0.8 for g in groups]
     fig, axes = plt.subplots(
@@ -100,13 +99,11 @@ def latency_histograms(df: pd.DataFrame, *, value: str = "rtt_ms") -> Any:
 
     data = df.dropna(subset=[value])
     servers = list(dict.fromkeys(data["server"])) if not data.empty else []
+    if not servers:
+        return _shown(nothing_to_draw("no responses"))
     fig, axes = plt.subplots(
         max(len(servers), 1), 1, figsize=(9, 1.8 * max(len(servers), 1)), squeeze=False, sharex=True
     )
-    if not servers:
-        axes[0, 0].text(0.5, 0.5, "no responses", ha="center", va="center")
-        axes[0, 0].set_axis_off()
-        return fig
     values = data[value].astype(float)
     lo, hi = max(values.min(), 0.01), max(values.max(), 0.02)
     bins = np.geomspace(lo, hi * 1.01, 30) if hi / lo > 20 else 30
@@ -122,3 +119,16 @@ def latency_histograms(df: pd.DataFrame, *, value: str = "rtt_ms") -> Any:
     axes[-1, 0].set_xlabel(value.replace("_ms", " (ms)"))
     fig.tight_layout()
     return fig
+
+
+def _shown(note: Note) -> Note:
+    """These figures are shown by pyplot at the end of the cell (the notebook ends the line with
+    ';'), so a note standing in for one is displayed here rather than returned for display."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return note
+    if get_ipython() is not None:
+        display(note)
+    return note

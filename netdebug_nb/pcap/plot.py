@@ -15,8 +15,10 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from netdebug_nb.guidance import Note
 
-def iograph(bins: pd.DataFrame, *, title: str = "IO graph") -> Figure:
+
+def iograph(bins: pd.DataFrame, *, title: str = "IO graph") -> Figure | Note:
     """Bytes per second for each series of :func:`netdebug_nb.pcap.iograph.bins`."""
     fig, ax = _figure()
     if len(bins) == 0:
@@ -31,7 +33,7 @@ def iograph(bins: pd.DataFrame, *, title: str = "IO graph") -> Figure:
     return fig
 
 
-def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame, *, max_bins: int = 300) -> Figure:
+def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame, *, max_bins: int = 300) -> Figure | Note:
     """RTT over time (top) and TCP events per time bin (bottom).
 
     Both panels are aggregated into at most ``max_bins`` time bins before drawing, so the
@@ -42,6 +44,10 @@ def tcp_timeline(rtt: pd.DataFrame, events: pd.DataFrame, *, max_bins: int = 300
     import matplotlib.pyplot as plt
     import numpy as np
 
+    if len(rtt) == 0 and len(events) == 0:
+        from netdebug_nb.guidance import nothing_to_draw
+
+        return nothing_to_draw("no TCP round trips or events")
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(10, 5.5), layout="constrained")
     plt.close(fig)
     stamps = [np.asarray(t["ts"].array.asi8, dtype=np.int64) for t in (rtt, events) if len(t)]
@@ -120,7 +126,7 @@ def _width_text(edges: np.ndarray) -> str:
     return f"{w:.3g} s" if w >= 1 else f"{w * 1e3:.3g} ms"
 
 
-def dns_latency(transactions: pd.DataFrame) -> Figure:
+def dns_latency(transactions: pd.DataFrame) -> Figure | Note:
     """Histogram of DNS response times (log-spaced bins), answered queries only."""
     import numpy as np
 
@@ -147,12 +153,14 @@ def _figure() -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _nothing(fig: Figure, ax: Axes, text: str) -> Figure:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
-    return fig
+def _nothing(fig: Figure, ax: Axes, text: str) -> Note:
+    """Empty data: a one-line note instead of empty axes (see :mod:`netdebug_nb.guidance`)."""
+    from netdebug_nb.guidance import nothing_to_draw
+
+    return nothing_to_draw(text)
 
 
-def network_vs_server(servers: pd.DataFrame, *, top_n: int = 15) -> Figure:
+def network_vs_server(servers: pd.DataFrame, *, top_n: int = 15) -> Figure | Note:
     """Per server, the network round trip (TCP handshake) next to the server's think time.
 
     One row per server (the ``top_n`` slowest): bars for the medians, a tick for the p90 of the

@@ -98,11 +98,20 @@ def live(out: Path, *, interface: str, bpf: str = "", seconds: float = 30.0, pac
     """Capture on ``interface`` for ``seconds`` (or until ``packets``), writing ``out``.
 
     The capture itself is :func:`netdebug_nb.pcap.capture.capture`; a failure is reported
-    against the notebook parameter that caused it.
+    against the notebook parameter that caused it. In a notebook it shows its progress, and
+    interrupting the kernel ends it early with the packets captured so far kept for the analysis.
     """
     from netdebug_nb.pcap import capture
 
     try:
-        return capture.capture(out, interface=interface, bpf=bpf, seconds=seconds, packets=packets or None)
+        return capture.capture(
+            out,
+            interface=interface,
+            bpf=bpf,
+            seconds=seconds,
+            packets=packets or None,
+            progress=capture.display_progress(),
+            keep_on_interrupt=True,
+        )
     except ToolFailedError as exc:
         raise CaptureFailedError(interface, exc.returncode, exc.stderr) from exc

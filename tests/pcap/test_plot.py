@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netdebug_nb.catalogue import DATA_DIR
+from netdebug_nb.guidance import Note
 from netdebug_nb.pcap import dns, iograph, plot, reader, tcp
 from netdebug_nb.schema import empty
 
@@ -21,15 +22,23 @@ def test_figures_of_the_sample() -> None:
     assert "18 answered" in hist.axes[0].get_title()
 
 
-def test_figures_of_empty_tables_say_so() -> None:
-    texts = [
-        t.get_text()
-        for fig in (
-            plot.iograph(empty(iograph.IOGRAPH_SCHEMA)),
-            plot.tcp_timeline(empty(tcp.RTT_SCHEMA), empty(tcp.EVENTS_SCHEMA)),
-            plot.dns_latency(empty(dns.TRANSACTIONS_SCHEMA)),
-        )
-        for ax in fig.axes
-        for t in ax.texts
+def test_empty_tables_give_a_one_line_note_not_empty_axes() -> None:
+    notes = [
+        plot.iograph(empty(iograph.IOGRAPH_SCHEMA)),
+        plot.tcp_timeline(empty(tcp.RTT_SCHEMA), empty(tcp.EVENTS_SCHEMA)),
+        plot.dns_latency(empty(dns.TRANSACTIONS_SCHEMA)),
     ]
-    assert texts == ["no packets", "no RTT samples", "no TCP events", "no answered DNS queries"]
+    assert all(isinstance(n, Note) for n in notes)
+    assert [repr(n) for n in notes] == [
+        "no packets — nothing to draw",
+        "no TCP round trips or events — nothing to draw",
+        "no answered DNS queries — nothing to draw",
+    ]
+    assert "netdebug-note" in notes[0]._repr_html_()
+
+
+def test_a_half_empty_timeline_still_draws_the_half_it_has() -> None:
+    a = tcp.analyze(reader.read(SAMPLE))
+    fig = plot.tcp_timeline(empty(tcp.RTT_SCHEMA), a.events)
+    assert not isinstance(fig, Note)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no RTT samples"]
