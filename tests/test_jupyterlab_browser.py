@@ -243,5 +243,8 @@ def test_jupyterlab_landing_upload_and_run(tmp_path: Path) -> None:
         assert any("tcp.retransmissions" in f for f in seen["findings"]), seen["findings"]
         assert seen["images"] >= 3 and seen["tables"] >= 5, seen
         assert news_popups(driver) == []
+        fetched = js(driver, "return performance.getEntriesByType('resource').map(e => e.name)")
+        elsewhere = [u for u in fetched if not u.startswith((server.base, "data:", "blob:"))]
+        assert fetched and elsewhere == [], elsewhere  # the page asked nothing of the internet
         severe = [m for m in browser.console_errors(driver) if "favicon" not in m]
         print("console errors:", severe)
