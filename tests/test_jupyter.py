@@ -132,3 +132,10 @@ def test_netdebug_nb_lab_serves_with_a_token_lands_on_start_and_stays_offline(tm
         assert "netdebug" in kernels
     log = server.log.read_text()
     assert "START.md?token=" in log  # the URL people click first
+
+
+def test_a_root_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    launch = jupyter.plan(root=tmp_path / "file" / "notebooks", environ={}, as_root=False)
+    with pytest.raises(LabRootError, match=r"^--root .*/file/notebooks: "):
+        jupyter.seed(launch)

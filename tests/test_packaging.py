@@ -40,6 +40,10 @@ def test_wheel_ships_notebooks_and_data(tmp_path: Path) -> None:
     in_repo = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert shipped == in_repo
     assert "netdebug_nb/py.typed" in names
+    # netdebug-nb lab from a wheel: its landing page, server config and settings overrides
+    assert "netdebug_nb/_notebooks/START.md" in names
+    assert "netdebug_nb/data/jupyter/jupyter_server_config.py" in names
+    assert "netdebug_nb/data/jupyter/labconfig/default_setting_overrides.json" in names
     assert any(n.startswith("netdebug_nb/data/") for n in names)
     # the installed copy finds its notebooks without the source tree
     probe = "import netdebug_nb.catalogue as c, json; print(json.dumps([str(c.notebooks_dir()), c.names()]))"
