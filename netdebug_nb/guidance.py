@@ -133,7 +133,10 @@ def table_note(df: pd.DataFrame) -> Note | None:
 def captures(*directories: str | Path, limit: int = 10) -> list[Path]:
     """Capture files directly in ``directories`` (default: the working directory and the
     notebooks root of ``netdebug-nb lab``), newest first."""
-    dirs = [Path(d) for d in directories] or [Path.cwd(), Path(os.environ.get("NETDEBUG_LAB_ROOT") or ".")]
+    dirs = [Path(d) for d in directories] or [
+        Path.cwd(),
+        *(Path(os.environ[v]) for v in ("NETDEBUG_NOTEBOOK_DIR", "NETDEBUG_LAB_ROOT") if os.environ.get(v)),
+    ]
     found: dict[Path, Path] = {}
     for d in dirs:
         try:

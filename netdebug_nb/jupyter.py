@@ -110,6 +110,7 @@ def plan(
         "NETDEBUG_LAB_IP": ip,
         "NETDEBUG_LAB_PORT": str(port),
         "NETDEBUG_LAB_ROOT": str(root),
+        "NETDEBUG_NOTEBOOK_DIR": str(root),  # where relative paths in notebooks are also looked up
         "JUPYTER_CONFIG_PATH": _prepend(CONFIG_DIR, environ.get("JUPYTER_CONFIG_PATH", "")),
     }
     if kernel_dir is not None:

@@ -111,33 +111,34 @@ def click_menu(driver: Any, menu: str, item: str) -> None:
     pytest.fail(f"menu {menu} → {item} did not open")
 
 
-def set_parameter_line(driver: Any, name: str, line: str) -> None:
-    """Type over the line of parameter ``name`` in the parameters cell, keys as a person would."""
+def set_parameter(driver: Any, name: str, value: str) -> None:
+    """Type ``value`` over the value of parameter ``name`` in the parameters cell, keys as a person
+    would: the whole ``name: type = value`` line, or, when the formatter wrapped a long help
+    comment (``name: str = (`` / ``    ""  # help`` / ``)``), the value line inside."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    target = wait_for(
-        f"the line of {name}",
-        lambda: [
-            e
-            for e in driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .cm-line")
-            if e.text.startswith(f"{name}:")
-        ],
-    )[0]
+    def lines() -> list[Any]:
+        return driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .cm-line")
+
+    found = wait_for(
+        f"the line of {name}", lambda: [i for i, e in enumerate(lines()) if e.text.startswith(f"{name}:")]
+    )
+    i = found[0]
+    head = lines()[i].text
+    kind = head.split(":", 1)[1].split("=", 1)[0].strip()
+    if head.rstrip().endswith("("):
+        i, typed = i + 1, f"    {value}"
+    else:
+        typed = f"{name}: {kind} = {value}"
+    target = lines()[i]
     js(driver, "arguments[0].scrollIntoView({block: 'center'})", target)
     target.click()
     ActionChains(driver).send_keys(Keys.END).key_down(Keys.SHIFT).send_keys(Keys.HOME).key_up(
         Keys.SHIFT
-    ).send_keys(line).perform()
-    wait_for(
-        f"{line!r} in the cell",
-        lambda: any(
-            e.text.startswith(line)
-            for e in driver.find_elements(By.CSS_SELECTOR, ".jp-NotebookPanel:not(.lm-mod-hidden) .cm-line")
-        ),
-        10,
-    )
+    ).send_keys(typed).perform()
+    wait_for(f"{typed!r} in the cell", lambda: any(e.text.startswith(typed) for e in lines()), 10)
 
 
 def outputs(driver: Any) -> dict[str, Any]:
@@ -234,7 +235,7 @@ def test_jupyterlab_landing_upload_and_run(tmp_path: Path) -> None:
         assert seen["tracebacks"] == [] and seen["errors"] == [], seen
 
         # the parameter set to the upload's name, Run All: findings, plots, no traceback
-        set_parameter_line(driver, "pcap", 'pcap: str = "upload.pcap"')
+        set_parameter(driver, "pcap", '"upload.pcap"')
         run_all(driver)
         seen = outputs(driver)
         browser.screenshot(driver, "jupyterlab-pcap-upload")
