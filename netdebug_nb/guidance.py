@@ -126,7 +126,9 @@ def table_note(df: pd.DataFrame) -> Note | None:
     if _state["missing"]:
         return Note(f"nothing to show: {_state['missing']} (see the top of the notebook)")
     if len(df) == 0:
-        return Note("no rows — nothing to show")
+        cols = [str(c) for c in df.columns]
+        which = f" (columns {', '.join(cols[:4])}{', …' if len(cols) > 4 else ''})" if cols else ""
+        return Note(f"no rows — nothing to show{which}")
     return None
 
 

@@ -42,7 +42,9 @@ def test_empty_tables_are_notes_and_all_tables_are_while_input_is_missing() -> N
     full = pd.DataFrame({"a": [1]})
     empty = pd.DataFrame({"a": pd.Series([], dtype="int64")})
     assert guidance.table_note(full) is None
-    assert repr(guidance.table_note(empty)) == "no rows — nothing to show"
+    assert repr(guidance.table_note(empty)) == "no rows — nothing to show (columns a)"
+    wide = pd.DataFrame(columns=["src", "dst", "proto", "bytes", "packets"])
+    assert repr(guidance.table_note(wide)) == "no rows — nothing to show (columns src, dst, proto, bytes, …)"
     assert guidance.show("pcap_analysis", given=False) is not None
     assert "no capture given" in repr(guidance.table_note(full))
     assert guidance.show("pcap_analysis", given=True) is None
@@ -74,7 +76,10 @@ def test_the_formatter_in_a_real_ipython_shell() -> None:
         assert guidance.install()
         empty = pd.DataFrame({"a": pd.Series([], dtype="int64")})
         data, _ = shell.display_formatter.format(empty)
-        assert "netdebug-note" in data["text/html"] and data["text/plain"] == "no rows — nothing to show"
+        assert (
+            "netdebug-note" in data["text/html"]
+            and data["text/plain"] == "no rows — nothing to show (columns a)"
+        )
         data, _ = shell.display_formatter.format(pd.DataFrame({"a": [7]}))
         assert "<table" in data["text/html"] and "7" in data["text/plain"]
     finally:
