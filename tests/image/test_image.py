@@ -311,6 +311,7 @@ def test_notebooks_are_in_the_home_and_the_kernel_is_installed(lab_ctr: str) -> 
     names = {nb["name"] for nb in json.loads(proc.stdout[: proc.stdout.rindex("]") + 1])}
     listed = set(re.findall(r"^(\S+)\.ipynb$", proc.stdout, flags=re.M))
     assert names == listed
+    assert re.search(r"^START\.md$", proc.stdout, flags=re.M)  # the landing page of netdebug-nb lab
     assert re.search(r"^\s+netdebug\s+/opt/netdebug/share/jupyter/kernels/netdebug$", proc.stdout, flags=re.M)
 
 
@@ -405,6 +406,18 @@ def test_jupyterlab_answers_with_the_token_and_refuses_without(
     assert _get(f"{base}/api/status")[0] == 403
     assert _get(f"{base}/api/status", "not-the-token")[0] == 403
     assert _get(f"{base}/api/kernelspecs")[0] == 403
+    # netdebug-nb lab's settings: the landing page, and no news feed (nor its pop-up)
+    req = urllib.request.Request(f"{base}/?token={token}")
+    opener = urllib.request.build_opener(
+        type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *a, **k: None})
+    )
+    try:
+        opener.open(req, timeout=5)
+        location = ""
+    except urllib.error.HTTPError as exc:
+        location = exc.headers.get("Location", "")
+    assert location.startswith("/lab/tree/START.md"), location
+    assert '"news": {"disabled": true}' in _get(f"{base}/lab", token)[1]
     specs = json.loads(_get(f"{base}/api/kernelspecs", token)[1])
     assert "netdebug" in specs["kernelspecs"]
     # /api itself (version only) is open by design: it is what the HEALTHCHECK probes.
