@@ -107,4 +107,6 @@ def test_notebook_live_capture_in_a_namespace(lab, tmp_path: Path) -> None:  # t
     assert doc["findings"][0]["evidence"]["tcp_flows"] >= 3
     # the progress line ends as the capture's summary, in the notebook and in its report
     report = (out / "pcap_analysis" / "pcap_analysis.html").read_text()
-    assert re.search(r"capture done in \d+ s: [\d,]+ packets", report), "no capture progress line in the report"
+    assert re.search(r"capture done in \d+ s: [\d,]+ packets", report), (
+        "no capture progress line in the report"
+    )
