@@ -128,8 +128,8 @@ def set_parameter(driver: Any, name: str, value: str) -> None:
     i = found[0]
     head = lines()[i].text
     kind = head.split(":", 1)[1].split("=", 1)[0].strip()
-    if head.rstrip().endswith("("):
-        i, typed = i + 1, f"    {value}"
+    if head.rstrip().endswith("("):  # inside the parentheses indentation is free: type the value alone
+        i, typed = i + 1, value
     else:
         typed = f"{name}: {kind} = {value}"
     target = lines()[i]
@@ -138,7 +138,7 @@ def set_parameter(driver: Any, name: str, value: str) -> None:
     ActionChains(driver).send_keys(Keys.END).key_down(Keys.SHIFT).send_keys(Keys.HOME).key_up(
         Keys.SHIFT
     ).send_keys(typed).perform()
-    wait_for(f"{typed!r} in the cell", lambda: any(e.text.startswith(typed) for e in lines()), 10)
+    wait_for(f"{typed!r} in the cell", lambda: any(e.text.strip().startswith(typed) for e in lines()), 10)
 
 
 def outputs(driver: Any) -> dict[str, Any]:
