@@ -117,13 +117,14 @@ NEEDS: dict[str, Need] = {
 _state: dict[str, str] = {"missing": ""}
 
 
-def table_note(df: pd.DataFrame) -> Note | None:
+def table_note(df: pd.DataFrame, *, nested: bool = False) -> Note | None:
     """The note that replaces ``df`` on screen, or None to show the table.
 
     An empty table is a note; while the notebook has no input (:func:`show` with
-    ``given=False``) every table is, since it can only hold placeholders.
+    ``given=False``) every table is, since it can only hold placeholders — except one ``nested``
+    in another output (a finding's evidence), which is shown unless it is empty.
     """
-    if _state["missing"]:
+    if _state["missing"] and not nested:
         return Note(f"nothing to show: {_state['missing']} (see the top of the notebook)")
     if len(df) == 0:
         cols = [str(c) for c in df.columns]
@@ -218,7 +219,10 @@ def show(notebook: str, *, given: bool) -> Guidance | None:
 
 
 def install() -> bool:
-    """Show DataFrames through :func:`table_note` in the running IPython (False outside one)."""
+    """Show DataFrames through :func:`table_note` in the running IPython (False outside one).
+
+    A presenter already registered for DataFrames (:mod:`netdebug_nb.present`, which asks
+    :func:`table_note` itself) is left in place, whichever cell runs again."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -229,6 +233,12 @@ def install() -> bool:
     if shell is None:
         return False
     formatters = shell.display_formatter.formatters
+    try:
+        current = formatters["text/html"].lookup_by_type(pd.DataFrame)
+    except KeyError:
+        current = None
+    if current is not None and current is not _html:
+        return True
     formatters["text/html"].for_type(pd.DataFrame, _html)
     formatters["text/plain"].for_type(pd.DataFrame, _plain)
     return True

@@ -129,7 +129,7 @@ def table(
 
     frame = df.to_frame() if isinstance(df, pd.Series) else df
     total = len(frame)
-    note = _note(frame)
+    note = _note(frame, caption=caption, nested=not csv)
     if note is not None:  # nothing to show (no input, or no rows): one line says so
         return Table(html=note, shown=0, total=total)
     shown = frame if top_n is None or total <= top_n else frame.head(max(top_n, 0))
@@ -232,24 +232,16 @@ def install(top_n: int = DEFAULT_TOP_N) -> None:
     plotstyle.inline()
 
 
-def _note(df: pd.DataFrame | pd.Series) -> str | None:
-    """The one-line note ``netdebug_nb.guidance`` gives for a table with nothing to show, if any.
+def _note(df: pd.DataFrame, *, caption: str = "", nested: bool = False) -> str | None:
+    """The one-line note :mod:`netdebug_nb.guidance` gives for a table with nothing to show (no
+    rows, or a notebook that has no input yet), as HTML; None to show the table. A table nested
+    in another output (a finding's evidence) is a note only when it is empty."""
+    from netdebug_nb import guidance
 
-    The guidance module (what a notebook says when it has no input) decides when a table becomes
-    a note; this presenter shows every other table. Looked up at display time, so either module
-    can be installed last in a notebook and both keep working.
-    """
-    import importlib
-
-    try:
-        guidance: Any = importlib.import_module("netdebug_nb.guidance")
-    except ImportError:
+    note = guidance.table_note(df, nested=nested)
+    if note is None:
         return None
-    decide = getattr(guidance, "table_note", None)
-    if decide is None or not hasattr(df, "columns"):
-        return None
-    note = decide(df)
-    return None if note is None else str(note._repr_html_())
+    return guidance.Note(f"{caption}: {note.text}" if caption else note.text)._repr_html_()
 
 
 # -- formatting ---------------------------------------------------------------------------------

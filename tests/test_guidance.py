@@ -96,11 +96,13 @@ def test_a_run_with_defaults_says_what_to_give_and_draws_nothing(name: str, tmp_
     shown = [o for o in outputs if o.get("output_type") in ("display_data", "execute_result")]
     assert not any("image/png" in o["data"] for o in shown), "a plot was drawn with no input"
     htmls = ["".join(o["data"].get("text/html", "")) for o in shown]
-    assert not any("dataframe" in h for h in htmls), "a table was shown with no input"
+    assert not any("dataframe" in h or "netdebug-table" in h for h in htmls), (
+        "a table was shown with no input"
+    )
     guides = [i for i, h in enumerate(htmls) if "netdebug-guidance" in h]
     assert guides == [0], "the guidance comes once, first"
     need = guidance.NEEDS[name]
     assert all(f"{o.parameter} = " in htmls[0] for o in need.options)
     report = res.html.read_text()
-    assert "<img" not in report and 'class="dataframe' not in report
+    assert "<img" not in report and 'class="dataframe' not in report and 'class="netdebug-table' not in report
     assert report.count("netdebug-guidance") == 1 and re.search(r"netdebug-note", report)

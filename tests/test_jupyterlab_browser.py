@@ -150,7 +150,7 @@ def outputs(driver: Any) -> dict[str, Any]:
             const q = s => [...nb.querySelectorAll(s)];
             return {
               images: q('.jp-OutputArea-output img, .jp-RenderedImage img').length,
-              tables: q('.jp-OutputArea-output table.dataframe').length,
+              tables: q('.jp-OutputArea-output table.dataframe, .jp-OutputArea-output table.netdebug-table').length,
               findings: q('.netdebug-finding').map(e => e.textContent),
               guidance: q('.netdebug-guidance').map(e => e.textContent),
               notes: q('.netdebug-note').map(e => e.textContent),

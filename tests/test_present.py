@@ -153,9 +153,9 @@ def test_long_table_is_cut_and_written_whole_beside_the_report(
     assert present.table(df.head(3), top_n=10).csv is None
 
 
-def test_empty_frame_keeps_its_headers() -> None:
+def test_empty_frame_is_a_one_line_note_naming_its_columns() -> None:
     html = present.table(pd.DataFrame({"rtt_ms": pd.Series([], dtype="Float64")})).html
-    assert cells(html, "th") == ["rtt (ms)"] and cells(html) == []
+    assert cells(html, "th") == [] and "no rows — nothing to show (columns rtt_ms)" in html
 
 
 def test_install_formats_every_dataframe_in_ipython() -> None:
@@ -185,27 +185,34 @@ def test_every_shipped_notebook_installs_the_presenter() -> None:
         code = [
             "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"
         ]
-        assert any("present.install()" in src for src in code[:3]), f"{path.name}: call present.install()"
+        # in the import cell, after the parameters, their check and the guidance cell
+        assert any("present.install()" in src for src in code[:4]), f"{path.name}: call present.install()"
 
 
-def test_an_empty_table_note_from_the_guidance_module_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The guidance module (no input → one-line notes) decides first; every other table is ours."""
-    import sys
-    import types
-
+def test_the_guidance_note_wins_over_the_table() -> None:
+    """netdebug_nb.guidance (no input → one-line notes) decides first; every other table is ours,
+    and the guidance cell running again does not take the formatter back."""
     from IPython.core.interactiveshell import InteractiveShell
 
-    class Note:
-        def _repr_html_(self) -> str:
-            return "<p>nothing to show: no capture given</p>"
+    from netdebug_nb import guidance
 
-    guidance = types.ModuleType("netdebug_nb.guidance")
-    guidance.table_note = lambda df: Note() if df.empty else None  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "netdebug_nb.guidance", guidance)
     shell = InteractiveShell.instance()
-    present.install()
-    empty, _ = shell.display_formatter.format(pd.DataFrame({"rtt_ms": pd.Series([], dtype="Float64")}))
-    full, _ = shell.display_formatter.format(pd.DataFrame({"rtt_ms": [1.0]}))
-    assert empty["text/html"] == "<p>nothing to show: no capture given</p>"
-    assert 'class="netdebug-table"' in full["text/html"]
-    assert present.table(pd.DataFrame({"x": []}), caption="Flows").html == empty["text/html"]
+    try:
+        guidance.show("pcap_analysis", given=True)
+        present.install()
+        guidance.show("pcap_analysis", given=True)  # Run All again: the presenter stays
+        empty, _ = shell.display_formatter.format(pd.DataFrame({"rtt_ms": pd.Series([], dtype="Float64")}))
+        full, _ = shell.display_formatter.format(pd.DataFrame({"rtt_ms": [1.0]}))
+        assert "no rows — nothing to show (columns rtt_ms)" in empty["text/html"]
+        assert 'class="netdebug-table"' in full["text/html"]
+        assert (
+            "Flows: no rows — nothing to show" in present.table(pd.DataFrame({"x": []}), caption="Flows").html
+        )
+        guidance.show("pcap_analysis", given=False)
+        full, _ = shell.display_formatter.format(pd.DataFrame({"rtt_ms": [1.0]}))
+        assert "nothing to show: no capture given" in full["text/html"]
+        evidence = present.table(pd.DataFrame({"name": ["a"]}), csv=False).html  # inside a finding box
+        assert 'class="netdebug-table"' in evidence
+    finally:
+        guidance.show("pcap_analysis", given=True)
+        InteractiveShell.clear_instance()
