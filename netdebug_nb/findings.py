@@ -22,6 +22,9 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
 """Most severe first: the sort order of every report."""
 
 MIME = "application/vnd.netdebug.finding+json"
+KEEP = "netdebug.keep"
+"""DataFrame attribute of a table that stays on screen while a notebook has no input
+(:func:`netdebug_nb.guidance.table_note`)."""
 
 _COLORS = {"critical": "#b00020", "warning": "#b26a00", "info": "#1f5fa8"}
 _recorded: list[Finding] = []
@@ -150,8 +153,9 @@ def summary(items: Iterable[Finding] | None = None) -> Any:
         if get_ipython() is not None:  # in a kernel; a script gets the table only
             display(Markdown(f"**{verdict(chosen)}**"))
     rows = [f.to_dict() for f in sort(chosen)]
-    df = pd.DataFrame(rows, columns=["severity", "id", "title", "detail"])
-    return df.astype("string")
+    df = pd.DataFrame(rows, columns=["severity", "id", "title", "detail"]).astype("string")
+    df.attrs[KEEP] = True  # real content even when the notebook had no input (see guidance)
+    return df
 
 
 def sort(items: Iterable[Finding]) -> list[Finding]:

@@ -122,9 +122,10 @@ def table_note(df: pd.DataFrame, *, nested: bool = False) -> Note | None:
 
     An empty table is a note; while the notebook has no input (:func:`show` with
     ``given=False``) every table is, since it can only hold placeholders — except one ``nested``
-    in another output (a finding's evidence), which is shown unless it is empty.
+    in another output (a finding's evidence) and the findings summary (``attrs["netdebug.keep"]``),
+    which are shown unless they are empty.
     """
-    if _state["missing"] and not nested:
+    if _state["missing"] and not nested and not df.attrs.get("netdebug.keep"):  # findings.KEEP
         return Note(f"nothing to show: {_state['missing']} (see the top of the notebook)")
     if len(df) == 0:
         cols = [str(c) for c in df.columns]

@@ -228,7 +228,7 @@ def test_jupyterlab_landing_upload_and_run(tmp_path: Path) -> None:
         js(driver, "document.querySelector('.jp-NotebookPanel .jp-Cell').scrollIntoView({block: 'start'})")
         time.sleep(0.5)
         browser.screenshot(driver, "jupyterlab-pcap-defaults")
-        assert seen["images"] == 0 and seen["tables"] == 0, seen
+        assert seen["images"] == 0 and seen["tables"] <= 1, seen  # at most the findings summary
         assert len(seen["guidance"]) == 1 and "pcap = " in seen["guidance"][0], seen
         assert "upload.pcap" in seen["guidance"][0] and "capture_interface" in seen["guidance"][0]
         assert any("nothing to draw" in n for n in seen["notes"]), seen

@@ -1,7 +1,7 @@
 """JupyterLab as users reach it through ``kubectl port-forward``, in a real browser.
 
 The server is started as the lab image starts it: ``jupyter lab`` with the image's
-``jupyter_server_config.py`` on the config path, a token given in ``JUPYTER_TOKEN``, listening on
+``jupyter_server_config.py`` (netdebug_nb/data/jupyter) on the config path, a token given in ``JUPYTER_TOKEN``, listening on
 127.0.0.1, serving a copy of the shipped notebooks with the kit's kernel. Without the token the
 browser gets the login page; with it, ``pcap_analysis.ipynb`` runs all its cells and shows a
 finding box.
@@ -29,7 +29,7 @@ from netdebug_nb import catalogue, kernel
 
 pytestmark = pytest.mark.slow
 
-CONFIG = Path(__file__).resolve().parents[2] / "image" / "jupyter_server_config.py"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "netdebug_nb" / "data" / "jupyter"  # netdebug-nb lab's
 TOKEN = "netdebug-browser-test-token-5f1c"
 
 
@@ -52,7 +52,7 @@ def jupyterlab() -> Iterator[Lab]:
     root = Path(tempfile.mkdtemp(prefix="netdebug-lab-"))
     home, etc, notebooks = root / "home", root / "etc" / "jupyter", root / "home" / "notebooks"
     etc.mkdir(parents=True)
-    shutil.copy(CONFIG, etc / "jupyter_server_config.py")  # where the image puts it: on the config path
+    shutil.copytree(CONFIG_DIR, etc, dirs_exist_ok=True)  # what netdebug-nb lab puts on the config path
     shutil.copytree(catalogue.notebooks_dir(), notebooks)
     port = _free_port()
     env = {
