@@ -106,6 +106,19 @@ NEEDS: dict[str, Need] = {
         "netdebug-nb run dns_trace -p names '[\"api.example.com\"]' --out /tmp/reports",
         list_captures=True,
     ),
+    "capture_compare": Need(
+        "no captures given",
+        (
+            Option(
+                "captures",
+                '["client.pcap", "server.pcap"]',
+                "two or more captures of the same traffic from different points, next to the notebooks, "
+                "or one netdebug-nb fleet capture output directory",
+            ),
+        ),
+        "netdebug-nb run capture_compare -p captures client.pcap,server.pcap --out /tmp/reports",
+        list_captures=True,
+    ),
     "fleet_mesh": Need(
         "no fleet directory given",
         (Option("fleet_dir", '"fleet-latency-ab12cd"', "the --out directory of netdebug-nb fleet run"),),

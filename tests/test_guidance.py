@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from netdebug_nb import catalogue, findings, guidance, runner
+from netdebug_nb.errors import CellInputError
 
 
 @pytest.fixture(autouse=True)
@@ -92,8 +93,12 @@ def test_the_formatter_in_a_real_ipython_shell() -> None:
 @pytest.mark.parametrize("name", sorted(guidance.NEEDS))
 def test_a_run_with_defaults_says_what_to_give_and_draws_nothing(name: str, tmp_path: Path) -> None:
     params = {"kubernetes": False} if catalogue.find(name).parameter("kubernetes") else {}
-    res = runner.run(name, params, out=tmp_path)
-    nb = json.loads(res.ipynb.read_text())
+    try:
+        html = runner.run(name, params, out=tmp_path).html
+    except CellInputError:  # a notebook may refuse to go on without its input: after the guidance
+        assert name == "capture_compare"
+        html = tmp_path / name / f"{name}.html"
+    nb = json.loads(html.with_suffix(".ipynb").read_text())
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     shown = [o for o in outputs if o.get("output_type") in ("display_data", "execute_result")]
     assert not any("image/png" in o["data"] for o in shown), "a plot was drawn with no input"
@@ -104,7 +109,7 @@ def test_a_run_with_defaults_says_what_to_give_and_draws_nothing(name: str, tmp_
     assert guides == [0], "the guidance comes once, first"
     need = guidance.NEEDS[name]
     assert all(f"{o.parameter} = " in htmls[0] for o in need.options)
-    report = res.html.read_text()
+    report = html.read_text()
     assert "<img" not in report and 'class="dataframe' not in report
     assert report.count("netdebug-guidance") == 1
     if name in ("pcap_analysis", "dns_trace"):  # notebooks whose plots and tables run on empty data
