@@ -119,6 +119,34 @@ NEEDS: dict[str, Need] = {
         "netdebug-nb run capture_compare -p captures client.pcap,server.pcap --out /tmp/reports",
         list_captures=True,
     ),
+    "endpoint_probe": Need(
+        "no targets given",
+        (
+            Option(
+                "targets",
+                '["https://api.example.com/healthz", "service:shop/api"]',
+                "http(s)://, grpc(s)://, tcp://HOST:PORT or service:NS/NAME[:PORT] endpoints to probe",
+            ),
+            Option(
+                "curl_json", '"curl.json"', "or saved curl -w '%{json}' lines to report on (also tls_chain)"
+            ),
+        ),
+        "netdebug-nb run endpoint_probe -p targets https://api.example.com/healthz --out /tmp/reports",
+    ),
+    "service_path": Need(
+        "no destination given",
+        (
+            Option(
+                "destination",
+                '"service:payments/api"',
+                "the Service, DNS name, ns/pod or IP that A cannot reach",
+            ),
+            Option(
+                "source", '"shop/web-7d9f"', "the pod that cannot reach it (empty: where this notebook runs)"
+            ),
+        ),
+        "netdebug-nb run service_path -p source shop/app=web -p destination service:payments/api --out /tmp/reports",
+    ),
     "fleet_mesh": Need(
         "no fleet directory given",
         (Option("fleet_dir", '"fleet-latency-ab12cd"', "the --out directory of netdebug-nb fleet run"),),
