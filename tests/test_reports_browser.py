@@ -92,7 +92,7 @@ def test_every_demo_report_reads_verdict_first_and_fits_the_page(reports: Path) 
     found = pages(reports)
     assert {p.stem for p in found} >= {"pcap_analysis", "latency", "dns_trace", "netstate", "fleet_mesh"}
     problems: dict[str, object] = {}
-    total_images = 0
+    total_images = total_numbers = 0
     with browser.chromium(WIDTH) as driver:
         for page in found:
             driver.get(page.as_uri())
@@ -102,6 +102,7 @@ def test_every_demo_report_reads_verdict_first_and_fits_the_page(reports: Path) 
             bad = bad_cells(driver.execute_script(_CELLS))
             misaligned, blurry, numbers, images = driver.execute_script(_LAYOUT)
             total_images += images
+            total_numbers += numbers
             boxes = driver.find_elements("css selector", ".netdebug-verdict .netdebug-finding")
             browser.screenshot(driver, f"report-{page.stem}")
             if page.stem == "pcap_analysis" and os.environ.get("NETDEBUG_UPDATE_DOCS"):
@@ -115,7 +116,6 @@ def test_every_demo_report_reads_verdict_first_and_fits_the_page(reports: Path) 
                 or not boxes
                 or misaligned
                 or blurry
-                or not numbers
             ):
                 problems[page.stem] = {
                     "console": errors,
@@ -129,6 +129,9 @@ def test_every_demo_report_reads_verdict_first_and_fits_the_page(reports: Path) 
                 }
     assert not problems, problems
     assert total_images >= 5, "the demo reports draw plots (checked above for 2x resolution)"
+    # numbers are checked for right alignment wherever they are; a report may have none (service_path's
+    # ladder is text), but the demo as a whole must have some, or the alignment check checked nothing
+    assert total_numbers >= 20, "the demo reports show numeric table cells"
 
 
 def test_the_failed_run_report_opens_with_its_error_and_the_cells_that_ran(reports: Path) -> None:
