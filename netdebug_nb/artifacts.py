@@ -8,6 +8,7 @@ parsing HTML. Run interactively (no runner), nothing is written and ``None`` is 
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,37 @@ def save_csv(df: pd.DataFrame, name: str) -> Path | None:
         return None
     path = target_dir / name
     tmp = path.with_suffix(".csv.tmp")
-    df.to_csv(tmp, index=False)
+    write_csv(df, tmp)
     tmp.replace(path)
     return path
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """``df`` as CSV (no index), through Arrow's writer when it can take every column.
+
+    Reports save tables of 100,000 rows and more (DNS transactions of a busy node); pandas formats
+    timestamps in Python and takes seconds for one such table, Arrow's writer a fifth of that.
+    Timestamps come out as ISO 8601 (``2023-11-14 22:13:20.003697000Z`` for UTC), missing values
+    as empty fields. A frame Arrow cannot convert (mixed objects in a column) is written by
+    pandas, the same table in its formatting.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        df.to_csv(path, index=False)
+        return
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        df.to_csv(path, index=False)
+        return
+    plain = {"batch_size": 1 << 16, "quoting_header": "none" if _plain(df.columns) else "needed"}
+    try:  # plain fields, as people and `cut` like them; quoted only when a value has a comma or quote
+        pacsv.write_csv(table, str(path), write_options=pacsv.WriteOptions(quoting_style="none", **plain))
+    except pa.ArrowInvalid:
+        pacsv.write_csv(table, str(path), write_options=pacsv.WriteOptions(quoting_style="needed", **plain))
+
+
+def _plain(names: Iterable[Hashable]) -> bool:
+    return all(isinstance(n, str) and not any(c in n for c in ',"\r\n') for n in names)
