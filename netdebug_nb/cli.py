@@ -830,6 +830,7 @@ def cmd_pcap_export(args: argparse.Namespace, env: Env) -> int:
 
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     env = env or Env()
+    _skip_slow_imports()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -844,6 +845,17 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     except KeyboardInterrupt:
         env.stderr.write("netdebug-nb: interrupted\n")
         return 130
+
+
+def _skip_slow_imports() -> None:
+    """Keep optional imports that cost a second and serve nothing here out of this process.
+
+    nbformat's jsonschema imports ``rfc3987_syntax`` (when installed, as JupyterLab's
+    jupyter-events brings it) only to check the ``iri`` string format, and that import compiles a
+    grammar: ~1 s of every ``netdebug-nb run``. Our notebooks' schema has no such format. Only the
+    CLI's own process is changed (a kernel or a library user's process is not).
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # import → ImportError
 
 
 def entry() -> None:

@@ -20,10 +20,13 @@ CSS properties; no scripts, no event handlers, no ``<style>`` blocks, ``data:`` 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import html
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,21 +182,24 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
 
 def clean_html(element: Any) -> str:
     """Sanitize HTML produced by a notebook (outputs, rendered markdown)."""
-    import bleach
-    from bleach.css_sanitizer import CSSSanitizer
-
     text = element.decode() if isinstance(element, bytes) else str(element)
     text = _BLOCKS.sub("", text)
-    return str(
-        bleach.clean(
-            text,
-            tags=ALLOWED_TAGS,
-            attributes=_allowed_attribute,
-            protocols=["http", "https", "mailto", "data"],
-            css_sanitizer=CSSSanitizer(allowed_css_properties=ALLOWED_CSS),
-            strip=True,
-            strip_comments=True,
-        )
+    return str(_cleaner().clean(text))
+
+
+@functools.cache
+def _cleaner() -> Any:
+    """One sanitizer for the whole report (bleach builds its parser and serializer per Cleaner)."""
+    from bleach.css_sanitizer import CSSSanitizer
+    from bleach.sanitizer import Cleaner
+
+    return Cleaner(
+        tags=ALLOWED_TAGS,
+        attributes=_allowed_attribute,
+        protocols=["http", "https", "mailto", "data"],
+        css_sanitizer=CSSSanitizer(allowed_css_properties=ALLOWED_CSS),
+        strip=True,
+        strip_comments=True,
     )
 
 
@@ -203,6 +209,31 @@ def to_html(nb: Any, *, title: str, error: str | None = None) -> str:
     ``error`` is the run's one-line failure when the runner knows one (a timeout or a dead kernel
     leaves no error output in the notebook); a failing cell is found in the notebook itself.
     """
+    view = verdict_first(nb, error=error, title=title)
+    view.metadata["title"] = title
+    with _lock:
+        body, _ = _exporter().from_notebook_node(view)
+    body = str(body)
+    for pattern in (_MATHJAX_CONFIG, _REMOTE_SCRIPT, _EMPTY_SCRIPT, _REMOTE_MODULE):
+        body = pattern.sub("", body)
+    return body.replace("</head>", REPORT_CSS + "\n</head>", 1)
+
+
+def warm() -> None:
+    """Import nbconvert and the sanitizer and compile the templates, before there is a notebook.
+
+    That is a second of a headless run's wall time; the runner does it on a thread while the
+    kernel executes the notebook (the CLI process waits on the kernel then), so the report is
+    written as soon as the last cell ends. Errors are left to the real export to report.
+    """
+    import nbformat
+
+    with contextlib.suppress(Exception):
+        to_html(nbformat.v4.new_notebook(), title="")
+
+
+@functools.cache
+def _exporter() -> Any:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
@@ -216,12 +247,10 @@ def to_html(nb: Any, *, title: str, error: str | None = None) -> str:
     exporter.register_filter("clean_html", clean_html)
     exporter.mathjax_url = ""
     exporter.require_js_url = ""
-    view = verdict_first(nb, error=error, title=title)
-    view.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(view)
-    for pattern in (_MATHJAX_CONFIG, _REMOTE_SCRIPT, _EMPTY_SCRIPT, _REMOTE_MODULE):
-        body = pattern.sub("", body)
-    return body.replace("</head>", REPORT_CSS + "\n</head>", 1)
+    return exporter
+
+
+_lock = threading.Lock()  # one export at a time per exporter (its resources are per call)
 
 
 def write_html(nb: Any, path: Path, *, title: str, error: str | None = None) -> Path:
@@ -324,13 +353,15 @@ def _evidence_map(nb: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (meta.get("evidence", {}) or {}).items()}
 
 
-def _findings_with_sections(
-    cells: list[Any], evidence: Mapping[str, str]
-) -> list[tuple[findings.Finding, Section | None]]:
+# a finding, the section holding its evidence, and its HTML as the kernel displayed it (if it did)
+Shown = tuple[findings.Finding, Section | None, str | None]
+
+
+def _findings_with_sections(cells: list[Any], evidence: Mapping[str, str]) -> list[Shown]:
     """Every finding shown in ``cells`` with the section of its evidence; adds anchors to headings."""
     sections: dict[str, Section] = {}
     current: Section | None = None
-    located: list[tuple[findings.Finding, Section | None]] = []
+    located: list[Shown] = []
     counter = 0
     for cell in cells:
         if cell.cell_type == "markdown":
@@ -345,14 +376,16 @@ def _findings_with_sections(
                 lines.append(line)
             cell.source = "\n".join(lines)
             continue
-        for f in findings.from_notebook({"cells": [cell]}):
-            located.append((f, current))
-    out = []
-    for f, recorded_in in located:
+        for output in cell.get("outputs", []) or []:
+            for f in findings.from_notebook({"cells": [{"outputs": [output]}]}):
+                shown = (output.get("data") or {}).get("text/html")
+                located.append((f, current, "".join(shown) if isinstance(shown, list) else shown))
+    out: list[Shown] = []
+    for f, recorded_in, shown in located:
         prefix = max((p for p in evidence if f.id.startswith(p)), key=len, default=None)
         target = sections.get(_plain(evidence[prefix])) if prefix is not None else None
-        out.append((f, target or recorded_in))
-    order = {id(f): i for i, (f, _) in enumerate(out)}
+        out.append((f, target or recorded_in, shown))
+    order = {id(f): i for i, (f, _, _) in enumerate(out)}
     return sorted(out, key=lambda fs: (findings.SEVERITIES.index(fs[0].severity), order[id(fs[0])]))
 
 
@@ -360,7 +393,7 @@ def _plain(title: str) -> str:
     return re.sub(r"[`*_]", "", title).strip().lower()
 
 
-def _verdict_html(found: list[tuple[findings.Finding, Section | None]], failure: Failure | None) -> str:
+def _verdict_html(found: list[Shown], failure: Failure | None) -> str:
     e = html.escape
     parts = [f'<div class="{VERDICT_ID}" id="{VERDICT_ID}">', "<h2>Verdict</h2>"]
     if failure is not None:
@@ -379,8 +412,8 @@ def _verdict_html(found: list[tuple[findings.Finding, Section | None]], failure:
             f"<code>{e(failure.message)}</code>. The results of the cells that ran are below; "
             f"findings may be missing.{link}</p>"
         )
-    counts = {s: sum(1 for f, _ in found if f.severity == s) for s in findings.SEVERITIES}
-    inconclusive = any(f.inconclusive for f, _ in found)
+    counts = {s: sum(1 for f, _, _ in found if f.severity == s) for s in findings.SEVERITIES}
+    inconclusive = any(f.inconclusive for f, _, _ in found)
     cls = (
         "netdebug-status-failed"
         if counts["critical"]
@@ -389,12 +422,12 @@ def _verdict_html(found: list[tuple[findings.Finding, Section | None]], failure:
         else "netdebug-status-ok"
     )
     if failure is None:  # how the run ended, in the words the notebook's own summary uses
-        parts.append(f'<p class="netdebug-status {cls}">{e(findings.verdict(f for f, _ in found))}.</p>')
+        parts.append(f'<p class="netdebug-status {cls}">{e(findings.verdict(f for f, _, _ in found))}.</p>')
     elif found:
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         parts.append(f'<p class="netdebug-status {cls}">Before it stopped: {e(summary)}.</p>')
-    for f, section in found:
-        parts.append(f._repr_html_())
+    for f, section, shown in found:
+        parts.append(shown or f._repr_html_())  # as the kernel drew it: evidence tables are not redrawn
         if section is not None:
             parts.append(
                 f'<div class="netdebug-evidence">Evidence: <a href="#{section.anchor}">{e(section.title)}</a></div>'

@@ -85,11 +85,14 @@ def run(
     started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
     error: NetdebugError | None = None
+    warming = threading.Thread(target=export.warm, name="netdebug-html-warm", daemon=True)
+    warming.start()  # while the kernel works, this process only waits: ready the HTML export
     try:
         _execute(info.path, ipynb, values, name=info.name, timeout=timeout, progress=progress, cwd=cwd)
     except NetdebugError as exc:
         error = exc
     duration = time.monotonic() - t0
+    warming.join()
     result = _finish(info.name, ipynb, html_path, fjson, effective, started, duration, error)
     if error is not None:
         raise error
