@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from netdebug_nb.pcap.streams import Half, Stream
+from netdebug_nb.pcap.streams import Half, Segment, Stream
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ EXCHANGES_SCHEMA: Schema = {
     "response_frame": "Int64",  # packet that completed the response
     "error": "string",  # '' | no response | response cut | gap in capture | protocol error: …
 }
+_BLANK: dict[str, Any] = dict.fromkeys(EXCHANGES_SCHEMA)
 
 
 def exchanges(streams: Iterable[Stream]) -> pd.DataFrame:
@@ -187,10 +188,10 @@ def _fast(s: Stream) -> list[dict[str, Any]]:
         return _exchanges(s)
     resps, resp_error, _ = _parse(s.s2c, httptools.HttpResponseParser)
     resps = [m for m in resps if not 100 <= m.status < 200]  # interim responses (100 Continue)
-    base = _base(s)
+    blank = _BLANK | _base(s)  # every column, the connection's filled in: copied per row
     rows: list[dict[str, Any]] = []
     for k, rq in enumerate(reqs):
-        row: dict[str, Any] = {**base, **{c: None for c in EXCHANGES_SCHEMA if c not in base}}
+        row = blank.copy()
         row.update(
             method=rq.method,
             path=rq.url.decode("latin-1"),
@@ -255,9 +256,16 @@ def _base(s: Stream) -> dict[str, Any]:
 
 def _span(half: Half, m: _Message) -> tuple[int, int, int]:
     """(first byte ts, completion ts, frame that completed it) of a parsed message."""
-    segs = half.segments[m.first : m.last + 1]
-    done = max(segs, key=lambda seg: (seg.ts_ns, seg.frame))
-    return segs[0].ts_ns, done.ts_ns, done.frame
+    segs = half.segments
+    first = segs[m.first]
+    if m.first == m.last:  # the usual case: a message in one segment
+        return first.ts_ns, first.ts_ns, first.frame
+    done = max(segs[m.first : m.last + 1], key=_arrival)
+    return first.ts_ns, done.ts_ns, done.frame
+
+
+def _arrival(seg: Segment) -> tuple[int, int]:
+    return seg.ts_ns, seg.frame
 
 
 def _exchanges(s: Stream) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netdebug_nb.pcap.schema import TCP_FIN, TCP_RST, TCP_SYN
 
@@ -31,8 +31,7 @@ when their first payload bytes look like HTTP/1.x, the HTTP/2 preface or a TLS h
 SNIFF_BYTES = 24
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):  # a tuple: built once per payload packet, ~3x cheaper than a dataclass
     offset: int  # position of data[0] in the direction's byte stream
     ts_ns: int  # capture time of the packet that brought these bytes first
     frame: int
@@ -195,50 +194,53 @@ def reassemble(
     cols_h = ["flow", "client", "client_port", "server", "server_port"]
     mine = health.loc[health["flow"].isin(list(want)), cols_h]
     h: dict[int, dict[Any, Any]] = {int(r["flow"]): r for r in mine.to_dict("records")}
-    # plain Python lists: the loop below touches every element once, and list indexing is far
-    # cheaper than numpy scalar access
-    frames, sports, flags_, seqs, plens, offs = (
-        p[c].to_numpy(dtype=np.int64, na_value=0).tolist()
+    frame_a, sport_a, flags_a, seq_a, plen_a, off_a = (
+        p[c].to_numpy(dtype=np.int64, na_value=0)
         for c in ("frame", "sport", "tcp_flags", "tcp_seq", "payload_len", "l4_offset")
     )
-    src = p["src"].astype("string").to_numpy(dtype=object, na_value="").tolist()
-    ts = np.asarray(p["ts"].array.asi8, dtype=np.int64).tolist()
+    src = p["src"].astype("string").to_numpy(dtype=object, na_value="")
+    ts_a = np.asarray(p["ts"].array.asi8, dtype=np.int64)
+    # direction of every packet at once: from the flow's client (address and port) or not
+    client_of = np.array([str(h[f]["client"]) if f in h else "" for f in fl_.tolist()], dtype=object)
+    cport_of = np.array([int(h[f]["client_port"]) if f in h else -1 for f in fl_.tolist()], dtype=np.int64)
+    c2s_a = (src == client_of) & (sport_a == cport_of)
     bounds = np.flatnonzero(np.diff(fl_)) + 1
-    for lo, hi in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(fl_)].tolist(), strict=True):
+    starts_, ends_ = np.r_[0, bounds].tolist(), np.r_[bounds, len(fl_)].tolist()
+    # per flow and direction, the first sequence number (the last SYN's + 1, as a receiver takes
+    # it) and whether a FIN was seen
+    syn_a, fin_a = (flags_a & TCP_SYN) > 0, (flags_a & TCP_FIN) > 0
+    carries = (plen_a > 0).tolist()
+    frames, seqs, plens, offs, ts, c2s = (a.tolist() for a in (frame_a, seq_a, plen_a, off_a, ts_a, c2s_a))
+    syn_rows = np.flatnonzero(syn_a).tolist()
+    fin_rows = np.flatnonzero(fin_a).tolist()
+    isn_at: dict[tuple[int, bool], int] = {}
+    for i in syn_rows:  # in (flow, frame) order: the last SYN of a direction wins
+        isn_at[(int(fl_[i]), c2s[i])] = (seqs[i] + 1) & 0xFFFFFFFF
+    fin_of = {(int(fl_[i]), c2s[i]) for i in fin_rows}
+    for lo, hi in zip(starts_, ends_, strict=True):
         f = int(fl_[lo])
         meta = h.get(f)
         if meta is None:
             continue
-        client, cport = str(meta["client"]), int(meta["client_port"])
         pieces: dict[bool, list[tuple[int, int, int, int, bytes]]] = {True: [], False: []}
-        isn: dict[bool, int] = {}
-        fin = {True: False, False: False}
         for i in range(lo, hi):
-            c2s = src[i] == client and sports[i] == cport
-            flags = flags_[i]
-            seq = seqs[i]
-            if flags & TCP_SYN:
-                isn[c2s] = (seq + 1) & 0xFFFFFFFF
-            if flags & TCP_FIN:
-                fin[c2s] = True
-            n = plens[i]
-            if n <= 0:
+            if not carries[i]:
                 continue
             pkt = raw.get(frames[i])
             if pkt is None:
                 continue
-            start = offs[i]
-            data = pkt[start : start + n]  # shorter than n when the snap length cut it
-            pieces[c2s].append((seq, ts[i], frames[i], n, data))
+            start, n = offs[i], plens[i]
+            # shorter than n when the snap length cut it
+            pieces[c2s[i]].append((seqs[i], ts[i], frames[i], n, pkt[start : start + n]))
         yield Stream(
             flow=f,
-            client=client,
-            client_port=cport,
+            client=str(meta["client"]),
+            client_port=int(meta["client_port"]),
             server=str(meta["server"]),
             server_port=int(meta["server_port"]),
-            c2s=_half(pieces[True], isn.get(True), fin[True]),
-            s2c=_half(pieces[False], isn.get(False), fin[False]),
-            syn_seen=True in isn,
+            c2s=_half(pieces[True], isn_at.get((f, True)), (f, True) in fin_of),
+            s2c=_half(pieces[False], isn_at.get((f, False)), (f, False) in fin_of),
+            syn_seen=(f, True) in isn_at,
         )
 
 
