@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -121,7 +122,7 @@ def _execute(
     progress: TextIO | None,
     cwd: Path | None,
 ) -> None:
-    import papermill
+    papermill = _papermill()
     from papermill.exceptions import PapermillExecutionError
 
     logging.getLogger("papermill").setLevel(logging.CRITICAL)  # we report errors ourselves, once
@@ -139,6 +140,9 @@ def _execute(
                 log_output=False,
                 execution_timeout=int(timeout) + 1 if timeout else None,
                 start_timeout=120,
+                # the outputs are all in once the last cell's reply came, and cells write their files
+                # before they end: a graceful shutdown only waits (~0.7 s) for a big kernel to tidy up
+                shutdown_kernel="immediate",
                 cwd=str(cwd) if cwd else None,
             )
         except PapermillExecutionError as exc:
@@ -159,6 +163,28 @@ def _execute(
             if kind == "DeadKernelError":
                 raise KernelDiedError(name, cell_index=_running_cell(dst)) from exc
             raise ExecutionError(name, cell_index=_running_cell(dst), ename=kind, evalue=str(exc)) from exc
+
+
+def _papermill() -> Any:
+    """papermill, imported without pyarrow's file systems.
+
+    papermill imports ``pyarrow.fs`` (and with it pyarrow and numpy) at import time only to offer
+    ``hdfs://`` notebook paths, which a run never uses: a quarter of a second of every run. The
+    block lasts for this import only; a later ``import pyarrow.fs`` (``pcap export``) works.
+    """
+    blocked = [name for name in _UNUSED_BY_PAPERMILL if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # import → ImportError
+    try:
+        import papermill
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return papermill
+
+
+_UNUSED_BY_PAPERMILL = ("pyarrow.fs",)
 
 
 def _finish(
