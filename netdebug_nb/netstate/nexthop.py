@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb import schema
-from netdebug_nb.netstate import neighbours, routes
+from netdebug_nb.netstate import neighbours, reachability, routes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,10 +77,26 @@ def reason(row: Mapping[Any, Any]) -> str:
     return f"no {proto} reply from gateway {row['next_hop']} on {row['dev']}"
 
 
+def explain(reach: pd.DataFrame, hops: pd.DataFrame) -> pd.DataFrame:
+    """``reach`` with the ports of targets whose next hop never answered ARP / ND marked unreachable.
+
+    Without this a host absent from its link shows as "filtered (no answer)" on every port, which
+    sends people looking for a firewall. ``hops`` is :func:`collect` read after the probes, when
+    the probes' own ARP / ND requests have failed.
+    """
+    bad = unanswered(hops)
+    if reach.empty or bad.empty:
+        return reach
+    why = {str(r["target"]): reason(r) for r in bad.to_dict("records")}
+    out = reach.copy()
+    hit = out["target"].isin(list(why)) & out["state"].isin(["filtered", "open|filtered", "error"])
+    out.loc[hit, "state"] = reachability.UNREACHABLE
+    out.loc[hit, "reason"] = out.loc[hit, "target"].map(why)
+    return schema.conform(out, reachability.REACH_SCHEMA)
+
+
 def collect(targets: Sequence[str], addresses: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Route lookups and the neighbour table, read now (call it after the probes)."""
-    from netdebug_nb.netstate import reachability
-
     if not targets:
         return schema.empty(HOP_SCHEMA)
     addr = {t: (addresses or {}).get(t) or reachability.resolve(t)[0] for t in targets}

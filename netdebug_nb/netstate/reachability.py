@@ -237,26 +237,6 @@ UNREACHABLE = "unreachable"
 """State of a port whose target (or its gateway) never answered ARP / ND: nothing was filtered."""
 
 
-def explain_neighbours(reach: pd.DataFrame, hops: pd.DataFrame) -> pd.DataFrame:
-    """``reach`` with the ports of targets whose next hop never answered ARP / ND marked unreachable.
-
-    Without this a host absent from its link shows as "filtered (no answer)" on every port, which
-    sends people looking for a firewall. ``hops`` is :func:`netdebug_nb.netstate.nexthop.collect`
-    read after the probes, when the probes' own ARP / ND requests have failed.
-    """
-    from netdebug_nb.netstate import nexthop
-
-    bad = nexthop.unanswered(hops)
-    if reach.empty or bad.empty:
-        return reach
-    why = {str(r["target"]): nexthop.reason(r) for r in bad.to_dict("records")}
-    out = reach.copy()
-    hit = out["target"].isin(list(why)) & out["state"].isin(["filtered", "open|filtered", "error"])
-    out.loc[hit, "state"] = UNREACHABLE
-    out.loc[hit, "reason"] = out.loc[hit, "target"].map(why)
-    return schema.conform(out, REACH_SCHEMA)
-
-
 def matrix(reach: pd.DataFrame) -> pd.DataFrame:
     """source × destination:port/proto → state."""
     import pandas as pd

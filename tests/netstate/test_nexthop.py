@@ -65,7 +65,7 @@ def reach_rows() -> object:
 
 
 def test_ports_of_an_absent_host_are_unreachable_not_filtered() -> None:
-    reach = reachability.explain_neighbours(reach_rows(), hops())  # type: ignore[arg-type]
+    reach = nexthop.explain(reach_rows(), hops())  # type: ignore[arg-type]
     by = {
         (t, p): (s, r)
         for t, p, s, r in zip(reach["target"], reach["port"], reach["state"], reach["reason"], strict=True)
