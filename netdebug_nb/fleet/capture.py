@@ -67,24 +67,6 @@ class CaptureOptions:
 # --- controller side --------------------------------------------------------------------------
 
 
-def command(parameters: Mapping[str, Any], opts: jobspec.JobOptions) -> list[str]:
-    """The capture Job's argv (``jobspec.command`` calls this for ``mode="capture"``)."""
-    argv = [
-        "netdebug-nb",
-        "fleet",
-        "capture-exec",
-        "--out",
-        jobspec.OUT_DIR,
-        "--limit",
-        str(opts.result_limit),
-    ]
-    for name in ("t0", "interface", "filter", "seconds", "snaplen", "max_mb", "pod_ip", "label"):
-        value = parameters.get(name)
-        if value not in (None, ""):
-            argv += [f"--{name.replace('_', '-')}", str(value)]
-    return argv
-
-
 def job_options(copts: CaptureOptions, t0: float, **fields: Any) -> jobspec.JobOptions:
     """Job options for a capture run: host network, a deadline that covers the wait and the capture."""
     copts.validate()

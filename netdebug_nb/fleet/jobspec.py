@@ -98,12 +98,28 @@ def label_value(text: str) -> str:
     return v.strip("-._") or "x"
 
 
+def _capture_command(parameters: Mapping[str, Any], opts: JobOptions) -> list[str]:
+    """The argv of a capture Job (``fleet capture``): tcpdump at the common start instant."""
+    argv = [
+        "netdebug-nb",
+        "fleet",
+        "capture-exec",
+        "--out",
+        OUT_DIR,
+        "--limit",
+        str(opts.result_limit),
+    ]
+    for name in ("t0", "interface", "filter", "seconds", "snaplen", "max_mb", "pod_ip", "label"):
+        value = parameters.get(name)
+        if value not in (None, ""):
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+    return argv
+
+
 def command(opts: JobOptions) -> list[str]:
     """The container's argv: run the notebook, then frame its result into the log."""
     if opts.mode == "capture":
-        from netdebug_nb.fleet import capture
-
-        return capture.command(opts.parameters, opts)
+        return _capture_command(opts.parameters, opts)
     argv = [
         "netdebug-nb",
         "fleet",
