@@ -13,10 +13,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from netdebug_nb import __version__
 from netdebug_nb.errors import NetdebugError, UsageError
+
+if TYPE_CHECKING:
+    from netdebug_nb.fleet.controller import FleetResult
 
 
 @dataclass
@@ -682,11 +685,16 @@ def cmd_fleet_run(args: argparse.Namespace, env: Env) -> int:
     api = Api.connect(args.kubeconfig, args.context)
     res = controller.run(api, job, fopts, out, on_start=started, on_progress=moved)
     progress.done(last)
+    return _fleet_outcome(res, env, merge="fleet: merge notebook")
+
+
+def _fleet_outcome(res: FleetResult, env: Env, *, merge: str) -> int:
+    """A fleet run's ending, the same for notebooks and captures: each failed node, then the report."""
     for run in res.failed:
         why = run.message if run.state == "failed" else run.result
         env.stdout.write(f"{run.node}: {run.reason or 'no result'}: {why}\n")
     if res.merge_error is not None:
-        env.stderr.write(f"netdebug-nb: fleet: merge notebook failed: {res.merge_error}\n")
+        env.stderr.write(f"netdebug-nb: {merge} failed: {res.merge_error}\n")
     env.stdout.write(f"report: {res.index}\n")
     return 3 if res.failed or res.merge_error else 0
 
@@ -762,13 +770,7 @@ def cmd_fleet_capture(args: argparse.Namespace, env: Env) -> int:
     res = capture.run(api, copts, fopts, out, pod=args.pod, job_fields=fields, on_start=started)
     for line in capture.summary(out):
         env.stdout.write(line + "\n")
-    for run in res.failed:
-        why = run.message if run.state == "failed" else run.result
-        env.stdout.write(f"{run.node}: {run.reason or 'no result'}: {why}\n")
-    if res.merge_error is not None:
-        env.stderr.write(f"netdebug-nb: fleet capture: capture_compare failed: {res.merge_error}\n")
-    env.stdout.write(f"report: {res.index}\n")
-    return 3 if res.failed or res.merge_error else 0
+    return _fleet_outcome(res, env, merge="fleet capture: capture_compare")
 
 
 def cmd_fleet_capture_exec(args: argparse.Namespace, env: Env) -> int:
