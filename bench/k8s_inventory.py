@@ -16,7 +16,6 @@ import copy
 import ipaddress
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "k8s"))
 
 from apiserver import FIXTURES, TEST_TOKEN, FakeApiServer  # noqa: E402
+from timing import best  # noqa: E402
 
 from netdebug_nb.k8s import client, enrich, inventory  # noqa: E402
 
@@ -48,15 +48,6 @@ def cluster_with(n_pods: int) -> FakeApiServer:
         p["status"]["podIPs"] = [{"ip": ip}]
         srv.put(p)
     return srv.start()
-
-
-def best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

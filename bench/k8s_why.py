@@ -25,12 +25,11 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from timing import best
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "netdebug_nb" / "data" / "path" / "cluster.yaml"
@@ -91,15 +90,6 @@ def grow(n_pods: int, n_ns: int = 50) -> dict[str, Any]:
             q["metadata"]["namespace"] = ns
             items.append(q)
     return base
-
-
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
