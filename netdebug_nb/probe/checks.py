@@ -74,6 +74,22 @@ def slow(target_stats: pd.DataFrame, backend_stats: pd.DataFrame, th: Thresholds
 _CONNECT = ("refused", "unreachable", "connect")
 
 
+def _connect_failed(id: str, rows: pd.DataFrame, title: str, detail: str) -> Finding:
+    """A critical finding for connections that never opened, per target and backend."""
+    targets = pd.unique(rows["target"])
+    return Finding(
+        id,
+        "critical",
+        f"{title} {len(targets)} target(s): {_names(targets)}",
+        detail,
+        {
+            "rate_pct": _by_target(rows, "rate_pct"),
+            "count": _by_target(rows, "count"),
+            "backends": _backends(rows),
+        },
+    )
+
+
 def errors(errs: pd.DataFrame, protocols: dict[str, str], th: Thresholds = DEFAULT) -> list[Finding]:
     """``tcp.refused`` / ``tcp.timeout`` for connections that failed (any protocol), ``http.errors``
     for HTTP(S) trials that failed otherwise (TLS included), ``grpc.not_serving`` and ``grpc.errors``."""
@@ -81,23 +97,17 @@ def errors(errs: pd.DataFrame, protocols: dict[str, str], th: Thresholds = DEFAU
     e = errs.assign(protocol=errs["target"].map(protocols))
     refused = e[e["error_kind"] == "refused"]
     if len(refused):
-        out.append(Finding(
-            "tcp.refused", "critical",
-            f"Connection refused by {len(set(refused['target']))} target(s): {_names(pd.unique(refused['target']))}",
+        out.append(_connect_failed(
+            "tcp.refused", refused, "Connection refused by",
             "The host answered the SYN with a RST: nothing listens on that port (the process is down, "
             "listens on another port or only on 127.0.0.1), or a firewall REJECTs it.",
-            {"rate_pct": _by_target(refused, "rate_pct"), "count": _by_target(refused, "count"),
-             "backends": _backends(refused)},
         ))  # fmt: skip
     timeout = e[(e["error_kind"] == "timeout") & (e["error_phase"] == "connect")]
     if len(timeout):
-        out.append(Finding(
-            "tcp.timeout", "critical",
-            f"TCP connect timed out to {len(set(timeout['target']))} target(s): {_names(pd.unique(timeout['target']))}",
+        out.append(_connect_failed(
+            "tcp.timeout", timeout, "TCP connect timed out to",
             "No answer at all to the SYN: a firewall DROPs it, the host is down, or the route (or the "
             "return route) is missing. Unlike a refusal, nothing came back.",
-            {"rate_pct": _by_target(timeout, "rate_pct"), "count": _by_target(timeout, "count"),
-             "backends": _backends(timeout)},
         ))  # fmt: skip
     connect_failed = (e["error_kind"] == "refused") | (
         (e["error_kind"] == "timeout") & (e["error_phase"] == "connect")
