@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netdebug_nb.declaration import Parameter, parse_cell
 from netdebug_nb.errors import NotebookFormatError, NotebookNotFoundError
-from netdebug_nb.parameters import Parameter, parse_cell
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"

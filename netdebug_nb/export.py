@@ -437,7 +437,7 @@ def _verdict_html(found: list[Shown], failure: Failure | None) -> str:
 
 
 def _parameters_html(nb: Any) -> str:
-    from netdebug_nb.parameters import parse_cell
+    from netdebug_nb.declaration import parse_cell
 
     e = html.escape
     given = dict(nb.metadata.get("papermill", {}).get("parameters", {}) or {})
