@@ -8,10 +8,13 @@ directory to put first on ``JUPYTER_PATH`` so that spec wins over any same-named
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 NAME = "netdebug"
 DISPLAY_NAME = "Python (netdebug)"
@@ -63,3 +66,87 @@ def jupyter_path_with(data_dir: Path) -> str:
     current = os.environ.get("JUPYTER_PATH", "")
     parts = [str(data_dir), *(p for p in current.split(os.pathsep) if p and p != str(data_dir))]
     return os.pathsep.join(parts)
+
+
+# Imported by the kernel while it starts: every notebook's first cells need them, and a kernel
+# launched before papermill is imported does this on the second core while the CLI imports.
+PRELOAD = "import pandas, matplotlib.pyplot"
+
+
+@contextlib.contextmanager
+def launched(cwd: Path | None = None) -> Iterator[Any]:
+    """The kit kernel, started now (a ``jupyter_client`` AsyncKernelManager) for :data:`ENGINE`.
+
+    ``netdebug-nb run`` starts it before importing papermill and its client (~0.3 s) and the
+    kernel imports pandas and matplotlib (:data:`PRELOAD`) meanwhile, so the first cell meets a
+    ready kernel. The spec is looked up on ``JUPYTER_PATH`` as papermill would; the environment
+    and working directory are taken now. The engine shuts it down when the notebook ends; at
+    exit it is stopped here if it still runs (papermill failed before using it). None when it
+    could not be started: papermill then starts one itself and reports why it cannot.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km: Any = AsyncKernelManager(kernel_name=NAME)
+    try:
+        run_sync(km.start_kernel)(
+            extra_arguments=["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={PRELOAD}"],
+            cwd=str(cwd or Path.cwd()),
+        )
+    except Exception:  # no such spec, no interpreter: papermill's own start says so, once
+        km = None
+    try:
+        yield km
+    finally:
+        if km is not None and km.has_kernel:
+            with contextlib.suppress(Exception):
+                run_sync(km.shutdown_kernel)(now=True)
+                run_sync(km.cleanup_resources)()
+
+
+ENGINE = "netdebug-prelaunched"
+
+
+def register_engine() -> str:
+    """Register (once) the papermill engine that executes on a kernel from :func:`launch`.
+
+    It is papermill's own nbclient engine, except that the client is told to clean the kernel up
+    as if it had started it (stop its channels, shut the kernel down), which papermill's engine
+    skips for a kernel it was handed.
+    """
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    if ENGINE in papermill_engines._engines:
+        return ENGINE
+
+    class Prelaunched(NBClientEngine):  # type: ignore[misc]  # papermill is untyped
+        @classmethod
+        def execute_managed_notebook(  # type: ignore[override]
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            kwargs.pop("input_path", None)
+            client = PapermillNotebookClient(
+                nb_man,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+                **kwargs,
+            )
+            return client.execute(cleanup_kc=True)
+
+    papermill_engines.register(ENGINE, Prelaunched)
+    return ENGINE

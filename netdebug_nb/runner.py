@@ -122,13 +122,14 @@ def _execute(
     progress: TextIO | None,
     cwd: Path | None,
 ) -> None:
-    papermill = _papermill()
-    from papermill.exceptions import PapermillExecutionError
-
-    logging.getLogger("papermill").setLevel(logging.CRITICAL)  # we report errors ourselves, once
     data_dir = kernel.ensure()
     env = {"JUPYTER_PATH": kernel.jupyter_path_with(data_dir), artifacts.ENV: str(dst.parent.resolve())}
-    with _env(**env), _deadline(timeout) as expired:
+    with _env(**env), _deadline(timeout) as expired, kernel.launched(cwd) as km:
+        papermill = _papermill()  # while the kernel starts
+        from papermill.exceptions import PapermillExecutionError
+
+        logging.getLogger("papermill").setLevel(logging.CRITICAL)  # we report errors ourselves, once
+        on = {"engine_name": kernel.register_engine(), "km": km} if km is not None else {}
         try:
             papermill.execute_notebook(
                 str(src),
@@ -144,6 +145,7 @@ def _execute(
                 # before they end: a graceful shutdown only waits (~0.7 s) for a big kernel to tidy up
                 shutdown_kernel="immediate",
                 cwd=str(cwd) if cwd else None,
+                **on,
             )
         except PapermillExecutionError as exc:
             cls = errors.by_name(exc.ename)
