@@ -74,12 +74,19 @@ def main() -> int:
             )  # fmt: skip
             print(f"netdebug-nb pcap export: {wall:.2f} s wall, {rss:.0f} MB peak RSS  ({out.strip()})")
         else:
+            began = time.time()
             wall, rss, _ = timed(
                 [str(BIN / "netdebug-nb"), "run", "pcap_analysis", "-p", "pcap", spec, "-p", "kubernetes", "false",
                  "-p", "memory_mb", str(args.memory_mb), "--out", str(tmp / "report")]
             )  # fmt: skip
             print(f"netdebug-nb run pcap_analysis: {wall:.2f} s wall, {rss:.0f} MB peak RSS")
             nb = json.loads((tmp / "report" / "pcap_analysis" / "pcap_analysis.ipynb").read_text())
+            code = [c["metadata"]["papermill"] for c in nb["cells"] if c["cell_type"] == "code"]
+            first, last = _stamp(code[0]["start_time"]), _stamp(code[-1]["end_time"])
+            print(
+                f"  before the first cell (CLI, kernel start, imports): {first - began:.2f} s; "
+                f"cells: {last - first:.2f} s; after the last cell (HTML, findings.json): {began + wall - last:.2f} s"
+            )
             cells = [
                 (c["metadata"].get("papermill", {}).get("duration") or 0.0, "".join(c["source"]))
                 for c in nb["cells"]
@@ -106,6 +113,12 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _stamp(iso: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _last_ts(path: Path) -> float:
