@@ -183,8 +183,27 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
 def clean_html(element: Any) -> str:
     """Sanitize HTML produced by a notebook (outputs, rendered markdown)."""
     text = element.decode() if isinstance(element, bytes) else str(element)
-    text = _BLOCKS.sub("", text)
-    return str(_cleaner().clean(text))
+    done = _cleaned.get(text)
+    if done is None:
+        with _lock:  # one Cleaner, not thread-safe: the runner's pre-cleaning shares it
+            done = _cleaned[text] = str(_cleaner().clean(_BLOCKS.sub("", text)))
+    return done
+
+
+def preclean(cell: Any, **_: Any) -> None:
+    """Sanitize a just-executed cell's HTML outputs ahead of the export (remembered by content).
+
+    Sanitizing is half of a report's export; the runner does it cell by cell on a thread while
+    the kernel runs the next cells, so the report is written sooner after the last one.
+    """
+    for output in cell.get("outputs", []) or []:
+        shown = (output.get("data") or {}).get("text/html")
+        if shown:
+            clean_html("".join(shown) if isinstance(shown, list) else shown)
+
+
+# sanitized HTML by its source text, for the reports of this process (a CLI run writes one)
+_cleaned: dict[str, str] = {}
 
 
 @functools.cache
@@ -211,8 +230,9 @@ def to_html(nb: Any, *, title: str, error: str | None = None) -> str:
     """
     view = verdict_first(nb, error=error, title=title)
     view.metadata["title"] = title
-    with _lock:
+    with _exporting:
         body, _ = _exporter().from_notebook_node(view)
+    _cleaned.clear()
     body = str(body)
     for pattern in (_MATHJAX_CONFIG, _REMOTE_SCRIPT, _EMPTY_SCRIPT, _REMOTE_MODULE):
         body = pattern.sub("", body)
@@ -250,7 +270,8 @@ def _exporter() -> Any:
     return exporter
 
 
-_lock = threading.Lock()  # one export at a time per exporter (its resources are per call)
+_exporting = threading.Lock()  # one export at a time per exporter (its resources are per call)
+_lock = threading.Lock()
 
 
 def write_html(nb: Any, path: Path, *, title: str, error: str | None = None) -> Path:

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,14 +87,19 @@ def run(
     started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
     error: NetdebugError | None = None
-    warming = threading.Thread(target=export.warm, name="netdebug-html-warm", daemon=True)
-    warming.start()  # while the kernel works, this process only waits: ready the HTML export
+    # while the kernel works this process only waits: ready the HTML export meanwhile (imports,
+    # templates), then sanitize each cell's output as it comes
+    sanitizing = ThreadPoolExecutor(1, thread_name_prefix="netdebug-html")
+    sanitizing.submit(export.warm)
     try:
-        _execute(info.path, ipynb, values, name=info.name, timeout=timeout, progress=progress, cwd=cwd)
+        _execute(
+            info.path, ipynb, values, name=info.name, timeout=timeout, progress=progress, cwd=cwd,
+            sanitizing=sanitizing,
+        )  # fmt: skip
     except NetdebugError as exc:
         error = exc
     duration = time.monotonic() - t0
-    warming.join()
+    sanitizing.shutdown(wait=True, cancel_futures=error is not None)
     result = _finish(info.name, ipynb, html_path, fjson, effective, started, duration, error)
     if error is not None:
         raise error
@@ -121,6 +127,7 @@ def _execute(
     timeout: float | None,
     progress: TextIO | None,
     cwd: Path | None,
+    sanitizing: ThreadPoolExecutor,
 ) -> None:
     data_dir = kernel.ensure()
     env = {"JUPYTER_PATH": kernel.jupyter_path_with(data_dir), artifacts.ENV: str(dst.parent.resolve())}
@@ -130,6 +137,7 @@ def _execute(
 
         logging.getLogger("papermill").setLevel(logging.CRITICAL)  # we report errors ourselves, once
         on = {"engine_name": kernel.register_engine(), "km": km} if km is not None else {}
+        on["on_cell_executed"] = lambda **kw: sanitizing.submit(export.preclean, kw["cell"])
         try:
             papermill.execute_notebook(
                 str(src),
