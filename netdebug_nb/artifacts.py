@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Hashable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,15 +53,43 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(path, index=False)
         return
     try:
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        schema = pa.Schema.from_pandas(df.head(_SLICE), preserve_index=False)
+        slices = [pa.Table.from_pandas(df.iloc[:_SLICE], schema=schema, preserve_index=False)]
     except (pa.ArrowException, TypeError, ValueError):
         df.to_csv(path, index=False)
         return
-    plain = {"batch_size": 1 << 16, "quoting_header": "none" if _plain(df.columns) else "needed"}
-    try:  # plain fields, as people and `cut` like them; quoted only when a value has a comma or quote
-        pacsv.write_csv(table, str(path), write_options=pacsv.WriteOptions(quoting_style="none", **plain))
-    except pa.ArrowInvalid:
-        pacsv.write_csv(table, str(path), write_options=pacsv.WriteOptions(quoting_style="needed", **plain))
+    header = "none" if _plain(df.columns) else "needed"
+    # plain fields, as people and `cut` like them; quoted only when a value has a comma or quote
+    try:
+        try:
+            _write_slices(df, path, schema, slices[0], pa, pacsv, quoting="none", header=header)
+        except pa.ArrowInvalid:  # a value with a comma, quote or newline: quote where needed
+            _write_slices(df, path, schema, slices[0], pa, pacsv, quoting="needed", header=header)
+    except _Unconvertible:
+        df.to_csv(path, index=False)
+
+
+# rows converted to Arrow at a time: a table of millions of rows (DNS queries of a big capture set)
+# is written without a second copy of it in memory
+_SLICE = 1 << 18
+
+
+def _write_slices(
+    df: pd.DataFrame, path: Path, schema: Any, first: Any, pa: Any, pacsv: Any, *, quoting: str, header: str
+) -> None:
+    options = pacsv.WriteOptions(batch_size=1 << 16, quoting_style=quoting, quoting_header=header)
+    with pacsv.CSVWriter(str(path), schema, write_options=options) as out:
+        out.write_table(first)
+        for lo in range(_SLICE, len(df), _SLICE):
+            try:
+                part = pa.Table.from_pandas(df.iloc[lo : lo + _SLICE], schema=schema, preserve_index=False)
+            except (pa.ArrowException, TypeError, ValueError) as exc:  # a later slice Arrow cannot take
+                raise _Unconvertible(str(exc)) from exc
+            out.write_table(part)
+
+
+class _Unconvertible(Exception):
+    pass
 
 
 def _plain(names: Iterable[Hashable]) -> bool:
