@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netdebug_nb.pcap import groups
+from netdebug_nb.pcap import groups, heap
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
@@ -170,7 +170,9 @@ def read(path: str | Path | None, packets: pd.DataFrame) -> pd.DataFrame:
     wires = captureset.packet_bytes(packets, cand.iloc[udp], paths=paths, within=(starts[udp], lengths[udp]))
     raw_tcp = captureset.packet_bytes(packets, cand.iloc[tcp], paths=paths) if len(tcp) else []
     by_frame = dict(zip(cand["frame"].to_numpy(dtype=np.int64)[tcp].tolist(), raw_tcp, strict=True))
-    return _messages(cand, udp.tolist(), wires, lengths[udp].tolist(), by_frame)
+    out = _messages(cand, udp.tolist(), wires, lengths[udp].tolist(), by_frame)
+    heap.release()
+    return out
 
 
 def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, bytes]) -> pd.DataFrame:

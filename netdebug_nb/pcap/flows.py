@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netdebug_nb.pcap import groups
+from netdebug_nb.pcap import groups, heap
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ def label(packets: pd.DataFrame) -> pd.DataFrame:
         forward[has_ip] = key_s[has_ip] == first_key[flow[has_ip]]
     out = frame({"flow": flow, "forward": forward}, LABELS_SCHEMA)
     out.index = packets.index
+    heap.release()
     return out
 
 

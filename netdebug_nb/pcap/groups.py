@@ -119,41 +119,74 @@ def _bounds(start: np.ndarray) -> list[tuple[int, int]]:
 
 
 def duplicated(*columns: np.ndarray) -> np.ndarray:
-    """True for rows whose values in all ``columns`` equal an earlier row's (``keep="first"``).
+    """True for rows whose values in all ``columns`` equal an earlier row's (``keep="first"``)."""
+    import numpy as np
 
-    The columns are mixed into one 64-bit hash, the hashes numbered in order of first appearance,
-    and every row called a duplicate is then compared column by column with the first row of its
-    hash; a collision (never seen in practice) falls back to pandas.
+    dup = np.zeros(len(columns[0]), dtype=bool)
+    rows, codes = _alike(columns)
+    if len(rows):
+        seen = np.empty(len(rows), dtype=np.int64)
+        seen[0] = -1
+        np.maximum.accumulate(codes[:-1], out=seen[1:])
+        dup[rows] = codes <= seen
+    return dup
+
+
+def repeated(*columns: np.ndarray) -> np.ndarray:
+    """True for rows whose values in all ``columns`` some other row has too (``keep=False``)."""
+    import numpy as np
+
+    rep = np.zeros(len(columns[0]), dtype=bool)
+    rows, codes = _alike(columns)
+    if len(rows):
+        rep[rows] = np.bincount(codes)[codes] > 1
+    return rep
+
+
+def _alike(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows that may share their values with another row, in order; their values' numbers).
+
+    The columns are mixed into one 64-bit hash. Rows alone in their bucket of a table of ~2-4
+    buckets per row share nothing (a counting pass, no hashing); the other rows' hashes are
+    numbered in order of first appearance, and each row is compared column by column with the
+    first row of its number. On a collision (never seen in practice) the exact numbering of all
+    rows by pandas is returned instead.
     """
     import numpy as np
     import pandas as pd
 
     n = len(columns[0])
     if n == 0:
-        return np.zeros(0, dtype=bool)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     h = np.zeros(n, dtype=np.uint64)
+    t = np.empty(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for c in columns:
-            h ^= (
-                c.astype(np.int64).view(np.uint64)
-                + np.uint64(0x9E3779B97F4A7C15)
-                + (h << np.uint64(6))
-                + (h >> np.uint64(2))
-            )
+        for c in columns:  # in place: two temporaries of one column each, whatever the columns
+            x = c.astype(np.uint64)  # negative values wrap: the same bits, as wanted
+            x += np.uint64(0x9E3779B97F4A7C15)
+            x += np.left_shift(h, np.uint64(6), out=t)
+            x += np.right_shift(h, np.uint64(2), out=t)
+            h ^= x
             h *= np.uint64(0xBF58476D1CE4E5B9)
-    codes, _ = pd.factorize(h)
-    seen = np.empty(n, dtype=np.int64)
-    seen[0] = -1
-    np.maximum.accumulate(codes[:-1], out=seen[1:])
-    dup = codes <= seen
-    if dup.any():
-        ids, first = first_rows(codes)
-        rows = np.flatnonzero(dup)
-        ref = np.empty(int(ids.max()) + 1, dtype=np.int64)
-        ref[ids] = first
-        ref_rows = ref[codes[rows]]
-        if not all(np.array_equal(c[rows], c[ref_rows]) for c in columns):
-            frame = pd.DataFrame({str(i): c for i, c in enumerate(columns)})
-            out: np.ndarray = frame.duplicated(keep="first").to_numpy()
-            return out
-    return dup
+            del x
+        h ^= np.right_shift(h, np.uint64(31), out=t)
+    del t
+    bits = min(max(n.bit_length(), 10), 24)
+    bucket = (h >> np.uint64(64 - bits)).astype(np.intp)
+    rows = np.flatnonzero(np.bincount(bucket, minlength=1 << bits)[bucket] > 1)
+    del bucket
+    if len(rows) == 0:
+        return rows, rows
+    codes, _ = pd.factorize(h[rows])
+    ids, first = first_rows(codes)
+    ref = np.empty(int(ids.max()) + 1, dtype=np.int64)
+    ref[ids] = rows[first]
+    ref_rows = ref[codes]
+    if all(np.array_equal(c[rows], c[ref_rows]) for c in columns):
+        return rows, codes.astype(np.int64)
+    exact = (
+        pd.DataFrame({str(i): c for i, c in enumerate(columns)})
+        .groupby(list(map(str, range(len(columns)))), sort=False)
+        .ngroup()
+    )
+    return np.arange(n), exact.to_numpy(dtype=np.int64)

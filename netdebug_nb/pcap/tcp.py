@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from netdebug_nb.pcap import flows, groups
+from netdebug_nb.pcap import flows, groups, heap
 from netdebug_nb.pcap.schema import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from netdebug_nb.schema import Schema, empty, frame
 
@@ -135,25 +135,29 @@ def analyze(
     # flows renumbered 0..n-1 (in the order of their numbers): per-flow arrays stay small and
     # the sorts by flow below are radix sorts; flow_ids[k] is flow k's number in ``labels``
     flow, flow_ids = groups.dense(flow_of)
+    del flow_of
     n = len(flow_ids)
     ids = np.arange(n)
 
-    def col(name: str, na: int = 0) -> np.ndarray:  # na: for the nullable columns
-        out: np.ndarray = packets[name].array.take(rows).to_numpy(dtype=np.int64, na_value=na)
+    def col(name: str, na: int = 0, dtype: type = np.int64, at: np.ndarray = rows) -> np.ndarray:
+        # na: the value for missing ones (nullable columns)
+        out: np.ndarray = packets[name].array.take(at).to_numpy(dtype=dtype, na_value=na)
         return out
 
-    ts_abs = np.asarray(packets["ts"].array.asi8, dtype=np.int64)[rows]
-    t0 = int(ts_abs.min())
-    ts = ts_abs - t0  # relative ns: exact in float64 for captures under 100 days
-    fl = col("tcp_flags", 0)
+    ts = np.asarray(packets["ts"].array.asi8, dtype=np.int64)[rows]
+    t0 = int(ts.min())
+    ts -= t0  # relative ns: exact in float64 for captures under 100 days
+    # the columns in the narrowest type their arithmetic below allows: the TCP rows are most rows
+    fl = col("tcp_flags", 0, np.uint16)
     seq = col("tcp_seq", 0)
     ack = col("tcp_ack", 0)
-    win = col("tcp_win", -1)
+    win = col("tcp_win", -1, np.int32)
     plen = col("payload_len", 0)
-    wire = col("wirelen")
-    ip_id = col("ip_id", 0)
-    v4 = col("ip_version", 0) == 4
+    wire = col("wirelen", 0, np.uint32)
+    ip_id = col("ip_id", 0, np.uint32)
+    v4 = col("ip_version", 0, np.uint8) == 4
     n_rows = len(rows)
+    del rows, col
 
     syn, fin, rst, ackf = (fl & TCP_SYN) > 0, (fl & TCP_FIN) > 0, (fl & TCP_RST) > 0, (fl & TCP_ACK) > 0
     pure_syn, synack = syn & ~ackf, syn & ackf
@@ -167,7 +171,8 @@ def analyze(
     c2s = fwd == client_fwd[flow]
 
     # --- handshake ---------------------------------------------------------------------------
-    tsf = ts.astype(np.float64)
+    tsf = ts.astype(np.float64)  # the times from here on (exact: integers under 2**53)
+    del ts
     syn_first = _agg(tsf, pure_syn & c2s, flow, n, "min")
     synack_ts = _agg(tsf, synack & ~c2s, flow, n, "min")
     syn_last = _agg(tsf, pure_syn & c2s & (tsf <= synack_ts[flow]), flow, n, "max")
@@ -184,20 +189,17 @@ def analyze(
     base = np.full(2 * n, -1, dtype=np.int64)
     base[g_ids] = seq[first_in_g]
     rel = _wrap(seq - base[g])
+    del seq
     seg_len = plen + syn.astype(np.int64) + fin.astype(np.int64)
     end = rel + seg_len
     opp_base = base[g ^ 1]
     ack_rel = np.where(opp_base >= 0, _wrap(ack - opp_base), np.iinfo(np.int64).min)
+    del opp_base, base
 
     # the same IPv4 packet captured twice (two interfaces) is not a retransmission
-    # (only rows with an IP ID can repeat one: the rest need not be compared)
-    with_id = np.flatnonzero(ip_id != 0)
-    captured_twice = np.zeros(n_rows, dtype=bool)
-    captured_twice[with_id] = v4[with_id] & groups.duplicated(
-        g[with_id], rel[with_id], seg_len[with_id], ip_id[with_id], fl[with_id], ack[with_id]
-    )
+    captured_twice = (v4 & (ip_id != 0)) & groups.duplicated(g, rel, seg_len, ip_id, fl, ack)
     keep = ~captured_twice
-    del with_id, captured_twice
+    del captured_twice, ip_id, v4
 
     # --- segments: retransmission, out of order, unseen -----------------------------------
     hs_ns = ack_ts - syn_last
@@ -272,8 +274,8 @@ def analyze(
             pd.DataFrame(
                 {
                     "frame": frames[idx],
-                    "ts": ts_abs[idx],
-                    "flow": flow_of[idx],
+                    "ts": tsf[idx].astype(np.int64) + t0,
+                    "flow": flow_ids[flow[idx]],
                     "direction": np.where(c2s[idx], "c2s", "s2c"),
                     "event": name,
                 }
@@ -291,18 +293,16 @@ def analyze(
         return out
 
     data = np.flatnonzero(is_seg & (plen > 0))
-    start_key = key(g[data], rel[data])
-    codes, _ = pd.factorize(start_key)
-    once = np.bincount(codes)[codes] == 1
+    once = ~groups.repeated(g[data], rel[data])
     if retrans_rows.any():
-        once &= ~pd.Index(start_key).isin(key(g[retrans_rows], rel[retrans_rows]))
+        once &= ~pd.Index(key(g[data], rel[data])).isin(key(g[retrans_rows], rel[retrans_rows]))
     data = data[once]
     acks = np.flatnonzero(keep & ackf & (ack_rel != np.iinfo(np.int64).min))
     codes, ack_keys = pd.factorize(key(g[acks] ^ 1, ack_rel[acks]))
     acks = acks[groups.first_rows(codes)[1]]  # the first ACK of each (direction, end)
     hit = pd.Index(ack_keys).get_indexer(key(g[data], end[data]))
     data, acks = data[hit >= 0], acks[hit[hit >= 0]]
-    later = ts[acks] >= ts[data]
+    later = tsf[acks] >= tsf[data]
     data, acks = data[later], acks[later]
     rtt = frame(
         {
@@ -310,8 +310,8 @@ def analyze(
             "direction": np.where(g[data] % 2 == 1, "c2s", "s2c"),
             "frame": frames[data],
             "ack_frame": frames[acks],
-            "ts": pd.to_datetime(ts[data] + t0, unit="ns", utc=True),
-            "rtt_ms": (ts[acks] - ts[data]) / 1e6,
+            "ts": pd.to_datetime(tsf[data].astype(np.int64) + t0, unit="ns", utc=True),
+            "rtt_ms": (tsf[acks] - tsf[data]) / 1e6,
         },
         RTT_SCHEMA,
     ).sort_values("frame", ignore_index=True)
@@ -392,6 +392,7 @@ def analyze(
         },
         HEALTH_SCHEMA,
     )
+    heap.release()  # the temporaries above were ~150 MB for a million packets
     return Analysis(health=health, events=events, rtt=rtt)
 
 
