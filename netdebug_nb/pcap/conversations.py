@@ -71,10 +71,10 @@ def summarize(packets: pd.DataFrame, labels: pd.DataFrame | None = None) -> pd.D
     out = frame(
         {
             "flow": ids,
-            "protocol": ends["protocol"].to_numpy(),
-            "a": ends["a"].to_numpy(),
+            "protocol": ends["protocol"].array,
+            "a": ends["a"].array,
             "a_port": ends["a_port"].array,
-            "b": ends["b"].to_numpy(),
+            "b": ends["b"].array,
             "b_port": ends["b_port"].array,
             "packets": count(None),
             "bytes": total_bytes,

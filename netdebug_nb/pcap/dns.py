@@ -133,20 +133,31 @@ _RCODES = {
 
 def candidates(packets: pd.DataFrame) -> pd.DataFrame:
     """The packets that may carry DNS: UDP/TCP to or from port 53 with payload."""
+    out: pd.DataFrame = packets[_candidate_rows(packets)]
+    return out
+
+
+def _candidate_rows(packets: pd.DataFrame) -> np.ndarray:
     import numpy as np
 
-    proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)
-    sport = packets["sport"].to_numpy(dtype=np.int64, na_value=0)
-    dport = packets["dport"].to_numpy(dtype=np.int64, na_value=0)
+    proto = packets["proto"].to_numpy(dtype=np.uint8, na_value=0)
+    sport = packets["sport"].to_numpy(dtype=np.int32, na_value=0)
+    dport = packets["dport"].to_numpy(dtype=np.int32, na_value=0)
     plen = packets["payload_len"].to_numpy(dtype=np.int64, na_value=0)
-    mask = (
+    out: np.ndarray = (
         ((proto == 6) | (proto == 17))
         & ((sport == PORT) | (dport == PORT))
         & (plen > 0)
         & packets["l4_offset"].notna().to_numpy()
     )
-    out: pd.DataFrame = packets[mask]
     return out
+
+
+# the columns reading DNS messages needs (the others of the candidates are not copied)
+_READ_COLUMNS = [
+    "frame", "ts", "src", "dst", "proto", "sport", "dport", "tcp_seq", "payload_len", "l4_offset",
+    "file", "offset", "caplen",
+]  # fmt: skip
 
 
 def read(path: str | Path | None, packets: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +170,7 @@ def read(path: str | Path | None, packets: pd.DataFrame) -> pd.DataFrame:
 
     from netdebug_nb.pcap import captureset
 
-    cand = candidates(packets)
+    cand = packets[_READ_COLUMNS][_candidate_rows(packets)]
     known = packets.attrs.get("files") or packets.attrs.get("path")
     paths = () if known or path is None else (path,)
     proto = cand["proto"].to_numpy(dtype=np.int64)
