@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netdebug_nb.pcap import groups, heap
+from netdebug_nb.pcap import flows, groups, heap
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
@@ -235,14 +235,14 @@ def _messages(
         _tcp_rows(cand.assign(pos_=np.arange(len(cand)))[proto == 6], by_frame, acc)
     if not acc.pos:
         return empty(MESSAGES_SCHEMA)
-    meta = cand.iloc[acc.pos]
+    at = np.asarray(acc.pos, dtype=np.int64)
     columns: dict[str, Any] = {
-        "frame": meta["frame"].to_numpy(),
-        "ts": meta["ts"].array,
-        "src": meta["src"].astype("string").array,
-        "dst": meta["dst"].astype("string").array,
-        "sport": meta["sport"].array,
-        "dport": meta["dport"].array,
+        "frame": cand["frame"].to_numpy()[at],
+        "ts": cand["ts"].array.take(at),
+        "src": flows.address_text(cand["src"], at),
+        "dst": flows.address_text(cand["dst"], at),
+        "sport": cand["sport"].array.take(at),
+        "dport": cand["dport"].array.take(at),
     }
     # each distinct message (but for its id) is parsed and converted once, then repeated
     codes = np.asarray(acc.code, dtype=np.int64)
@@ -325,21 +325,20 @@ def transactions(messages: pd.DataFrame) -> pd.DataFrame:
     for t in (q, r):
         t["qkey"] = t["qname"].fillna("").str.lower()
         t["tkey"] = t["qtype"].fillna("")
-        for k in ("client", "server", "transport"):
-            t[k] = t[k].astype(object)
         for k in ("client_port", "server_port", "id"):
             t[k] = t[k].astype("int64")
-        t["qkey"] = t["qkey"].astype(object)
-        t["tkey"] = t["tkey"].astype(object)
+    # merge_asof matches on one integer per distinct key, not on eight columns (five of text)
+    key = _key(pd.concat([q[keys], r[keys]], ignore_index=True), keys)
+    q["key_"], r["key_"] = key[: len(q)], key[len(q) :]
     q = q.sort_values("ts", kind="stable")
     q["query_frame"] = q["frame"]
     if len(r):
         r = r.sort_values("ts", kind="stable")
         paired = pd.merge_asof(
-            r[[*keys, "ts", "frame"]],
-            q[[*keys, "ts", "query_frame"]],
+            r[["key_", "ts", "frame"]],
+            q[["key_", "ts", "query_frame"]],
             on="ts",
-            by=keys,
+            by="key_",
             direction="backward",
         )
         paired = paired[paired["query_frame"].notna()]
@@ -367,11 +366,11 @@ def transactions(messages: pd.DataFrame) -> pd.DataFrame:
         {
             "query_frame": q["query_frame"].to_numpy(),
             "query_ts": q["ts"].array,
-            "client": q["client"].to_numpy(),
+            "client": q["client"].array,
             "client_port": q["client_port"].to_numpy(),
-            "server": q["server"].to_numpy(),
+            "server": q["server"].array,
             "server_port": q["server_port"].to_numpy(),
-            "transport": q["transport"].to_numpy(),
+            "transport": q["transport"].array,
             "id": q["id"].to_numpy(),
             "qname": q["qname"].array,
             "qtype": q["qtype"].array,
