@@ -1,7 +1,8 @@
 """TCP health per flow: handshake, retransmissions, reordering, duplicate ACKs, zero windows, resets.
 
-Everything is computed column-wise over the packet table (numpy and pandas ``groupby``), never
-with a Python loop over packets, so a million-packet capture is analysed in seconds.
+Everything is computed column-wise over the packet table with numpy (:mod:`groups`: the TCP
+packets sorted once by flow direction and once by flow, radix sorts), never with a Python loop
+over packets, so a million-packet capture is analysed in about half a second.
 
 The sequence analysis follows Wireshark's ideas, simplified:
 
