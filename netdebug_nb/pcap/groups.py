@@ -158,9 +158,14 @@ def _alike(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
     n = len(columns[0])
     if n == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    key = _packed(columns)
     h = np.zeros(n, dtype=np.uint64)
     t = np.empty(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
+        if key is not None:  # one exact key: its hash only spreads the buckets
+            h[:] = key.view(np.uint64)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            columns = ()
         for c in columns:  # in place: two temporaries of one column each, whatever the columns
             x = c.astype(np.uint64)  # negative values wrap: the same bits, as wanted
             x += np.uint64(0x9E3779B97F4A7C15)
@@ -177,6 +182,9 @@ def _alike(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
     del bucket
     if len(rows) == 0:
         return rows, rows
+    if key is not None:
+        exact_codes, _ = pd.factorize(key[rows])
+        return rows, exact_codes.astype(np.int64)
     codes, _ = pd.factorize(h[rows])
     ids, first = first_rows(codes)
     ref = np.empty(int(ids.max()) + 1, dtype=np.int64)
@@ -190,3 +198,26 @@ def _alike(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
         .ngroup()
     )
     return np.arange(n), exact.to_numpy(dtype=np.int64)
+
+
+def _packed(columns: tuple[np.ndarray, ...]) -> np.ndarray | None:
+    """The columns as one exact int64 (mixed radix over their value ranges), if they fit in 62 bits."""
+    import numpy as np
+
+    ranges = []
+    total = 1
+    for c in columns:
+        if c.dtype == np.uint64:  # may not fit int64 as it is
+            return None
+        lo = int(c.min())
+        span = int(c.max()) - lo + 1
+        total *= span
+        if total >= 1 << 62:
+            return None
+        ranges.append((lo, span))
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for c, (lo, span) in zip(columns, ranges, strict=True):
+        key *= span
+        key += c.astype(np.int64)
+        key -= lo
+    return key

@@ -21,7 +21,7 @@ def columns(n: int, distinct: int, seed: int) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("distinct", [1, 3, 1000, 10**12])
+@pytest.mark.parametrize("distinct", [1, 3, 1000, 10**12, 10**18])  # 10**18: too wide to pack, hashed
 def test_duplicated_and_repeated_are_pandas_duplicated(n: int, distinct: int) -> None:
     cols = columns(n, distinct, seed=n + distinct)
     table = pd.DataFrame({str(i): c for i, c in enumerate(cols)})
