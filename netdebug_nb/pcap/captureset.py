@@ -23,6 +23,7 @@ from netdebug_nb.errors import InputError
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 FILES_SCHEMA: Schema = {
@@ -259,16 +260,20 @@ def is_gzip(path: Path) -> bool:
 
 
 def packet_bytes(
-    packets: pd.DataFrame, rows: pd.DataFrame | None = None, *, paths: Sequence[str | Path] = ()
+    packets: pd.DataFrame,
+    rows: pd.DataFrame | None = None,
+    *,
+    paths: Sequence[str | Path] = (),
+    within: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[bytes]:
     """Captured bytes of ``rows`` (packet-table rows of ``packets``; all when None), in row order.
 
     Read at each packet's ``offset`` in its file (``paths``, by default the table's
     ``attrs["files"]`` or ``attrs["path"]``): a mapped file costs one slice per packet, a gzip
     file one decompression up to the last packet asked for; nothing else is read.
+    ``within``: (start, length) per row, to read only ``bytes[start : start + length]`` of each
+    packet (its payload, say), as slicing the captured bytes would give them.
     """
-    import mmap
-
     import numpy as np
 
     rows = packets if rows is None else rows
@@ -277,6 +282,10 @@ def packet_bytes(
     fidx = rows["file"].to_numpy(dtype=np.int64)
     offs = rows["offset"].to_numpy(dtype=np.int64)
     lens = rows["caplen"].to_numpy(dtype=np.int64)
+    if within is not None:
+        start = np.minimum(np.maximum(within[0], 0), lens)
+        lens = np.maximum(np.minimum(start + np.maximum(within[1], 0), lens) - start, 0)
+        offs = offs + start
     out: list[bytes] = [b""] * len(rows)
     for k in np.unique(fidx).tolist():
         if k >= len(paths) or not paths[k]:
@@ -287,12 +296,39 @@ def packet_bytes(
             if is_gzip(path):
                 _from_gzip(path, sel, offs, lens, out)
                 continue
-            with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                for i, o, n in zip(sel.tolist(), offs[sel].tolist(), lens[sel].tolist(), strict=True):
-                    out[i] = mm[o : o + n]
+            with path.open("rb") as f:
+                _from_map(f.fileno(), sel, offs, lens, out)
         except OSError as exc:
             raise InputError(path, f"cannot read packet bytes: {exc.strerror or exc}") from exc
     return out
+
+
+# bytes of a file mapped at a time: pages of a mapping count in the process' resident memory
+# until it is unmapped, so a big capture is mapped a window at a time
+_WINDOW = 64 << 20
+
+
+def _from_map(fd: int, sel: Any, offs: Any, lens: Any, out: list[bytes]) -> None:
+    import mmap
+    import os
+
+    import numpy as np
+
+    size = os.fstat(fd).st_size
+    if not (np.diff(offs[sel]) >= 0).all():
+        sel = sel[np.argsort(offs[sel], kind="stable")]
+    window = offs[sel] // _WINDOW
+    cuts = np.flatnonzero(np.diff(window)) + 1
+    for part in np.split(sel, cuts):
+        start = int(offs[part[0]]) // _WINDOW * _WINDOW  # a multiple of the mapping granularity
+        stop = min(size, int((offs[part] + lens[part]).max()))
+        if stop <= start:  # only packets past the end of the file: nothing to read
+            continue
+        with mmap.mmap(fd, stop - start, offset=start, access=mmap.ACCESS_READ) as mm:
+            for i, o, n in zip(
+                part.tolist(), (offs[part] - start).tolist(), lens[part].tolist(), strict=True
+            ):
+                out[i] = mm[o : o + n]
 
 
 def _from_gzip(path: Path, sel: Any, offs: Any, lens: Any, out: list[bytes]) -> None:

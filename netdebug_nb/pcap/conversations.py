@@ -59,8 +59,11 @@ def summarize(packets: pd.DataFrame, labels: pd.DataFrame | None = None) -> pd.D
         out: np.ndarray = np.bincount(flow, weights=weights, minlength=n)[ids].astype(np.int64)
         return out
 
-    t = pd.DataFrame({"flow": flow, "ts": ts}).groupby("flow")["ts"].agg(["min", "max"]).reindex(ids)
-    first, last = t["min"].to_numpy(np.int64), t["max"].to_numpy(np.int64)
+    first = np.full(n, np.iinfo(np.int64).max)
+    last = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first, flow, ts)
+    np.maximum.at(last, flow, ts)
+    first, last = first[ids], last[ids]
     duration = (last - first) / 1e9
     total_bytes = count(wire)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -68,10 +71,10 @@ def summarize(packets: pd.DataFrame, labels: pd.DataFrame | None = None) -> pd.D
     out = frame(
         {
             "flow": ids,
-            "protocol": ends["protocol"].to_numpy(),
-            "a": ends["a"].to_numpy(),
+            "protocol": ends["protocol"].array,
+            "a": ends["a"].array,
             "a_port": ends["a_port"].array,
-            "b": ends["b"].to_numpy(),
+            "b": ends["b"].array,
             "b_port": ends["b_port"].array,
             "packets": count(None),
             "bytes": total_bytes,

@@ -22,9 +22,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netdebug_nb.pcap import flows, groups, heap
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 PORT = 53
@@ -131,20 +133,31 @@ _RCODES = {
 
 def candidates(packets: pd.DataFrame) -> pd.DataFrame:
     """The packets that may carry DNS: UDP/TCP to or from port 53 with payload."""
+    out: pd.DataFrame = packets[_candidate_rows(packets)]
+    return out
+
+
+def _candidate_rows(packets: pd.DataFrame) -> np.ndarray:
     import numpy as np
 
-    proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)
-    sport = packets["sport"].to_numpy(dtype=np.int64, na_value=0)
-    dport = packets["dport"].to_numpy(dtype=np.int64, na_value=0)
+    proto = packets["proto"].to_numpy(dtype=np.uint8, na_value=0)
+    sport = packets["sport"].to_numpy(dtype=np.int32, na_value=0)
+    dport = packets["dport"].to_numpy(dtype=np.int32, na_value=0)
     plen = packets["payload_len"].to_numpy(dtype=np.int64, na_value=0)
-    mask = (
+    out: np.ndarray = (
         ((proto == 6) | (proto == 17))
         & ((sport == PORT) | (dport == PORT))
         & (plen > 0)
         & packets["l4_offset"].notna().to_numpy()
     )
-    out: pd.DataFrame = packets[mask]
     return out
+
+
+# the columns reading DNS messages needs (the others of the candidates are not copied)
+_READ_COLUMNS = [
+    "frame", "ts", "src", "dst", "proto", "sport", "dport", "tcp_seq", "payload_len", "l4_offset",
+    "file", "offset", "caplen",
+]  # fmt: skip
 
 
 def read(path: str | Path | None, packets: pd.DataFrame) -> pd.DataFrame:
@@ -153,13 +166,24 @@ def read(path: str | Path | None, packets: pd.DataFrame) -> pd.DataFrame:
     Only the DNS packets' bytes are read, at their offsets in the capture files the table
     remembers (``path`` when it does not: a table built by hand).
     """
+    import numpy as np
+
     from netdebug_nb.pcap import captureset
 
-    cand = candidates(packets)
+    cand = packets[_READ_COLUMNS][_candidate_rows(packets)]
     known = packets.attrs.get("files") or packets.attrs.get("path")
     paths = () if known or path is None else (path,)
-    raw = captureset.packet_bytes(packets, cand, paths=paths)
-    return messages(cand, raw)
+    proto = cand["proto"].to_numpy(dtype=np.int64)
+    udp, tcp = np.flatnonzero(proto == 17), np.flatnonzero(proto == 6)
+    starts = cand["l4_offset"].to_numpy(dtype=np.int64)
+    lengths = cand["payload_len"].to_numpy(dtype=np.int64)
+    # a UDP message is its packet's payload: only those bytes are read
+    wires = captureset.packet_bytes(packets, cand.iloc[udp], paths=paths, within=(starts[udp], lengths[udp]))
+    raw_tcp = captureset.packet_bytes(packets, cand.iloc[tcp], paths=paths) if len(tcp) else []
+    by_frame = dict(zip(cand["frame"].to_numpy(dtype=np.int64)[tcp].tolist(), raw_tcp, strict=True))
+    out = _messages(cand, udp.tolist(), wires, lengths[udp].tolist(), by_frame)
+    heap.release()
+    return out
 
 
 def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, bytes]) -> pd.DataFrame:
@@ -170,7 +194,6 @@ def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, byt
     not DNS candidates are ignored, so the whole packet table may be passed with a mapping.
     """
     import numpy as np
-    import pandas as pd
 
     if isinstance(payloads, Mapping):
         by_frame: Mapping[int, bytes] = payloads
@@ -179,30 +202,47 @@ def messages(packets: pd.DataFrame, payloads: Sequence[bytes] | Mapping[int, byt
             raise ValueError(f"payloads has {len(payloads)} items for {len(packets)} packets")
         by_frame = dict(zip(packets["frame"].to_numpy(dtype=np.int64).tolist(), payloads, strict=True))
     cand = candidates(packets)
-    acc = _Messages()
     proto = cand["proto"].to_numpy(dtype=np.int64)
     frames = cand["frame"].to_numpy(dtype=np.int64)
     starts = cand["l4_offset"].to_numpy(dtype=np.int64)
     lengths = cand["payload_len"].to_numpy(dtype=np.int64)
     udp = np.flatnonzero(proto == 17)
+    pos: list[int] = []
+    wires: list[bytes] = []
+    expected: list[int] = []
     for i, f, start, n in zip(
         udp.tolist(), frames[udp].tolist(), starts[udp].tolist(), lengths[udp].tolist(), strict=True
     ):
         raw = by_frame.get(f)
         if raw is not None:
-            acc.add(i, raw[start : start + n], "udp", n)
+            pos.append(i)
+            wires.append(raw[start : start + n])
+            expected.append(n)
+    return _messages(cand, pos, wires, expected, by_frame)
+
+
+def _messages(
+    cand: pd.DataFrame, pos: list[int], wires: list[bytes], expected: list[int], by_frame: Mapping[int, bytes]
+) -> pd.DataFrame:
+    """The messages of DNS candidates: the UDP ones given (row, wire, length), TCP by frame."""
+    import numpy as np
+    import pandas as pd
+
+    acc = _Messages()
+    acc.add_many(pos, wires, "udp", expected)
+    proto = cand["proto"].to_numpy(dtype=np.int64)
     if (proto == 6).any():
         _tcp_rows(cand.assign(pos_=np.arange(len(cand)))[proto == 6], by_frame, acc)
     if not acc.pos:
         return empty(MESSAGES_SCHEMA)
-    meta = cand.iloc[acc.pos]
+    at = np.asarray(acc.pos, dtype=np.int64)
     columns: dict[str, Any] = {
-        "frame": meta["frame"].to_numpy(),
-        "ts": meta["ts"].array,
-        "src": meta["src"].astype("string").array,
-        "dst": meta["dst"].astype("string").array,
-        "sport": meta["sport"].array,
-        "dport": meta["dport"].array,
+        "frame": cand["frame"].to_numpy()[at],
+        "ts": cand["ts"].array.take(at),
+        "src": flows.address_text(cand["src"], at),
+        "dst": flows.address_text(cand["dst"], at),
+        "sport": cand["sport"].array.take(at),
+        "dport": cand["dport"].array.take(at),
     }
     # each distinct message (but for its id) is parsed and converted once, then repeated
     codes = np.asarray(acc.code, dtype=np.int64)
@@ -226,14 +266,44 @@ class _Messages:
         self._index: dict[tuple[str, int, bytes], int] = {}
 
     def add(self, pos: int, wire: bytes, transport: str, expected: int) -> None:
-        key = (transport, expected, wire[2:])  # a name asked again differs only in its id
+        k = self._code(wire, transport, expected)  # a name asked again differs only in its id
+        self.pos.append(pos)
+        self.code.append(k)
+        self.ids.append((wire[0] << 8 | wire[1]) if len(wire) >= 2 else -1)
+
+    def add_many(self, pos: list[int], wires: list[bytes], transport: str, expected: list[int]) -> None:
+        """:meth:`add` for many messages: repeats are found by hashing, not one dict entry each."""
+        import numpy as np
+        import pandas as pd
+
+        if not wires:
+            return
+        bodies = np.empty(len(wires), dtype=object)
+        bodies[:] = [w[2:] for w in wires]
+        body_codes, _ = pd.factorize(bodies)
+        exp = np.asarray(expected, dtype=np.int64)
+        codes, _ = pd.factorize(body_codes * (int(exp.max()) + 1) + exp)
+        _, firsts = groups.first_rows(codes)
+        known = np.empty(len(firsts), dtype=np.int64)
+        for j, k in enumerate(firsts.tolist()):
+            known[j] = self._code(wires[k], transport, expected[k])
+        self.pos.extend(pos)
+        self.code.extend(known[codes].tolist())
+        lens = np.fromiter(map(len, wires), dtype=np.int64, count=len(wires))
+        heads = np.frombuffer(b"".join([w[:2] for w in wires]), dtype=np.uint8).astype(np.int64)
+        at = np.cumsum(np.minimum(lens, 2)) - np.minimum(lens, 2)
+        full = lens >= 2
+        ids = np.full(len(wires), -1, dtype=np.int64)
+        ids[full] = heads[at[full]] << 8 | heads[at[full] + 1]
+        self.ids.extend(ids.tolist())
+
+    def _code(self, wire: bytes, transport: str, expected: int) -> int:
+        key = (transport, expected, wire[2:])
         k = self._index.get(key)
         if k is None:
             k = self._index[key] = len(self.unique)
             self.unique.append(_parsed(wire, transport, expected))
-        self.pos.append(pos)
-        self.code.append(k)
-        self.ids.append((wire[0] << 8 | wire[1]) if len(wire) >= 2 else -1)
+        return k
 
 
 def transactions(messages: pd.DataFrame) -> pd.DataFrame:
@@ -255,21 +325,20 @@ def transactions(messages: pd.DataFrame) -> pd.DataFrame:
     for t in (q, r):
         t["qkey"] = t["qname"].fillna("").str.lower()
         t["tkey"] = t["qtype"].fillna("")
-        for k in ("client", "server", "transport"):
-            t[k] = t[k].astype(object)
         for k in ("client_port", "server_port", "id"):
             t[k] = t[k].astype("int64")
-        t["qkey"] = t["qkey"].astype(object)
-        t["tkey"] = t["tkey"].astype(object)
+    # merge_asof matches on one integer per distinct key, not on eight columns (five of text)
+    key = _key(pd.concat([q[keys], r[keys]], ignore_index=True), keys)
+    q["key_"], r["key_"] = key[: len(q)], key[len(q) :]
     q = q.sort_values("ts", kind="stable")
     q["query_frame"] = q["frame"]
     if len(r):
         r = r.sort_values("ts", kind="stable")
         paired = pd.merge_asof(
-            r[[*keys, "ts", "frame"]],
-            q[[*keys, "ts", "query_frame"]],
+            r[["key_", "ts", "frame"]],
+            q[["key_", "ts", "query_frame"]],
             on="ts",
-            by=keys,
+            by="key_",
             direction="backward",
         )
         paired = paired[paired["query_frame"].notna()]
@@ -288,7 +357,7 @@ def transactions(messages: pd.DataFrame) -> pd.DataFrame:
     def take(col: str, dtype: Any) -> pd.Series:
         s: pd.Series = pd.Series(pd.NA, index=q.index, dtype=dtype)
         if len(idx):
-            s.loc[answered] = resp.loc[idx, col].astype(dtype).to_numpy()
+            s.loc[answered] = resp.loc[idx, col].astype(dtype).array
         return s
 
     response_ts = take("ts", "datetime64[ns, UTC]")
@@ -296,12 +365,12 @@ def transactions(messages: pd.DataFrame) -> pd.DataFrame:
     out = frame(
         {
             "query_frame": q["query_frame"].to_numpy(),
-            "query_ts": q["ts"].to_numpy(),
-            "client": q["client"].to_numpy(),
+            "query_ts": q["ts"].array,
+            "client": q["client"].array,
             "client_port": q["client_port"].to_numpy(),
-            "server": q["server"].to_numpy(),
+            "server": q["server"].array,
             "server_port": q["server_port"].to_numpy(),
-            "transport": q["transport"].to_numpy(),
+            "transport": q["transport"].array,
             "id": q["id"].to_numpy(),
             "qname": q["qname"].array,
             "qtype": q["qtype"].array,
@@ -336,26 +405,25 @@ def retries(
     import pandas as pd
 
     t = transactions[transactions["qname"].notna() & transactions["qtype"].notna()].copy()
-    lost = t[~t["answered"].astype(bool)]
-    if len(lost) == 0:
+    if t["answered"].astype(bool).all():
         return empty(RETRIES_SCHEMA)
-    for d in (t, lost):
-        for k in ("client", "qname", "qtype"):
-            d[k] = d[k].astype(object)
-    lost = lost.copy()
-    lost["qname_l"] = lost["qname"].str.lower()
-    t["qname_l"] = t["qname"].str.lower()
-    right = t[["client", "qname_l", "qtype", "query_ts", "query_frame", "answered"]].rename(
+    t["qname_l"] = _lower(t["qname"])
+    # merge_asof matches on one integer per (client, name, type), not on three text columns
+    t["key_"] = _key(t, ["client", "qname_l", "qtype"])
+    lost = t[~t["answered"].astype(bool)]
+    right = t[["key_", "query_ts", "query_frame", "answered"]].rename(
         columns={"query_ts": "retry_ts", "query_frame": "retry_frame", "answered": "retry_answered"}
     )
     right["ts"] = right["retry_ts"]
-    left = lost[["client", "qname", "qname_l", "qtype", "query_ts", "query_frame", "client_port"]].copy()
+    left = lost[
+        ["client", "qname", "qname_l", "qtype", "query_ts", "query_frame", "client_port", "key_"]
+    ].copy()
     left["ts"] = left["query_ts"] + pd.Timedelta(seconds=min_gap_s)
     m = pd.merge_asof(
-        _objects(left, ["client", "qname_l", "qtype"]).sort_values("ts"),
-        _objects(right, ["client", "qname_l", "qtype"]).sort_values("ts"),
+        left.sort_values("ts"),
+        right.sort_values("ts"),
         on="ts",
-        by=["client", "qname_l", "qtype"],
+        by="key_",
         direction="forward",
         tolerance=pd.Timedelta(seconds=max_gap_s - min_gap_s),
     )
@@ -370,12 +438,16 @@ def retries(
     m["client_port"] = m["client_port"].astype("int64")
     m["ts"] = m["query_ts"]
     has_sib = m["sibling_qtype"].notna()
-    sib_keys = ["client", "qname_l", "sibling_qtype"]
+    sib_keys = ["client", "client_port", "qname_l", "sibling_qtype"]
+    with_sib = m[has_sib].copy()
+    key = _key(pd.concat([with_sib[sib_keys], sib[sib_keys]], ignore_index=True), sib_keys)
+    with_sib["key_"] = key[: len(with_sib)]
+    sib["key_"] = key[len(with_sib) :]
     with_sib = pd.merge_asof(
-        _objects(m[has_sib], sib_keys).sort_values("ts"),
-        _objects(sib, sib_keys).sort_values("ts"),
+        with_sib.sort_values("ts"),
+        sib[["key_", "ts", "sibling_answered"]].sort_values("ts"),
         on="ts",
-        by=["client", "client_port", "qname_l", "sibling_qtype"],
+        by="key_",
         direction="nearest",
         tolerance=pd.Timedelta(seconds=sibling_window_s),
     )
@@ -447,6 +519,28 @@ def expansions(transactions: pd.DataFrame) -> pd.DataFrame:
     return frame(rows, EXPANSIONS_SCHEMA).sort_values(["first_ts", "qtype"], ignore_index=True)
 
 
+def _key(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """One int64 per distinct combination of ``cols`` (missing values are a value too)."""
+    import numpy as np
+    import pandas as pd
+
+    key = np.zeros(len(df), dtype=np.int64)
+    for c in cols:
+        codes, uniques = pd.factorize(df[c], use_na_sentinel=False)
+        key, _ = pd.factorize(key * len(uniques) + codes)  # stays below len(df) ** 2
+    out: np.ndarray = key.astype(np.int64)
+    return out
+
+
+def _lower(names: pd.Series) -> pd.Series:
+    """``str.lower`` of each name: by pyarrow for ASCII text (DNS names are), else by Python."""
+    import pandas as pd
+
+    if isinstance(names.dtype, pd.StringDtype) and names.str.isascii().all():
+        return names.str.lower()
+    return names.astype(object).str.lower()
+
+
 def _objects(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """``df`` with ``cols`` as plain object columns: merge_asof wants identical key dtypes."""
     return df.assign(**{c: df[c].astype(object) for c in cols})
@@ -457,10 +551,6 @@ def _objects(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
 
 def parse(wire: bytes) -> dict[str, Any]:
     """The message fields of MESSAGES_SCHEMA from one DNS message (never raises)."""
-    import dns.exception
-    import dns.message
-    import dns.rdatatype
-
     out: dict[str, Any] = {k: None for k in MESSAGES_SCHEMA}
     out["size_bytes"] = len(wire)
     if len(wire) >= 2:
@@ -480,6 +570,10 @@ def parse(wire: bytes) -> dict[str, Any]:
             out["qname"], out["qtype"] = question
             out["answers"] = 0
             return out
+    import dns.exception  # dnspython's parser only when needed: its import takes ~70 ms
+    import dns.message
+    import dns.rdatatype
+
     try:
         msg = dns.message.from_wire(wire, ignore_trailing=True, one_rr_per_rrset=True)
     except (dns.exception.DNSException, ValueError, IndexError, struct.error) as exc:

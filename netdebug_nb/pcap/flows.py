@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from netdebug_nb.pcap import groups, heap
 from netdebug_nb.schema import Schema, empty, frame
 
 if TYPE_CHECKING:
@@ -74,24 +75,31 @@ def label(packets: pd.DataFrame) -> pd.DataFrame:
         flow = _split_reused_ports(packets, flow, proto)
     forward = np.ones(len(packets), dtype=bool)
     if has_ip.any():
-        ids, first = np.unique(flow[has_ip], return_index=True)
-        first_key = np.empty(ids.max() + 1, dtype=np.int64)
-        first_key[ids] = key_s[has_ip][first]
+        ids, first = groups.first_rows(flow)
+        first_key = np.empty(int(ids.max()) + 1, dtype=np.int64)
+        first_key[ids] = key_s[first]
         forward[has_ip] = key_s[has_ip] == first_key[flow[has_ip]]
     out = frame({"flow": flow, "forward": forward}, LABELS_SCHEMA)
     out.index = packets.index
+    heap.release()
     return out
 
 
 def _number(proto: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Number the distinct (proto, lo, hi) in order of first appearance (``ngroup(sort=False)``).
 
-    Each of lo and hi is first made dense, so the three fit one int64 key: one hash pass over
-    the packets instead of a three-column groupby.
+    The three are packed into one int64 key: one hash pass over the packets instead of a
+    three-column groupby. Endpoints are (address code, port), so with fewer than ~2,900
+    addresses they fit as they are; beyond that lo and hi are first made dense.
     """
     import numpy as np
     import pandas as pd
 
+    span = int(max(lo.max(), hi.max())) + 1 if len(lo) else 1
+    if span * span * 256 < 1 << 62:
+        codes, _ = pd.factorize((lo * span + hi) * 256 + (proto & 0xFF))
+        out: np.ndarray = codes.astype(np.int64)
+        return out
     a, ua = pd.factorize(lo)
     b, ub = pd.factorize(hi)
     if len(ua) * len(ub) * 256 >= 1 << 62:  # never for real captures; stay exact anyway
@@ -144,28 +152,50 @@ def _split_reused_ports(packets: pd.DataFrame, flow: np.ndarray, proto: np.ndarr
 def endpoints(packets: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """One row per flow: protocol and the two endpoints, side ``a`` first."""
     import numpy as np
-    import pandas as pd
 
-    flow_all = labels["flow"].to_numpy()
-    mask = flow_all >= 0
-    if not mask.any():
+    ids, first = groups.first_rows(labels["flow"].to_numpy())
+    if not len(ids):
         return empty(FLOWS_SCHEMA)
-    at = np.flatnonzero(mask)
-    ids, first = np.unique(flow_all[at], return_index=True)
-    rows = packets.iloc[at[first]]  # only each flow's first packet is copied
-    proto = rows["proto"]
+    proto = packets["proto"].array.take(first)  # only each flow's first packet is looked at
     return frame(
         {
             "flow": ids,
-            "proto": proto.to_numpy(),
-            "protocol": [protocol_name(None if pd.isna(p) else p) for p in proto.astype(object)],
-            "a": rows["src"].astype("string").to_numpy(),
-            "a_port": rows["sport"].to_numpy(),
-            "b": rows["dst"].astype("string").to_numpy(),
-            "b_port": rows["dport"].to_numpy(),
+            "proto": proto,
+            "protocol": protocol_names(proto.to_numpy(dtype=np.int64, na_value=-1)),
+            "a": address_text(packets["src"], first),
+            "a_port": packets["sport"].array.take(first),
+            "b": address_text(packets["dst"], first),
+            "b_port": packets["dport"].array.take(first),
         },
         FLOWS_SCHEMA,
     )
+
+
+def protocol_names(proto: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """:func:`protocol_name` of each IP protocol number (-1: no IP layer), as a string array."""
+    import numpy as np
+    import pandas as pd
+
+    names = np.array([protocol_name(None), *(protocol_name(p) for p in range(256))], dtype=object)
+    out: pd.api.extensions.ExtensionArray = pd.array(names[proto + 1], dtype="string")
+    return out
+
+
+def address_text(addresses: pd.Series, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The address column's text at ``rows`` (a string array; missing where there is none).
+
+    An address column is categorical (few addresses, many packets): only its categories are
+    made text, then taken by code (10x faster than converting the rows).
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(addresses.dtype, pd.CategoricalDtype):
+        out: pd.api.extensions.ExtensionArray = addresses.array.take(rows).astype("string")
+        return out
+    text = addresses.cat.categories.astype("string").array
+    out = text.take(np.asarray(addresses.cat.codes)[rows], allow_fill=True)
+    return out
 
 
 def _endpoint_keys(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -178,9 +208,13 @@ def _endpoint_keys(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
         src = src.astype("category")
     if not isinstance(dst.dtype, pd.CategoricalDtype):
         dst = dst.astype("category")
-    cats = src.cat.categories.union(dst.cat.categories)
-    s = np.asarray(pd.Categorical(src, categories=cats).codes, dtype=np.int64)
-    d = np.asarray(pd.Categorical(dst, categories=cats).codes, dtype=np.int64)
+    if src.cat.categories.equals(dst.cat.categories):  # as the reader makes them
+        s = np.asarray(src.cat.codes, dtype=np.int64)
+        d = np.asarray(dst.cat.codes, dtype=np.int64)
+    else:
+        cats = src.cat.categories.union(dst.cat.categories)
+        s = np.asarray(pd.Categorical(src, categories=cats).codes, dtype=np.int64)
+        d = np.asarray(pd.Categorical(dst, categories=cats).codes, dtype=np.int64)
     sport = packets["sport"].to_numpy(dtype=np.int64, na_value=0)
     dport = packets["dport"].to_numpy(dtype=np.int64, na_value=0)
     proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)
