@@ -804,6 +804,20 @@ def _add_pcap(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     s.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write (see README)")
     s.add_argument("--memory-mb", type=int, default=2048, metavar="MB", help="memory the analysis may use")
     s.add_argument("--io-interval", type=float, default=1.0, metavar="SECONDS", help="IO graph bin width")
+    s.add_argument(
+        "--partition",
+        choices=("file", "hour"),
+        default="file",
+        help="packet files: one per capture file, or Hive partitions by UTC hour (packets/hour=.../)",
+    )
+    s.add_argument(
+        "--l7-port",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="server port always read as HTTP/gRPC/TLS (others when their first bytes look so); repeatable",
+    )
     s.set_defaults(func=cmd_pcap_export)
 
 
@@ -819,13 +833,15 @@ def cmd_pcap_export(args: argparse.Namespace, env: Env) -> int:
         args.out,
         memory_mb=args.memory_mb,
         io_interval_s=args.io_interval,
+        packets_by=args.partition,
+        l7_ports=args.l7_port,
         progress=progress.Terminal(env.stderr),
     )
     o = tables.overview.iloc[0]
     env.stdout.write(
         f"{args.out}: {int(o['packets'])} packets from {len(tables.files)} file(s), "
         f"{len(tables.conversations)} flows, {len(tables.tcp.health)} TCP, "
-        f"{len(tables.dns_transactions)} DNS transactions\n"
+        f"{len(tables.dns_transactions)} DNS transactions, {tables.application.flows_read} HTTP/TLS connections\n"
     )
     return 0
 

@@ -261,6 +261,40 @@ class ParseError(InputError):
     """Tool output (live or saved) could not be parsed."""
 
 
+class MemoryBudgetError(InputError):
+    """An analysis would not fit, or did not fit, in the memory it may use (``memory_mb``).
+
+    Found before reading (an estimate) or from a ``MemoryError`` on the way: either way one line
+    naming the file(s), the budget and what to do, never a traceback or a dead kernel.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        memory_mb: int,
+        needed_mb: int | None = None,
+        *,
+        ran_out: bool = False,
+        hint: str = "raise memory_mb, or use `netdebug-nb pcap export` and give the notebook its directory",
+    ) -> None:
+        self.paths = [str(p) for p in paths]
+        self.memory_mb = memory_mb
+        self.needed_mb = needed_mb
+        where = (
+            self.paths[0]
+            if len(self.paths) == 1
+            else f"{self.paths[0]} and {len(self.paths) - 1} more file(s)"
+        )
+        need = f"about {needed_mb} MB" if needed_mb is not None else "more memory"
+        reason = (
+            f"ran out of memory ({need} needed, memory_mb={memory_mb})"
+            if ran_out
+            else f"needs {need}, more than memory_mb={memory_mb}"
+        )
+        super().__init__(where or "capture", reason)
+        self.hint = hint
+
+
 class ClusterError(NetdebugError):
     """The Kubernetes API is unreachable or refused a call."""
 

@@ -8,6 +8,13 @@ whose handshakes take 300 ms has a network (or an overloaded accept queue) probl
 
 :func:`read` is the I/O edge (payload bytes of the candidate flows only, see :mod:`.streams`);
 :func:`analyze` is pure over the packet table and those bytes.
+
+Captures too big for one packet table get the same tables: the flow-bucket analysis
+(:mod:`.partition`) runs :func:`read` on each bucket (a bucket holds whole flows, its packets
+know their files and offsets) and :func:`combine` merges the buckets' tables, flows numbered as
+one analysis numbers them. A Parquet export (:mod:`.dataset`) stores these tables, made at
+export time, next to the others: an export must stay usable where its captures are not (moved,
+deleted, or on another machine), and its own packet table has no payloads to re-read.
 """
 
 from __future__ import annotations
@@ -63,6 +70,11 @@ class Application:
     tls: pd.DataFrame  # tls.HANDSHAKES_SCHEMA
     flows_read: int = 0  # candidate flows reassembled
     notes: list[str] = field(default_factory=list)
+    gaps: int = 0  # of those, connections with bytes the capture never saw
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The four tables by the names an export gives their files."""
+        return {"http": self.http, "http2_streams": self.h2, "http2_events": self.h2_events, "tls": self.tls}
 
 
 def read(
@@ -128,12 +140,50 @@ def analyze(
         tls=tls.handshakes(all_streams),
         flows_read=len(all_streams),
     )
-    gaps = sum(1 for s in all_streams if s.c2s.gap_at is not None or s.s2c.gap_at is not None)
-    if gaps:
-        app.notes.append(
-            f"{gaps} of {len(all_streams)} L7 connection(s) have bytes the capture never saw: read up to the gap"
-        )
+    app.gaps = sum(1 for s in all_streams if s.c2s.gap_at is not None or s.s2c.gap_at is not None)
+    app.notes.extend(gap_notes(app))
     return app
+
+
+def gap_notes(app: Application) -> list[str]:
+    """The note an analysis adds when streams stop at a hole in the capture."""
+    if not app.gaps:
+        return []
+    return [
+        f"{app.gaps} of {app.flows_read} L7 connection(s) have bytes the capture never saw: read up to the gap"
+    ]
+
+
+def combine(parts: Sequence[Application]) -> Application:
+    """One :class:`Application` from those of disjoint sets of flows, numbered already as one.
+
+    Each table is in flow order (streams are analysed flow by flow), so the parts' rows merged
+    by flow, keeping each part's own order, are the rows one analysis of every flow gives.
+    """
+    import pandas as pd
+
+    def cat(tables: list[pd.DataFrame], schema: Schema) -> pd.DataFrame:
+        tables = [t for t in tables if len(t)]
+        if not tables:
+            return empty(schema)
+        out = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+        return frame(out, schema).sort_values("flow", kind="stable", ignore_index=True)
+
+    app = Application(
+        http=cat([p.http for p in parts], http.EXCHANGES_SCHEMA),
+        h2=cat([p.h2 for p in parts], http2.STREAMS_SCHEMA),
+        h2_events=cat([p.h2_events for p in parts], http2.EVENTS_SCHEMA),
+        tls=cat([p.tls for p in parts], tls.HANDSHAKES_SCHEMA),
+        flows_read=sum(p.flows_read for p in parts),
+        gaps=sum(p.gaps for p in parts),
+    )
+    app.notes.extend(gap_notes(app))
+    return app
+
+
+def empty_application() -> Application:
+    """No L7 connection at all (every table empty, with its schema)."""
+    return combine([])
 
 
 def servers(app: Application, health: pd.DataFrame) -> pd.DataFrame:

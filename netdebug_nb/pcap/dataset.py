@@ -4,12 +4,16 @@ Layout of an export directory (plain Parquet files, readable by DuckDB, Polars, 
 Trino):
 
     netdebug-export.json            what was exported: files, packets, tables, format version
-    packets/file-NNNN.parquet       the packet table (PACKETS_SCHEMA), one file per capture file
+    packets/file-NNNN.parquet       the packet table (PACKETS_SCHEMA), one file per capture file,
+      or packets/hour=YYYY-MM-DDTHH/part-NNNN.parquet with ``--partition hour`` (Hive partitions)
     files.parquet                   the capture files: span, gap/overlap with the one before
     flows.parquet                   conversations (one row per flow; `flow` joins the others)
     tcp_health.parquet tcp_events.parquet tcp_rtt.parquet
     dns_messages.parquet dns_transactions.parquet
     overview.parquet protocols.parquet talkers.parquet icmp_errors.parquet iograph.parquet
+    http.parquet http2_streams.parquet http2_events.parquet tls.parquet
+                                    the application layer, made at export time from the captures'
+                                    payloads (an export has none of its own; the captures may move)
 
 Every column has the declared dtype of its schema (nullable integers stay nullable, addresses
 are dictionary-encoded strings, timestamps are UTC nanoseconds), so a table read back equals
@@ -36,6 +40,7 @@ MARKER = "netdebug-export.json"
 VERSION = 1
 # table name in Tables.frames() -> file name in the export (conversations are the flows)
 TABLE_FILES = {"conversations": "flows"}
+_L7 = ("http", "http2_streams", "http2_events", "tls")  # absent from exports made before they were
 
 
 def is_dataset(path: Path) -> bool:
@@ -123,6 +128,69 @@ def write_packets(packets: pd.DataFrame, path: Path) -> None:
     write_table(packets, PACKETS_SCHEMA, path)
 
 
+PACKETS_BY = ("file", "hour")
+
+
+def write_packets_of_file(packets: pd.DataFrame, out: Path, file: int, *, by: str = "file") -> None:
+    """The packets of capture file number ``file`` into the export's ``packets/`` directory ``out``.
+
+    ``by="file"``: ``file-NNNN.parquet``. ``by="hour"``: Hive partitions by the UTC hour of the
+    packets, ``hour=YYYY-MM-DDTHH/part-NNNN.parquet`` (DuckDB ``hive_partitioning``, Spark and
+    Trino read the ``hour`` column from the directory names and skip the hours not asked for).
+    """
+    import datetime as dt
+
+    import numpy as np
+
+    if by == "file":
+        write_packets(packets, out / f"file-{file:04d}.parquet")
+        return
+    if by != "hour":
+        raise ValueError(f"packets by {by!r}: expected one of {PACKETS_BY}")
+    hours = np.asarray(packets["ts"].array.asi8, dtype=np.int64) // (3600 * 10**9)
+    for h in np.unique(hours).tolist():
+        name = dt.datetime.fromtimestamp(h * 3600, dt.UTC).strftime("%Y-%m-%dT%H")
+        part = packets[hours == h] if len(np.unique(hours)) > 1 else packets
+        write_packets(part, out / f"hour={name}" / f"part-{file:04d}.parquet")
+
+
+def packet_files(out: Path) -> list[Path]:
+    """The Parquet files of an export's ``packets/`` directory ``out``, whichever the layout."""
+    return sorted(out.rglob("*.parquet"))
+
+
+def renumber_packets(out: Path, apply: Any, position: Any) -> None:
+    """Rewrite the packet files of ``out`` with the final ``file`` and ``frame`` of each packet.
+
+    ``apply(file, frame, ts) -> (file, frame)`` and ``position[file]`` (where a file's number,
+    in the names, goes) are :mod:`.partition`'s numbering, known only once every file was read.
+    """
+    import re
+
+    import numpy as np
+
+    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
+
+    moves = []
+    for path in packet_files(out):
+        df = read_table(path, PACKETS_SCHEMA)
+        file, frame = apply(
+            df["file"].to_numpy(dtype=np.int64),
+            df["frame"].to_numpy(dtype=np.int64),
+            np.asarray(df["ts"].array.asi8, dtype=np.int64),
+        )
+        df["file"] = file.astype(np.uint16)
+        df["frame"] = frame
+        tmp = path.with_name(path.name + ".renumbered")
+        write_packets(df, tmp)
+        path.unlink()
+        m = re.fullmatch(r"(file|part)-(\d+)\.parquet", path.name)
+        name = f"{m.group(1)}-{int(position[int(m.group(2))]):04d}.parquet" if m else path.name
+        moves.append((tmp, path.with_name(name)))
+    for tmp, final in moves:
+        tmp.rename(final)
+
+
 def read_packets(paths: Sequence[Path]) -> pd.DataFrame:
     """Packet tables written by :func:`write_packets`, as one table with shared address categories."""
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
@@ -146,20 +214,36 @@ def export(
     *,
     memory_mb: int = 2048,
     io_interval_s: float = 1.0,
+    packets_by: str = "file",
+    l7_ports: Sequence[int] = (),
     progress: Any = None,
 ) -> Tables:
-    """Read the capture set ``spec`` once and write its packet table and every analysis table to ``out``."""
+    """Read the capture set ``spec`` once and write its packet table and every analysis table to ``out``.
+
+    ``packets_by``: ``file`` or ``hour`` (see :func:`write_packets_of_file`). The L7 tables
+    (HTTP, HTTP/2, TLS; ``l7_ports`` as the notebook's) are made now, from the captures' bytes.
+    """
     from netdebug_nb.pcap import partition
 
+    if packets_by not in PACKETS_BY:
+        raise ValueError(f"packets_by {packets_by!r}: expected one of {PACKETS_BY}")
     out.mkdir(parents=True, exist_ok=True)
     tables = partition.analyze(
-        spec, memory_mb=memory_mb, io_interval_s=io_interval_s, packets_out=out / "packets", progress=progress
+        spec,
+        memory_mb=memory_mb,
+        io_interval_s=io_interval_s,
+        l7_ports=l7_ports,
+        packets_out=out / "packets",
+        packets_by=packets_by,
+        progress=progress,
     )
-    write_tables(tables, out)
+    write_tables(tables, out, packets_by=packets_by, l7_ports=l7_ports)
     return tables
 
 
-def write_tables(tables: Tables, out: Path) -> None:
+def write_tables(
+    tables: Tables, out: Path, *, packets_by: str = "file", l7_ports: Sequence[int] = ()
+) -> None:
     """The analysis tables as Parquet next to ``packets/``, and the marker naming them."""
     schemas = _schemas()
     names = {}
@@ -173,14 +257,22 @@ def write_tables(tables: Tables, out: Path) -> None:
         "version": VERSION,
         "packets": int(tables.overview["packets"].iloc[0]) if len(tables.overview) else 0,
         "captures": files["path"].astype(str).tolist(),
-        "packet_files": "packets/file-NNNN.parquet (NNNN = the `file` column)",
+        "packets_by": packets_by,
+        "packet_files": "packets/file-NNNN.parquet (NNNN = the `file` column)"
+        if packets_by == "file"
+        else "packets/hour=YYYY-MM-DDTHH/part-NNNN.parquet (Hive partitions by UTC hour; NNNN = `file`)",
         "tables": names,
+        "l7": {
+            "ports": sorted(int(p) for p in l7_ports),
+            "flows_read": tables.application.flows_read,
+            "gaps": tables.application.gaps,
+        },
     }
     (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
 
 
 def _schemas() -> dict[str, Schema]:
-    from netdebug_nb.pcap import captureset, conversations, dns, icmp, iograph, summary, tcp
+    from netdebug_nb.pcap import captureset, conversations, dns, http, http2, icmp, iograph, summary, tcp, tls
 
     return {
         "files": captureset.FILES_SCHEMA,
@@ -195,21 +287,54 @@ def _schemas() -> dict[str, Schema]:
         "dns_transactions": dns.TRANSACTIONS_SCHEMA,
         "icmp_errors": icmp.ERRORS_SCHEMA,
         "iograph": iograph.IOGRAPH_SCHEMA,
+        "http": http.EXCHANGES_SCHEMA,
+        "http2_streams": http2.STREAMS_SCHEMA,
+        "http2_events": http2.EVENTS_SCHEMA,
+        "tls": tls.HANDSHAKES_SCHEMA,
     }
 
 
-def read_tables(path: Path) -> Tables:
-    """The analysis tables of an export (without reading its packets)."""
+def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None) -> Tables:
+    """The analysis tables of an export (without reading its packets).
+
+    The L7 tables are those made at export time; when ``l7_ports`` (the notebook's) names ports
+    the export did not read, a note in ``application.notes`` says how to get them. An export
+    written before the L7 tables were part of it has them empty, with a note.
+    """
+    from netdebug_nb.pcap import application
+    from netdebug_nb.pcap.application import Application
     from netdebug_nb.pcap.tables import Tables, no_packets
     from netdebug_nb.pcap.tcp import Analysis
+    from netdebug_nb.schema import empty
 
     if not is_dataset(path):
         raise InputError(path, f"not a netdebug pcap export (no {MARKER})")
+    try:
+        marker = json.loads((path / MARKER).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(path / MARKER, f"unreadable export marker: {exc}") from exc
     schemas = _schemas()
-    got = {
-        name: read_table(path / f"{TABLE_FILES.get(name, name)}.parquet", schema)
-        for name, schema in schemas.items()
-    }
+    got = {}
+    for name, schema in schemas.items():
+        file = path / f"{TABLE_FILES.get(name, name)}.parquet"
+        got[name] = read_table(file, schema) if file.exists() or name not in _L7 else empty(schema)
+    l7 = marker.get("l7")
+    app = Application(
+        http=got["http"],
+        h2=got["http2_streams"],
+        h2_events=got["http2_events"],
+        tls=got["tls"],
+        flows_read=int(l7["flows_read"]) if l7 else 0,
+        gaps=int(l7["gaps"]) if l7 else 0,
+    )
+    app.notes.extend(application.gap_notes(app))
+    if l7 is None:
+        app.notes.append(f"{path}: exported without HTTP/TLS tables; export it again to have them")
+    elif l7_ports is not None and not set(l7_ports) <= set(l7["ports"]):
+        app.notes.append(
+            f"{path}: L7 tables exported with ports {l7['ports'] or 'none'} besides sniffing; for "
+            f"{sorted(set(l7_ports))} export again with --l7-port"
+        )
     return Tables(
         files=got["files"],
         overview=got["overview"],
@@ -221,6 +346,7 @@ def read_tables(path: Path) -> Tables:
         dns_transactions=got["dns_transactions"],
         icmp_errors=got["icmp_errors"],
         iograph=got["iograph"],
+        application=app,
         packets=no_packets()[0],
         labels=no_packets()[1],
     )
@@ -230,8 +356,9 @@ def read(path: Path) -> pd.DataFrame:
     """The packet table of an export (it must fit in memory; else query the Parquet files)."""
     if not is_dataset(path):
         raise InputError(path, f"not a netdebug pcap export (no {MARKER})")
-    parts = sorted((path / "packets").glob("file-*.parquet"))
-    df = read_packets(parts)
+    df = read_packets(packet_files(path / "packets"))
+    if len(df) > 1 and (df["frame"].diff().fillna(1) < 0).any():  # by hour, or overlapping files
+        df = df.sort_values("frame", kind="stable", ignore_index=True)
     marker = json.loads((path / MARKER).read_text())
     df.attrs["files"] = list(marker.get("captures", []))
     df.attrs["path"] = str(path)

@@ -1,15 +1,26 @@
 """Analysis of a capture set bigger than memory: spill packets by flow bucket, analyse bucket by bucket.
 
-Every analysis of the report is per flow (TCP health, conversations, DNS pairs) or a sum over
-packets (overview, protocols, talkers, IO graph). So the set is read one file at a time and
-each packet is written (Parquet, in a spill directory) to one of K buckets chosen by a hash of
-its 5-tuple: all packets of a flow land in one bucket. Each bucket then fits in memory and gets
-the same vectorized one-shot analysis as a whole capture would; the per-flow tables are
-concatenated, flows renumbered by their first packet (as :func:`flows.label` numbers them), and
-the sums merged from :class:`summary.Tally` parts and per-bin counts. Memory is bounded by the
-largest file plus one bucket, and by the flows, addresses and bins — not by the packets.
+Every analysis of the report is per flow (TCP health, conversations, DNS pairs, HTTP/TLS) or a
+sum over packets (overview, protocols, talkers, IO graph). So the set is read one file at a time
+and each packet is written (Arrow IPC, in a spill directory) to one of K buckets chosen by a
+hash of its 5-tuple: all packets of a flow land in one bucket. Each bucket then fits in memory
+and gets the same vectorized one-shot analysis as a whole capture would, including the L7
+reassembly of its candidate flows (their bytes are re-read at their offsets); the per-flow tables
+are concatenated, flows renumbered by their first packet (as :func:`flows.label` numbers them),
+and the sums merged from :class:`summary.Tally` parts and per-bin counts. Memory is bounded by
+the largest file plus one bucket, and by the flows, addresses and bins — not by the packets.
 
-Files must not overlap in time (a ring buffer's do not): packets are numbered in file order.
+Frames are numbered as :func:`captureset.read` numbers them: files in order of their earliest
+packet, and when files overlap in time, every packet by timestamp (files in that order break
+ties, then a file's own order). A file's place and its packets' frames are only known once
+every file was read, so the first pass numbers optimistically (files in the order of their first
+record, one after the other, which ring buffers satisfy) and keeps each file's timestamps; when
+the guess was wrong the buckets' frames are recomputed from those timestamps (a binary search per
+file), and an export's packet files rewritten.
+
+A set that cannot fit (its largest file alone is over the budget) is a
+:class:`~netdebug_nb.errors.MemoryBudgetError` before anything is read; a ``MemoryError`` on the
+way becomes one too.
 """
 
 from __future__ import annotations
@@ -18,10 +29,11 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netdebug_nb.errors import MemoryBudgetError
 from netdebug_nb.pcap import captureset
 from netdebug_nb.pcap.tables import Tables, no_packets
 from netdebug_nb.schema import Schema
@@ -35,19 +47,45 @@ if TYPE_CHECKING:
 _BUCKET_SHARE = 0.5
 _BYTES_PER_PACKET_IN_MEMORY = 800  # table + analysis temporaries, per packet (measured ~700 B)
 _MIN_PACKET_BYTES = 60  # a capture file of this many bytes a packet at least (headers, tiny packets)
+# reading one file whole and spilling it: its table, the Arrow copy and its bucket-sorted copy
+_READ_BYTES_PER_PACKET = 400
 
 Progress = Callable[[str, int, int, int, float], None]  # (stage, done, of, packets, seconds)
 
 
-def buckets_for(paths: list[Path], memory_mb: int, bytes_per_packet: float) -> int:
+def buckets_for(paths: list[Path], memory_mb: int, bytes_per_packet: float | Sequence[float]) -> int:
     """How many flow buckets keep one bucket's analysis within ``memory_mb``.
 
-    ``bytes_per_packet``: capture file bytes per packet, from a sample of the first file.
+    ``bytes_per_packet``: capture file bytes per packet, from a sample of the first records (one
+    number for every file, or one per file).
     """
-    total = sum(p.stat().st_size * (4 if captureset.is_gzip(p) else 1) for p in paths)
-    packets = total / max(bytes_per_packet, _MIN_PACKET_BYTES)
+    packets = sum(_packets_in(paths, bytes_per_packet))
     per_bucket = max(int(memory_mb * (1 << 20) * _BUCKET_SHARE) // _BYTES_PER_PACKET_IN_MEMORY, 10_000)
     return max(1, int(-(-packets // per_bucket)))
+
+
+def packets_in(paths: list[Path]) -> float:
+    """About how many packets ``paths`` hold, from the size of each and its first records."""
+    import numpy as np
+
+    from netdebug_nb.pcap import reader
+
+    per = []
+    for p in paths:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", reader.CaptureWarning)
+            head = reader.read(p, max_packets=200)
+        per.append(float(head["caplen"].to_numpy(dtype=np.int64).mean()) + 16 if len(head) else 0.0)
+    return sum(_packets_in(paths, per))
+
+
+def _packets_in(paths: list[Path], bytes_per_packet: float | Sequence[float]) -> list[float]:
+    """Estimated packets of each file (gzip files counted at 4x their size)."""
+    per = [bytes_per_packet] * len(paths) if isinstance(bytes_per_packet, int | float) else bytes_per_packet
+    return [
+        p.stat().st_size * (4 if captureset.is_gzip(p) else 1) / max(b, _MIN_PACKET_BYTES)
+        for p, b in zip(paths, per, strict=True)
+    ]
 
 
 def analyze(
@@ -57,31 +95,83 @@ def analyze(
     memory_mb: int = 2048,
     io_interval_s: float = 1.0,
     io_top_flows: int = 5,
+    l7_ports: Sequence[int] = (),
     spill_dir: str | Path | None = None,
     packets_out: str | Path | None = None,
+    packets_by: str = "file",
     progress: Progress | None = None,
 ) -> Tables:
     """The :class:`Tables` of a capture set, never holding more than one file and one bucket.
 
     ``buckets`` defaults to what ``memory_mb`` allows (:func:`buckets_for`). ``packets_out``:
-    also write each file's packet table there as ``file-NNNN.parquet`` (``pcap export``).
+    also write the packet table there, one Parquet file per capture file (``packets_by="file"``:
+    ``file-NNNN.parquet``) or Hive partitions by hour (``"hour"``:
+    ``hour=YYYY-MM-DDTHH/part-NNNN.parquet``), for ``pcap export``.
     """
+    paths = captureset.resolve(spec)
+    try:
+        return _analyze(
+            paths,
+            buckets=buckets,
+            memory_mb=memory_mb,
+            io_interval_s=io_interval_s,
+            io_top_flows=io_top_flows,
+            l7_ports=l7_ports,
+            spill_dir=spill_dir,
+            packets_out=packets_out,
+            packets_by=packets_by,
+            progress=progress,
+        )
+    except MemoryError as exc:
+        raise MemoryBudgetError(
+            paths,
+            memory_mb,
+            ran_out=True,
+            hint="set memory_mb to what this machine or container may use (smaller flow buckets), "
+            "or split the largest file",
+        ) from exc
+
+
+def _analyze(
+    paths: list[Path],
+    *,
+    buckets: int | None,
+    memory_mb: int,
+    io_interval_s: float,
+    io_top_flows: int,
+    l7_ports: Sequence[int],
+    spill_dir: str | Path | None,
+    packets_out: str | Path | None,
+    packets_by: str,
+    progress: Progress | None,
+) -> Tables:
     import numpy as np
 
-    from netdebug_nb.pcap import conversations, dataset, dns, flows, iograph, reader, summary, tcp
+    from netdebug_nb.pcap import (
+        application,
+        conversations,
+        dataset,
+        dns,
+        flows,
+        iograph,
+        reader,
+        summary,
+        tcp,
+    )
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
-    paths = captureset.resolve(spec)
     firsts: list[int] = []
-    sample = 0.0
+    sample: list[float] = []  # capture bytes per packet, from each file's first records
     for p in paths:  # order by first packet: a look at each file's first records
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", reader.CaptureWarning)
-            head = reader.read(p, max_packets=1 if firsts else 2000)
+            head = reader.read(p, max_packets=200)
         firsts.append(int(head["ts"].array.asi8[0]) if len(head) else np.iinfo(np.int64).max)
-        if len(firsts) == 1 and len(head):
-            sample = float(head["caplen"].to_numpy(dtype=np.int64).mean()) + 16
-    paths = [paths[k] for k in sorted(range(len(paths)), key=lambda k: (firsts[k], k))]
+        sample.append(float(head["caplen"].to_numpy(dtype=np.int64).mean()) + 16 if len(head) else 0.0)
+    given = sorted(range(len(paths)), key=lambda k: (firsts[k], k))  # read order -> index in `paths`
+    paths = [paths[k] for k in given]
+    sample = [sample[k] for k in given]
+    _check_fits(paths, memory_mb, sample)
     k_buckets = buckets or buckets_for(paths, memory_mb, sample)
     own_spill = spill_dir is None
     spill = Path(tempfile.mkdtemp(prefix="netdebug-spill-")) if own_spill else Path(spill_dir)  # type: ignore[arg-type]
@@ -93,20 +183,21 @@ def analyze(
         frames = 0
         file_rows: list[dict[str, Any]] = []
         all_warnings: list[str] = []
-        first_ns, last_ns = None, None
+        stats = np.zeros((len(paths), 4), dtype=np.int64)  # packets, first, last, frame offset used
         for i, path in enumerate(paths):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", reader.CaptureWarning)
                 df = reader.read(path)
             df["file"] = np.uint16(i)
             df["frame"] = df["frame"].to_numpy() + frames
+            stats[i, 3] = frames
             frames += len(df)
             all_warnings.extend(df.attrs.get("warnings", []))
             ts = np.asarray(df["ts"].array.asi8, dtype=np.int64)
-            if len(ts):
-                lo, hi = int(ts.min()), int(ts.max())
-                first_ns = lo if first_ns is None else min(first_ns, lo)
-                last_ns = hi if last_ns is None else max(last_ns, hi)
+            stats[i, 0] = len(ts)
+            stats[i, 1] = int(ts.min()) if len(ts) else np.iinfo(np.int64).max
+            stats[i, 2] = int(ts.max()) if len(ts) else np.iinfo(np.int64).min
+            np.save(spill / f"ts{i:05d}.npy", ts)
             file_rows.append(
                 {
                     "path": str(path),
@@ -124,13 +215,23 @@ def analyze(
                         arrow.slice(int(bounds[b]), int(bounds[b + 1] - bounds[b])),
                         spill / f"b{b:04d}" / f"f{i:05d}.arrow",
                     )
+            del arrow
             if out_dir is not None:
-                dataset.write_packets(df, out_dir / f"file-{i:04d}.parquet")
+                dataset.write_packets_of_file(df, out_dir, i, by=packets_by)
             del df, bucket
             if progress is not None:
                 progress("read", i + 1, len(paths), frames, time.perf_counter() - started)
         for msg in all_warnings:  # what could not be read, as a one-shot read says it
-            warnings.warn(msg, reader.CaptureWarning, stacklevel=2)
+            warnings.warn(msg, reader.CaptureWarning, stacklevel=3)
+        numbering = _Numbering(stats, [given[i] for i in range(len(paths))], spill)
+        if out_dir is not None and not numbering.identity:
+            dataset.renumber_packets(out_dir, numbering.apply, numbering.position)
+        final = numbering.final_order
+        paths = [paths[i] for i in final]
+        file_rows = [file_rows[i] for i in final]
+        file_stats = stats[final, :3]
+        first_ns = int(file_stats[file_stats[:, 0] > 0, 1].min()) if frames else None
+        last_ns = int(file_stats[file_stats[:, 0] > 0, 2].max()) if frames else None
         # --- pass 2: each bucket alone ----------------------------------------------------------
         grid = (
             iograph.grid(first_ns, last_ns, interval_s=io_interval_s)
@@ -140,21 +241,16 @@ def analyze(
         path_names = [str(p) for p in paths]
         tallies: list[summary.Tally] = []
         per: list[dict[str, Any]] = []
-        file_stats = np.zeros((len(paths), 3), dtype=np.int64)  # packets, first, last
-        file_stats[:, 1] = np.iinfo(np.int64).max
-        file_stats[:, 2] = np.iinfo(np.int64).min
         io_all = None
         done_packets = 0
         bucket_dirs = sorted(spill.glob("b*"))
         for bi, bdir in enumerate(bucket_dirs):
             pk = _unspill(sorted(bdir.glob("*.arrow")))
+            if not numbering.identity:
+                pk = numbering.renumber(pk)
             pk.attrs["files"] = path_names
             done_packets += len(pk)
-            fidx = pk["file"].to_numpy(dtype=np.int64)
             ts = np.asarray(pk["ts"].array.asi8, dtype=np.int64)
-            np.add.at(file_stats[:, 0], fidx, 1)
-            np.minimum.at(file_stats[:, 1], fidx, ts)
-            np.maximum.at(file_stats[:, 2], fidx, ts)
             labels = flows.label(pk)
             fl = labels["flow"].to_numpy()
             has = fl >= 0
@@ -162,13 +258,18 @@ def analyze(
             first_frame = np.zeros(int(local_ids.max()) + 1 if len(local_ids) else 0, dtype=np.int64)
             first_frame[local_ids] = pk["frame"].to_numpy()[has][first_row]
             conv = conversations.summarize(pk, labels)
-            messages = dns.messages(dns.candidates(pk), captureset.packet_bytes(pk, dns.candidates(pk)))
+            tcp_analysis = tcp.analyze(pk, labels)
+            candidates = dns.candidates(pk)
+            messages = dns.messages(candidates, captureset.packet_bytes(pk, candidates))
             part: dict[str, Any] = {
                 "first_frame": first_frame,
                 "conversations": conv,
-                "tcp": tcp.analyze(pk, labels),
+                "tcp": tcp_analysis,
                 "dns_messages": messages,
                 "icmp_rows": pk[_icmp_error_rows(pk)],
+                "application": application.read(
+                    path_names[0], pk, labels, tcp_analysis.health, ports=l7_ports
+                ),
             }
             tallies.append(summary.tally(pk))
             if grid is not None and len(pk):
@@ -196,6 +297,120 @@ def analyze(
     finally:
         if own_spill:
             shutil.rmtree(spill, ignore_errors=True)
+
+
+def _check_fits(paths: list[Path], memory_mb: int, bytes_per_packet: Sequence[float]) -> None:
+    """Raise before reading when the largest file alone is over the budget (files are read whole)."""
+    counts = _packets_in(paths, bytes_per_packet)
+    if not counts:
+        return
+    biggest = max(range(len(paths)), key=lambda k: counts[k])
+    packets = counts[biggest]
+    need_mb = int(packets * _READ_BYTES_PER_PACKET) >> 20
+    if need_mb > memory_mb:
+        raise MemoryBudgetError(
+            [paths[biggest]],
+            memory_mb,
+            need_mb,
+            hint="each file is read whole: raise memory_mb, or split the file "
+            "(editcap -c 1000000 in.pcap out.pcap) and give the pieces",
+        )
+
+
+class _Numbering:
+    """Where each file (in read order) and its packets go in :func:`captureset.read`'s numbering.
+
+    ``stats``: per file read, (packets, first ts, last ts, frame offset given in pass 1);
+    ``given``: its index in the capture set as resolved (ties between equal first packets).
+    """
+
+    def __init__(self, stats: np.ndarray, given: list[int], spill: Path) -> None:
+        import numpy as np
+
+        n = len(stats)
+        big = np.iinfo(np.int64).max
+        key = [(int(stats[i, 1]) if stats[i, 0] else big, given[i]) for i in range(n)]
+        self.final_order = sorted(range(n), key=lambda i: key[i])
+        self.position = np.empty(n, dtype=np.int64)
+        self.position[self.final_order] = np.arange(n)
+        self.stats = stats
+        self.spill = spill
+        counts = stats[self.final_order, 0]
+        start_final = np.concatenate([[0], np.cumsum(counts)[:-1]]) if n else np.zeros(0, dtype=np.int64)
+        self.start = np.empty(n, dtype=np.int64)
+        self.start[self.final_order] = start_final
+        self.overlap = False
+        last = None
+        for i in self.final_order:  # as captureset._overlapping decides
+            if not stats[i, 0]:
+                continue
+            if last is not None and int(stats[i, 1]) < last:
+                self.overlap = True
+            last = int(stats[i, 2]) if last is None else max(last, int(stats[i, 2]))
+        self.identity = (
+            not self.overlap
+            and bool((self.position == np.arange(n)).all())
+            and bool((self.start == stats[:, 3]).all())
+        )
+        self._sorted: dict[int, np.ndarray] = {}
+        self._rank: dict[int, np.ndarray] = {}
+
+    def _ts(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """File ``i``'s timestamps sorted, and each packet's place among them (stable)."""
+        import numpy as np
+
+        if i not in self._sorted:
+            ts = np.load(self.spill / f"ts{i:05d}.npy", mmap_mode="r")
+            order = np.argsort(ts, kind="stable")
+            rank = np.empty(len(ts), dtype=np.int64)
+            rank[order] = np.arange(len(ts))
+            self._sorted[i] = np.asarray(ts)[order]
+            self._rank[i] = rank
+        return self._sorted[i], self._rank[i]
+
+    def apply(self, file: np.ndarray, frame: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The final ``file`` and ``frame`` of packets given as pass 1 numbered them."""
+        import numpy as np
+
+        file = np.asarray(file, dtype=np.int64)
+        local = np.asarray(frame, dtype=np.int64) - self.stats[file, 3] - 1  # row in its own file
+        pos = self.position[file]
+        if not self.overlap:
+            return pos, self.start[file] + local + 1
+        out = np.ones(len(file), dtype=np.int64)
+        for i in np.unique(file).tolist():
+            sel = file == i
+            out[sel] += self._ts(i)[1][local[sel]]
+        for b in range(len(self.stats)):
+            if not self.stats[b, 0] or not len(ts):
+                continue
+            lo, hi, pb = int(self.stats[b, 1]), int(self.stats[b, 2]), int(self.position[b])
+            before = pos > pb  # file b comes first in the concatenation: its equal times come first
+            if hi < int(ts.min()):
+                out += np.where(pos != pb, self.stats[b, 0], 0)
+                continue
+            if lo > int(ts.max()):
+                continue
+            sorted_b = self._ts(b)[0]
+            right = np.searchsorted(sorted_b, ts, side="right")
+            left = np.searchsorted(sorted_b, ts, side="left")
+            out += np.where(before, right, np.where(pos < pb, left, 0))
+        return pos, out
+
+    def renumber(self, packets: pd.DataFrame) -> pd.DataFrame:
+        """A bucket's packets with their final file and frame, in frame order."""
+        import numpy as np
+
+        file, frame = self.apply(
+            packets["file"].to_numpy(dtype=np.int64),
+            packets["frame"].to_numpy(dtype=np.int64),
+            np.asarray(packets["ts"].array.asi8, dtype=np.int64),
+        )
+        packets["file"] = file.astype(np.uint16)
+        packets["frame"] = frame
+        if len(frame) > 1 and (np.diff(frame) < 0).any():
+            packets = packets.take(np.argsort(frame, kind="stable")).reset_index(drop=True)
+        return packets
 
 
 def _spill(table: Any, path: Path) -> None:
@@ -232,7 +447,7 @@ def _merge(
     import numpy as np
     import pandas as pd
 
-    from netdebug_nb.pcap import dns, icmp, iograph, summary, tcp
+    from netdebug_nb.pcap import application, dns, icmp, iograph, summary, tcp
     from netdebug_nb.pcap.conversations import CONVERSATIONS_SCHEMA
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
     from netdebug_nb.schema import empty, frame
@@ -273,6 +488,19 @@ def _merge(
             by, kind="stable", ignore_index=True
         )
 
+    app = application.combine(
+        [
+            application.Application(
+                http=renumber(p["application"].http, m),
+                h2=renumber(p["application"].h2, m),
+                h2_events=renumber(p["application"].h2_events, m),
+                tls=renumber(p["application"].tls, m),
+                flows_read=p["application"].flows_read,
+                gaps=p["application"].gaps,
+            )
+            for p, m in zip(per, maps, strict=True)
+        ]
+    )
     analysis = tcp.Analysis(
         health=cat(health, tcp.HEALTH_SCHEMA, ["flow"]),
         events=cat(events, tcp.EVENTS_SCHEMA, ["frame", "event"]),
@@ -311,6 +539,7 @@ def _merge(
         dns_transactions=dns.transactions(messages),
         icmp_errors=icmp.errors(icmp_rows if icmp_rows is not None else empty(PACKETS_SCHEMA)),
         iograph=io,
+        application=app,
         packets=no_packets()[0],
         labels=no_packets()[1],
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from netdebug_nb.pcap.application import Application
     from netdebug_nb.pcap.tcp import Analysis
 
 Progress = Callable[[str, int, int, int, float], None]  # (stage, done, of, packets, seconds)
@@ -34,13 +35,15 @@ class Tables:
     dns_transactions: pd.DataFrame  # dns.transactions
     icmp_errors: pd.DataFrame  # icmp.errors
     iograph: pd.DataFrame  # iograph.bins
-    # the packet table and its flows.label, for analyses that need packets (HTTP/TLS): empty when
-    # the set was analysed by flow buckets or read from an export (never all in memory)
+    application: Application  # application.read: HTTP, HTTP/2, TLS of the L7 flows
+    # the packet table and its flows.label, for analyses of packets: empty when the set was
+    # analysed by flow buckets or read from an export (never all in memory)
     packets: pd.DataFrame
     labels: pd.DataFrame
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        """Every table by name (the TCP analysis as ``tcp_health``, ``tcp_events``, ``tcp_rtt``)."""
+        """Every table by name (the TCP analysis as ``tcp_health``, ``tcp_events``, ``tcp_rtt``, the
+        application's as ``http``, ``http2_streams``, ``http2_events``, ``tls``)."""
         out: dict[str, pd.DataFrame] = {}
         for f in fields(self):
             if f.name in ("packets", "labels"):
@@ -48,32 +51,57 @@ class Tables:
             value = getattr(self, f.name)
             if f.name == "tcp":
                 out |= {"tcp_health": value.health, "tcp_events": value.events, "tcp_rtt": value.rtt}
+            elif f.name == "application":
+                out |= value.tables()
             else:
                 out[f.name] = value
         return out
 
 
-def analyze(packets: pd.DataFrame, *, io_interval_s: float = 1.0, io_top_flows: int = 5) -> Tables:
-    """All tables of ``packets`` (a packet table, e.g. from :func:`captureset.read`)."""
-    from netdebug_nb.pcap import captureset, conversations, dns, flows, icmp, iograph, summary, tcp
+def analyze(
+    packets: pd.DataFrame,
+    *,
+    io_interval_s: float = 1.0,
+    io_top_flows: int = 5,
+    l7_ports: Sequence[int] = (),
+) -> Tables:
+    """All tables of ``packets`` (a packet table, e.g. from :func:`captureset.read`).
+
+    The L7 tables need the payloads of the candidate flows: they are read from the capture files
+    the table's ``attrs`` name (none without them). ``l7_ports``: see :func:`application.read`.
+    """
+    from netdebug_nb.pcap import (
+        application,
+        captureset,
+        conversations,
+        dns,
+        flows,
+        icmp,
+        iograph,
+        summary,
+        tcp,
+    )
 
     labels = flows.label(packets)
     messages = dns.read(None, packets)
     convs = conversations.summarize(packets, labels)
     tally = [summary.tally(packets)]
+    tcp_analysis = tcp.analyze(packets, labels)
+    source = packets.attrs.get("path") or (packets.attrs.get("files") or [""])[0]
     return Tables(
         files=captureset.files(packets),
         overview=summary.overview_of(tally),
         protocols=summary.protocols_of(tally),
         talkers=summary.talkers_of(tally),
         conversations=convs,
-        tcp=tcp.analyze(packets, labels),
+        tcp=tcp_analysis,
         dns_messages=messages,
         dns_transactions=dns.transactions(messages),
         icmp_errors=icmp.errors(packets),
         iograph=iograph.bins(
             packets, labels, interval_s=io_interval_s, top_n=io_top_flows, conversations_table=convs
         ),
+        application=application.read(source, packets, labels, tcp_analysis.health, ports=l7_ports),
         packets=packets,
         labels=labels,
     )
@@ -82,6 +110,7 @@ def analyze(packets: pd.DataFrame, *, io_interval_s: float = 1.0, io_top_flows: 
 # resident bytes of the one-shot analysis per byte of (uncompressed) capture, measured on the
 # bench capture (~830 MB for a 510 MB file); gzip captures are counted at 4x their size
 _MEMORY_PER_CAPTURE_BYTE = 1.7
+_MEMORY_PER_PACKET = 700  # the same per packet (~830 MB for 1M packets less the interpreter)
 
 
 def load(
@@ -90,31 +119,49 @@ def load(
     memory_mb: int = 2048,
     io_interval_s: float = 1.0,
     io_top_flows: int = 5,
+    l7_ports: Sequence[int] = (),
     progress: Progress | None = None,
 ) -> Tables:
     """The tables of what the notebook was given: an export, or capture files.
 
-    An export's tables are read as they are. Captures that fit in ``memory_mb`` are read into
-    one packet table and analysed at once; bigger sets go through
+    An export's tables are read as they are (its L7 tables were made at export time; a note
+    says so when they were made for other ``l7_ports``). Captures that fit in ``memory_mb`` are
+    read into one packet table and analysed at once; bigger sets go through
     :func:`netdebug_nb.pcap.partition.analyze`, which gives the same tables within the budget.
+    Running out of memory is a :class:`netdebug_nb.errors.MemoryBudgetError` (one line).
     """
+    from netdebug_nb.errors import MemoryBudgetError
     from netdebug_nb.pcap import captureset, dataset, partition
 
     if len(paths) == 1 and dataset.is_dataset(paths[0]):
-        return dataset.read_tables(paths[0])
+        return dataset.read_tables(paths[0], l7_ports=l7_ports)
     size = sum(p.stat().st_size * (4 if captureset.is_gzip(p) else 1) for p in paths)
-    if size * _MEMORY_PER_CAPTURE_BYTE <= memory_mb * (1 << 20):
+    need = size * _MEMORY_PER_CAPTURE_BYTE
+    if need <= memory_mb * (1 << 20):  # many small packets take more than their bytes say
+        need = max(need, partition.packets_in(list(paths)) * _MEMORY_PER_PACKET)
+    if need > memory_mb * (1 << 20):
+        return partition.analyze(
+            list(paths),
+            memory_mb=memory_mb,
+            io_interval_s=io_interval_s,
+            io_top_flows=io_top_flows,
+            l7_ports=l7_ports,
+            progress=progress,
+        )
+    try:
         packets = captureset.read(
             list(paths), progress=(lambda d, n, _p, k, s: progress("read", d, n, k, s)) if progress else None
         )
-        return analyze(packets, io_interval_s=io_interval_s, io_top_flows=io_top_flows)
-    return partition.analyze(
-        list(paths),
-        memory_mb=memory_mb,
-        io_interval_s=io_interval_s,
-        io_top_flows=io_top_flows,
-        progress=progress,
-    )
+        return analyze(packets, io_interval_s=io_interval_s, io_top_flows=io_top_flows, l7_ports=l7_ports)
+    except MemoryError as exc:
+        raise MemoryBudgetError(
+            paths,
+            memory_mb,
+            round(need / (1 << 20)),
+            ran_out=True,
+            hint="set memory_mb to what this machine or container may use: bigger sets are then "
+            "analysed in flow buckets",
+        ) from exc
 
 
 def no_packets() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 
+import pcap_l7
 from test_captureset import SAMPLE, records, split
 
 from netdebug_nb import cli
@@ -21,18 +23,40 @@ from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 from netdebug_nb.schema import check
 
 
-@pytest.fixture(scope="module")
-def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+@pytest.fixture(scope="module", params=["file", "hour"])
+def export(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[Path]]:
+    """The sample as a set of three files, the last 40 minutes later: packets in two UTC hours."""
     tmp = tmp_path_factory.mktemp("export")
-    paths = split(records(), [90, 200], tmp / "set")
+    recs = records()
+    recs = recs[:200] + [(ts + 40 * 60 * 10**9, data, wire) for ts, data, wire in recs[200:]]
+    paths = split(recs, [90, 200], tmp / "set")
     out = tmp / "out"
-    assert cli.main(["pcap", "export", str(tmp / "set" / "ring.pcap*"), "--out", str(out)]) == 0
+    argv = [
+        "pcap",
+        "export",
+        str(tmp / "set" / "ring.pcap*"),
+        "--out",
+        str(out),
+        "--partition",
+        request.param,
+    ]
+    assert cli.main(argv) == 0
     return out, paths
 
 
 def test_packets_round_trip_with_their_types(export: tuple[Path, list[Path]]) -> None:
     out, paths = export
-    assert sorted(p.name for p in (out / "packets").iterdir()) == [f"file-{i:04d}.parquet" for i in range(3)]
+    names = sorted(str(p.relative_to(out / "packets")) for p in (out / "packets").rglob("*.parquet"))
+    if json.loads((out / dataset.MARKER).read_text())["packets_by"] == "file":
+        assert names == [f"file-{i:04d}.parquet" for i in range(3)]
+    else:  # the hours of the packets: the first two files in one, the third in the next
+        assert names == [
+            "hour=2026-11-28T06/part-0000.parquet",
+            "hour=2026-11-28T06/part-0001.parquet",
+            "hour=2026-11-28T07/part-0002.parquet",
+        ]
     back = dataset.read(out)
     check(back, PACKETS_SCHEMA)
     original = captureset.read(paths)
@@ -55,7 +79,12 @@ def test_duckdb_over_the_export_agrees_with_the_notebook(export: tuple[Path, lis
     out, paths = export
     t = tables.analyze(captureset.read(paths))
     con = duckdb.connect()
-    pk = f"read_parquet('{out}/packets/*.parquet')"
+    by_hour = json.loads((out / dataset.MARKER).read_text())["packets_by"] == "hour"
+    pk = (
+        f"read_parquet('{out}/packets/*/*.parquet', hive_partitioning = true)"
+        if by_hour
+        else f"read_parquet('{out}/packets/*.parquet')"
+    )
     # bytes per protocol straight from the packets
     by_proto = con.execute(
         f"SELECT coalesce(proto, -1) AS proto, count(*) AS packets, sum(wirelen) AS bytes FROM {pk} "
@@ -86,6 +115,13 @@ def test_duckdb_over_the_export_agrees_with_the_notebook(export: tuple[Path, lis
         f"SELECT count(*) FROM read_parquet('{out}/dns_transactions.parquet') WHERE answered"
     ).fetchone()
     assert answered is not None and answered[0] == int(t.dns_transactions["answered"].sum()) > 0
+    if by_hour:  # the partition column, from the directory names; a filter on it reads one hour
+        hours = con.execute(f"SELECT hour, count(*) FROM {pk} GROUP BY hour ORDER BY hour").fetchall()
+        ts = captureset.read(paths)["ts"]
+        want = ts.dt.strftime("%Y-%m-%dT%H").value_counts().sort_index()
+        assert [(str(h), n) for h, n in hours] == list(want.items()) and len(hours) == 2
+        late = con.execute(f"SELECT min(frame) FROM {pk} WHERE hour = '2026-11-28T07'").fetchone()
+        assert late is not None and late[0] == 201
 
 
 def test_the_notebook_loads_an_export_without_its_packets(export: tuple[Path, list[Path]]) -> None:
@@ -94,6 +130,26 @@ def test_the_notebook_loads_an_export_without_its_packets(export: tuple[Path, li
     want = tables.analyze(captureset.read(paths))
     pd.testing.assert_frame_equal(got.tcp.health, want.tcp.health, check_categorical=False)
     assert got.files["path"].tolist() == [str(p) for p in paths]
+
+
+def test_the_http_and_tls_tables_are_in_the_export_and_outlive_the_captures(tmp_path: Path) -> None:
+    big = tmp_path / "l7.pcap"
+    pcap_l7.generate(big, 20_000, seed=11)
+    paths = split(records(big), [8000], tmp_path / "set", linktype=1)
+    want = tables.analyze(captureset.read(paths), l7_ports=[8080])
+    assert len(want.application.http) and len(want.application.tls)
+    out = tmp_path / "out"
+    argv = ["pcap", "export", *map(str, paths), "--out", str(out), "--l7-port", "8080", "--memory-mb", "64"]
+    assert cli.main(argv) == 0
+    for p in paths:  # the export stands on its own
+        p.unlink()
+    got = tables.load([out], l7_ports=[8080])
+    assert got.application.tables().keys() == want.application.tables().keys()
+    for name, df in want.application.tables().items():
+        pd.testing.assert_frame_equal(got.application.tables()[name], df, obj=name, check_categorical=False)
+    assert got.application.flows_read == want.application.flows_read and not got.application.notes
+    other = tables.load([out], l7_ports=[8080, 9000])  # the notebook asks for a port not read then
+    assert any("--l7-port" in n and "9000" in n for n in other.application.notes)
 
 
 def test_export_mistakes_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,10 +14,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 
+import pcap_l7
+import pcapbuild
 from pcap_read import generate
 from test_captureset import SAMPLE, records, split
 
-from netdebug_nb.pcap import captureset, partition, reader, tables
+from netdebug_nb.errors import MemoryBudgetError
+from netdebug_nb.pcap import captureset, dataset, partition, reader, tables
 
 PY = sys.executable
 
@@ -59,6 +62,112 @@ def test_many_flows_in_many_buckets(tmp_path: Path) -> None:
     assert_same_tables(one, partition.analyze(paths, buckets=13), skip=("files",))
 
 
+def test_http_and_tls_of_a_set_in_buckets_are_the_one_shot_tables(tmp_path: Path) -> None:
+    """The L7 tables (HTTP exchanges, TLS handshakes) per bucket, merged, equal one analysis of the set."""
+    big = tmp_path / "l7.pcap"
+    kinds = pcap_l7.generate(big, 30_000, seed=3)
+    paths = split(records(big), [7000, 7001, 19_000], tmp_path / "set", linktype=1)
+    one = tables.analyze(captureset.read(paths))
+    assert len(one.application.http) > 100 and len(one.application.tls) > 20, kinds
+    got = partition.analyze(paths, buckets=7)
+    assert_same_tables(one, got)
+    assert got.application.flows_read == one.application.flows_read > 0
+    # and what the notebook shows of them: per server, the same rows
+    from netdebug_nb.pcap import application
+
+    pd.testing.assert_frame_equal(
+        application.servers(got.application, got.tcp.health),
+        application.servers(one.application, one.tcp.health),
+    )
+
+
+def overlapping(recs: list[tuple[int, bytes, int]], out: Path) -> list[Path]:
+    """Three files as from three interfaces: chunks dealt round-robin, so every file spans the
+    capture; one file's first record is not its earliest, and two files share a timestamp."""
+    out.mkdir(parents=True, exist_ok=True)
+    parts: list[list[tuple[int, bytes, int]]] = [[], [], []]
+    for k in range(0, len(recs), 700):
+        parts[(k // 700) % 3].extend(recs[k : k + 700])
+    parts[2][0], parts[2][5] = parts[2][5], parts[2][0]  # out of order within a file, at its start
+    parts[1].insert(10, parts[0][400])  # the same time in two files (the file first in order wins)
+    paths = []
+    for i, recs_i in enumerate(parts):
+        p = out / f"if{2 - i}.pcap"  # names sort against time order
+        p.write_bytes(pcapbuild.pcap(recs_i, ns=True, linktype=1))
+        paths.append(p)
+    return paths
+
+
+def test_an_overlapping_set_is_numbered_as_one_read_numbers_it(tmp_path: Path) -> None:
+    big = tmp_path / "gen.pcap"
+    generate(big, 12_000, seed=5)
+    paths = overlapping(records(big), tmp_path / "set")
+    merged = captureset.read(tmp_path / "set")
+    assert (merged["file"].diff().fillna(0) != 0).sum() > 10  # interleaved, not one file after another
+    one = tables.analyze(merged)
+    assert one.files["relation"].tolist()[1:] == ["overlap", "overlap"]
+    two = partition.analyze(tmp_path / "set", buckets=5)
+    assert_same_tables(one, two)
+    # an export of it holds the same packet table, frames and files as the one read
+    out = tmp_path / "out"
+    dataset.export(paths, out, memory_mb=64)
+    back = dataset.read(out)
+    pd.testing.assert_frame_equal(back, merged, check_categorical=False)
+    assert sorted(p.name for p in (out / "packets").iterdir()) == [f"file-{i:04d}.parquet" for i in range(3)]
+    assert dataset.read_table(out / "packets" / "file-0000.parquet", dataset_schema())["file"].eq(0).all()
+
+
+def dataset_schema() -> dict[str, str]:
+    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
+
+    return PACKETS_SCHEMA
+
+
+def tiny_packets(path: Path, n: int) -> Path:
+    """A capture of ``n`` minimal UDP packets (60 bytes a record): many packets in few bytes."""
+    import struct
+
+    eth = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00"
+    ip = struct.pack(
+        ">BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, 17, 0, bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
+    )
+    pkt = eth + ip + struct.pack(">HHHH", 1000, 2000, 8, 0)
+    head = struct.pack("<IIII", 0, 0, len(pkt), len(pkt))
+    body = b"".join(
+        struct.pack("<II", 1_700_000_000 + i // 1000, i % 1000) + head[8:] + pkt for i in range(n)
+    )
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + body)
+    return path
+
+
+def test_a_file_that_cannot_fit_is_refused_before_reading(tmp_path: Path) -> None:
+    big = tiny_packets(tmp_path / "many.pcap", 200_000)
+    with pytest.raises(MemoryBudgetError) as err:
+        partition.analyze([SAMPLE, big], memory_mb=64)
+    msg = str(err.value)
+    assert "\n" not in msg and str(big) in msg and "memory_mb=64" in msg and "split the file" in msg
+    assert err.value.memory_mb == 64 and err.value.needed_mb is not None and err.value.needed_mb > 64
+    with pytest.raises(MemoryBudgetError):  # the notebook's entry point says the same
+        tables.load([big], memory_mb=64)
+    assert len(partition.analyze([big], memory_mb=128).overview)  # and it is the budget that decides
+
+
+def test_a_run_that_cannot_fit_is_one_line_and_keeps_its_report(tmp_path: Path) -> None:
+    from ndtestkit import netdebug_cmd
+
+    big = tiny_packets(tmp_path / "many.pcap", 200_000)
+    out = tmp_path / "r"
+    run = subprocess.run(
+        [*netdebug_cmd(), "run", "pcap_analysis", "-p", "pcap", str(big), "-p", "memory_mb", "64",
+         "-p", "kubernetes", "false", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr[-2000:]
+    lines = [ln for ln in run.stderr.splitlines() if "error" in ln.lower()]
+    assert len(lines) == 1 and "memory_mb=64" in lines[0] and str(big) in lines[0], run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and any(out.rglob("*.ipynb"))
+
+
 def test_buckets_follow_the_memory_budget(tmp_path: Path) -> None:
     big = tmp_path / "gen.pcap"
     size = generate(big, 5_000)
@@ -78,7 +187,14 @@ print([ln.split()[1] for ln in open("/proc/self/status") if ln.startswith("VmPea
 """
 
 
-def _run(args: list[str], limit_kb: int | None) -> subprocess.CompletedProcess[str]:
+CLI_DRIVER = """
+import sys
+from netdebug_nb import cli
+sys.exit(cli.main(["pcap", "export", sys.argv[1], "--out", sys.argv[2], "--memory-mb", sys.argv[3]]))
+"""
+
+
+def _run(args: list[str], limit_kb: int | None, driver: str = DRIVER) -> subprocess.CompletedProcess[str]:
     def cap() -> None:
         if limit_kb is not None:
             resource.setrlimit(resource.RLIMIT_AS, (limit_kb << 10, limit_kb << 10))
@@ -89,7 +205,7 @@ def _run(args: list[str], limit_kb: int | None) -> subprocess.CompletedProcess[s
         "ARROW_IO_THREADS": "1",
     }
     return subprocess.run(
-        [PY, "-c", DRIVER, *args], capture_output=True, text=True, preexec_fn=cap, env=env, timeout=300
+        [PY, "-c", driver, *args], capture_output=True, text=True, preexec_fn=cap, env=env, timeout=300
     )
 
 
@@ -108,14 +224,16 @@ def test_a_set_bigger_than_the_memory_limit_is_exported_within_it(tmp_path: Path
 
     t = dataset.read_tables(tmp_path / "out")
     assert isinstance(t, exported) and int(t.overview["packets"].iloc[0]) == 8 * 60_000
-    # the limit bites: a budget that puts the whole set in one bucket fails, for a set twice as big
-    # (this set's one bucket now fits: the one-shot analysis peaks ~50 MB over the tiny export)
+    # the limit bites: a budget that puts the whole set in one bucket runs out of memory, for a set
+    # twice as big (this set's one bucket fits: the one-shot analysis peaks ~50 MB over the tiny
+    # export), and says so in one line (exit 2), keeping the packet files already written
     for i in range(8):
         generate(ring / f"more.pcap{i}", 60_000, seed=i + 9)
-    control = _run([str(ring), str(tmp_path / "control"), "100000"], limit_kb)
-    # (a MemoryError, or a native library dying on a refused allocation: either way it cannot finish)
-    assert control.returncode != 0
-    assert "MemoryError" in control.stderr or control.returncode < 0, control.stderr[-2000:]
+    control = _run([str(ring), str(tmp_path / "control"), "100000"], limit_kb, driver=CLI_DRIVER)
+    assert control.returncode == 2, control.stderr[-2000:]
+    assert control.stderr.count("\n") == 1 and "ran out of memory" in control.stderr, control.stderr
+    assert "memory_mb=100000" in control.stderr and str(ring) in control.stderr
+    assert len(list((tmp_path / "control" / "packets").iterdir())) == 16
 
 
 def test_a_damaged_file_warns_and_keeps_what_was_read(tmp_path: Path) -> None:
