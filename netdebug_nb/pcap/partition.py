@@ -172,7 +172,7 @@ def _analyze(
     paths = [paths[k] for k in given]
     sample = [sample[k] for k in given]
     _check_fits(paths, memory_mb, sample)
-    k_buckets = buckets or buckets_for(paths, memory_mb, sample)
+    k_buckets = min(buckets or buckets_for(paths, memory_mb, sample), 4096)
     own_spill = spill_dir is None
     spill = Path(tempfile.mkdtemp(prefix="netdebug-spill-")) if own_spill else Path(spill_dir)  # type: ignore[arg-type]
     spill.mkdir(parents=True, exist_ok=True)
@@ -259,13 +259,14 @@ def _analyze(
             first_frame[local_ids] = pk["frame"].to_numpy()[has][first_row]
             conv = conversations.summarize(pk, labels)
             tcp_analysis = tcp.analyze(pk, labels)
-            candidates = dns.candidates(pk)
-            messages = dns.messages(candidates, captureset.packet_bytes(pk, candidates))
+            messages = dns.read(None, pk)
             part: dict[str, Any] = {
                 "first_frame": first_frame,
                 "conversations": conv,
                 "tcp": tcp_analysis,
                 "dns_messages": messages,
+                # a query and its response share their 5-tuple: pairs are found within a bucket
+                "dns_transactions": dns.transactions(messages),
                 "icmp_rows": pk[_icmp_error_rows(pk)],
                 "application": application.read(
                     path_names[0], pk, labels, tcp_analysis.health, ports=l7_ports
@@ -536,7 +537,7 @@ def _merge(
         conversations=conv_all,
         tcp=analysis,
         dns_messages=messages,
-        dns_transactions=dns.transactions(messages),
+        dns_transactions=cat([p["dns_transactions"] for p in per], dns.TRANSACTIONS_SCHEMA, ["query_frame"]),
         icmp_errors=icmp.errors(icmp_rows if icmp_rows is not None else empty(PACKETS_SCHEMA)),
         iograph=io,
         application=app,
@@ -585,7 +586,7 @@ def _bucket_of(packets: pd.DataFrame, k: int) -> np.ndarray:
 
     n = len(packets)
     if k <= 1 or not n:
-        return np.zeros(n, dtype=np.int64)
+        return np.zeros(n, dtype=np.uint16)
     s, d, names = _address_codes(packets)
     h = np.array([zlib.crc32(x.encode()) for x in names] or [0], dtype=np.uint64)
     sport = packets["sport"].to_numpy(dtype=np.int64, na_value=0).astype(np.uint64)
@@ -598,7 +599,7 @@ def _bucket_of(packets: pd.DataFrame, k: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         mix = lo * np.uint64(0x9E3779B97F4A7C15) ^ hi * np.uint64(0xC2B2AE3D27D4EB4F) ^ proto
         mix ^= mix >> np.uint64(29)
-    out: np.ndarray = (mix % np.uint64(k)).astype(np.int64)
+    out: np.ndarray = (mix % np.uint64(k)).astype(np.uint16)  # small: a stable sort of it is a radix sort
     out[no_ip] = 0
     return out
 
