@@ -29,7 +29,8 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,9 +100,12 @@ def analyze(
     spill_dir: str | Path | None = None,
     packets_out: str | Path | None = None,
     packets_by: str = "file",
+    workers: int | None = None,
     progress: Progress | None = None,
 ) -> Tables:
-    """The :class:`Tables` of a capture set, never holding more than one file and one bucket.
+    """The :class:`Tables` of a capture set, never holding more than one file and one bucket
+    per process (``workers``: 2 analyses two buckets at a time, in a helper process; by default
+    when there are two CPUs).
 
     ``buckets`` defaults to what ``memory_mb`` allows (:func:`buckets_for`). ``packets_out``:
     also write the packet table there, one Parquet file per capture file (``packets_by="file"``:
@@ -120,6 +124,7 @@ def analyze(
             spill_dir=spill_dir,
             packets_out=packets_out,
             packets_by=packets_by,
+            workers=workers,
             progress=progress,
         )
     except MemoryError as exc:
@@ -143,22 +148,16 @@ def _analyze(
     spill_dir: str | Path | None,
     packets_out: str | Path | None,
     packets_by: str,
+    workers: int | None,
     progress: Progress | None,
 ) -> Tables:
     import numpy as np
 
     from netdebug_nb.pcap import (
-        application,
-        conversations,
         dataset,
-        dns,
-        flows,
         iograph,
         reader,
-        summary,
-        tcp,
     )
-    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
     firsts: list[int] = []
     sample: list[float] = []  # capture bytes per packet, from each file's first records
@@ -171,57 +170,48 @@ def _analyze(
     given = sorted(range(len(paths)), key=lambda k: (firsts[k], k))  # read order -> index in `paths`
     paths = [paths[k] for k in given]
     sample = [sample[k] for k in given]
-    _check_fits(paths, memory_mb, sample)
-    k_buckets = min(buckets or buckets_for(paths, memory_mb, sample), 4096)
+    read_mb = _check_fits(paths, memory_mb, sample)
+    n_workers = _workers(workers)
+    # two processes hold a bucket each at a time: buckets half as big
+    k_buckets = min(buckets or buckets_for(paths, memory_mb // n_workers, sample), 4096)
     own_spill = spill_dir is None
     spill = Path(tempfile.mkdtemp(prefix="netdebug-spill-")) if own_spill else Path(spill_dir)  # type: ignore[arg-type]
     spill.mkdir(parents=True, exist_ok=True)
     out_dir = Path(packets_out) if packets_out is not None else None
     started = time.perf_counter()
+    helper = None
     try:
+        if n_workers > 1 and k_buckets > 1:
+            try:
+                helper = _Helper(spill)  # starts (imports) while this process reads
+            except OSError:  # no process to start: analyse alone
+                helper = None
         # --- pass 1: each file once, its packets to their flow buckets ----------------------
-        frames = 0
-        file_rows: list[dict[str, Any]] = []
-        all_warnings: list[str] = []
+        # with a helper and no export, two files are read at a time, each numbered from 1 (the
+        # numbering puts them in place); an export writes final frames, so it reads in order
+        shared = helper is not None and out_dir is None and 2 * read_mb <= memory_mb
+        file_rows: list[dict[str, Any]] = [{} for _ in paths]
+        all_warnings: list[list[str]] = [[] for _ in paths]
         stats = np.zeros((len(paths), 4), dtype=np.int64)  # packets, first, last, frame offset used
-        for i, path in enumerate(paths):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", reader.CaptureWarning)
-                df = reader.read(path)
-            df["file"] = np.uint16(i)
-            df["frame"] = df["frame"].to_numpy() + frames
-            stats[i, 3] = frames
-            frames += len(df)
-            all_warnings.extend(df.attrs.get("warnings", []))
-            ts = np.asarray(df["ts"].array.asi8, dtype=np.int64)
-            stats[i, 0] = len(ts)
-            stats[i, 1] = int(ts.min()) if len(ts) else np.iinfo(np.int64).max
-            stats[i, 2] = int(ts.max()) if len(ts) else np.iinfo(np.int64).min
-            np.save(spill / f"ts{i:05d}.npy", ts)
-            file_rows.append(
-                {
-                    "path": str(path),
-                    "format": df.attrs.get("format", ""),
-                    "warnings": len(df.attrs.get("warnings", [])),
-                }
-            )
-            bucket = _bucket_of(df, k_buckets)
-            order = np.argsort(bucket, kind="stable")
-            arrow = dataset.to_arrow(df, PACKETS_SCHEMA).take(order)
-            bounds = np.searchsorted(bucket[order], np.arange(k_buckets + 1))
-            for b in range(k_buckets):
-                if bounds[b + 1] > bounds[b]:
-                    _spill(
-                        arrow.slice(int(bounds[b]), int(bounds[b + 1] - bounds[b])),
-                        spill / f"b{b:04d}" / f"f{i:05d}.arrow",
-                    )
-            del arrow
-            if out_dir is not None:
-                dataset.write_packets_of_file(df, out_dir, i, by=packets_by)
-            del df, bucket
+        frames = 0
+        tasks = [
+            (_read_file, (path, i, k_buckets, spill, out_dir, packets_by), spill / f"read{i:05d}.pickle")
+            for i, path in enumerate(paths)
+        ]
+
+        def offset(_i: int) -> int:  # asked as each file starts: the frames of those before it
+            return 0 if shared else frames
+
+        for i, got in _shared(tasks, helper if shared else None, offset):
+            stats[i] = (got["packets"], got["first"], got["last"], got["offset"])
+            file_rows[i] = got["row"]
+            all_warnings[i] = got["warnings"]
+            frames += got["packets"]
             if progress is not None:
-                progress("read", i + 1, len(paths), frames, time.perf_counter() - started)
-        for msg in all_warnings:  # what could not be read, as a one-shot read says it
+                progress(
+                    "read", sum(1 for r in file_rows if r), len(paths), frames, time.perf_counter() - started
+                )
+        for msg in (m for w in all_warnings for m in w):  # what could not be read, as a one-shot read says
             warnings.warn(msg, reader.CaptureWarning, stacklevel=3)
         numbering = _Numbering(stats, [given[i] for i in range(len(paths))], spill)
         if out_dir is not None and not numbering.identity:
@@ -239,72 +229,273 @@ def _analyze(
             else None
         )
         path_names = [str(p) for p in paths]
-        tallies: list[summary.Tally] = []
-        per: list[dict[str, Any]] = []
-        io_all = None
-        done_packets = 0
         bucket_dirs = sorted(spill.glob("b*"))
-        for bi, bdir in enumerate(bucket_dirs):
-            pk = _unspill(sorted(bdir.glob("*.arrow")))
-            if not numbering.identity:
-                pk = numbering.renumber(pk)
-            pk.attrs["files"] = path_names
-            done_packets += len(pk)
-            ts = np.asarray(pk["ts"].array.asi8, dtype=np.int64)
-            labels = flows.label(pk)
-            fl = labels["flow"].to_numpy()
-            has = fl >= 0
-            local_ids, first_row = np.unique(fl[has], return_index=True)
-            first_frame = np.zeros(int(local_ids.max()) + 1 if len(local_ids) else 0, dtype=np.int64)
-            first_frame[local_ids] = pk["frame"].to_numpy()[has][first_row]
-            conv = conversations.summarize(pk, labels)
-            tcp_analysis = tcp.analyze(pk, labels)
-            messages = dns.read(None, pk)
-            part: dict[str, Any] = {
-                "first_frame": first_frame,
-                "conversations": conv,
-                "tcp": tcp_analysis,
-                "dns_messages": messages,
-                # a query and its response share their 5-tuple: pairs are found within a bucket
-                "dns_transactions": dns.transactions(messages),
-                "icmp_rows": pk[_icmp_error_rows(pk)],
-                "application": application.read(
-                    path_names[0], pk, labels, tcp_analysis.health, ports=l7_ports
-                ),
-            }
-            tallies.append(summary.tally(pk))
-            if grid is not None and len(pk):
-                t0, width, nbins = grid
-                bins = (ts - t0) // width
-                wire = pk["wirelen"].to_numpy(dtype=np.int64)
-                counts = np.vstack(
-                    [np.bincount(bins, weights=wire, minlength=nbins), np.bincount(bins, minlength=nbins)]
-                )
-                io_all = counts if io_all is None else io_all + counts
-                part["io_flows"] = {
-                    int(f): np.vstack(
-                        [
-                            np.bincount(bins[fl == f], weights=wire[fl == f], minlength=nbins),
-                            np.bincount(bins[fl == f], minlength=nbins),
-                        ]
-                    )
-                    for f in conv.head(io_top_flows)["flow"].tolist()
-                }
-            per.append(part)
-            del pk, labels
+        job = _Job(numbering, path_names, grid, io_top_flows, tuple(l7_ports))
+        parts: dict[int, dict[str, Any]] = {}
+        done_packets = 0
+        jobs = [(_bucket, (job, bdir), bdir / "part.pickle") for bdir in bucket_dirs]
+        for bi, part in _shared(jobs, helper, None):
+            parts[bi] = part
+            done_packets += part["packets"]
             if progress is not None:
-                progress("analyse", bi + 1, len(bucket_dirs), done_packets, time.perf_counter() - started)
+                progress("analyse", len(parts), len(bucket_dirs), done_packets, time.perf_counter() - started)
+        per = [parts[i] for i in range(len(bucket_dirs))]
+        tallies = [p["tally"] for p in per]
+        io_parts = [p["io"] for p in per if p.get("io") is not None]
+        io_all = sum(io_parts[1:], io_parts[0]) if io_parts else None
         return _merge(per, tallies, grid, io_all, io_top_flows, file_rows, file_stats)
     finally:
+        if helper is not None:
+            helper.close()
         if own_spill:
             shutil.rmtree(spill, ignore_errors=True)
 
 
-def _check_fits(paths: list[Path], memory_mb: int, bytes_per_packet: Sequence[float]) -> None:
-    """Raise before reading when the largest file alone is over the budget (files are read whole)."""
+@dataclass(frozen=True)
+class _Job:
+    """What analysing one bucket needs besides its spill files (sent to the helper process)."""
+
+    numbering: _Numbering
+    path_names: list[str]
+    grid: tuple[int, int, int] | None
+    io_top_flows: int
+    l7_ports: tuple[int, ...]
+
+
+def _workers(workers: int | None) -> int:
+    """Processes for pass 2: 1 or 2; by default 2 when this process may use two CPUs."""
+    import os
+
+    if workers is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        workers = 2 if cpus >= 2 else 1
+    return max(1, min(workers, 2))
+
+
+class _Helper:
+    """A second Python process that analyses buckets while this one does too (they are independent).
+
+    Started as a plain ``python -c`` (not forked: a Jupyter kernel has threads; not through
+    multiprocessing: that re-imports the caller's ``__main__``, a script without a main guard
+    would start itself again). It imports the analysis while the first pass reads. Jobs go as
+    pickles on its stdin; each result is a pickle file next to the bucket's spill files and a
+    line on its stdout, so a big result never blocks on a pipe while this process is busy.
+    """
+
+    def __init__(self, spill: Path) -> None:
+        import subprocess
+        import sys
+
+        self.err = (spill / "helper.err").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from netdebug_nb.pcap import partition; partition._serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+        )
+        self.pending: Path | None = None
+
+    def submit(self, function: str, args: tuple[Any, ...], out: Path) -> None:
+        """Run this module's ``function(*args)``; its result goes to the file ``out``."""
+        import pickle
+
+        assert self.proc.stdin is not None
+        self.pending = out
+        pickle.dump((function, args, out), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.flush()
+
+    def ready(self) -> bool:
+        import select
+
+        assert self.proc.stdout is not None
+        return bool(select.select([self.proc.stdout], [], [], 0)[0])
+
+    def result(self) -> dict[str, Any]:
+        import pickle
+
+        assert self.proc.stdout is not None and self.pending is not None
+        if not self.proc.stdout.readline():  # it died: the kernel's OOM killer, most likely
+            code = self.proc.wait()
+            raise MemoryError(f"the helper process analysing flow buckets died (exit status {code})")
+        with self.pending.open("rb") as f:
+            status, value = pickle.load(f)
+        self.pending.unlink()
+        self.pending = None
+        if status != "ok":
+            raise value
+        out: dict[str, Any] = value
+        return out
+
+    def close(self) -> None:
+        import contextlib
+        import subprocess
+
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.err.close()
+
+
+def _serve() -> None:
+    """The helper's loop: a job from stdin, its part to the file named, a line on stdout."""
+    import pickle
+    import sys
+
+    from netdebug_nb.pcap import application, conversations, dns, flows, summary, tcp  # noqa: F401
+
+    while True:
+        try:
+            function, args, out = pickle.load(sys.stdin.buffer)
+        except EOFError:
+            return
+        try:
+            result: tuple[str, Any] = ("ok", globals()[function](*args))
+        except BaseException as exc:
+            result = ("error", exc)
+        with open(out, "wb") as f:
+            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+        sys.stdout.write("done\n")
+        sys.stdout.flush()
+
+
+Task = tuple[Callable[..., dict[str, Any]], tuple[Any, ...], Path]  # function, arguments, result file
+
+
+def _shared(
+    tasks: list[Task], helper: _Helper | None, last_arg: Callable[[int], Any] | None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index, result) of every task, in the order they are done: this process and the helper
+    take the next task whenever they are free. ``last_arg(i)``, when given, is appended to task
+    ``i``'s arguments as it starts (what the tasks done so far decided)."""
+    queue = list(enumerate(tasks))[::-1]
+    running: int | None = None
+
+    def args(i: int, task: Task) -> tuple[Any, ...]:
+        return task[1] if last_arg is None else (*task[1], last_arg(i))
+
+    while queue or running is not None:
+        if helper is not None and running is None and queue:
+            running, task = queue.pop()
+            helper.submit(task[0].__name__, args(running, task), task[2])
+        if queue:
+            i, task = queue.pop()
+            yield i, task[0](*args(i, task))
+        if helper is not None and running is not None and (not queue or helper.ready()):
+            yield running, helper.result()
+            running = None
+
+
+def _read_file(
+    path: Path, i: int, k_buckets: int, spill: Path, out_dir: Path | None, packets_by: str, offset: int
+) -> dict[str, Any]:
+    """Read file ``i`` of the set, its packets to their buckets (frames from ``offset`` + 1)."""
+    import numpy as np
+
+    from netdebug_nb.pcap import dataset, reader
+    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", reader.CaptureWarning)
+        df = reader.read(path)
+    df["file"] = np.uint16(i)
+    df["frame"] = df["frame"].to_numpy() + offset
+    ts = np.asarray(df["ts"].array.asi8, dtype=np.int64)
+    np.save(spill / f"ts{i:05d}.npy", ts)
+    got = {
+        "packets": len(ts),
+        "first": int(ts.min()) if len(ts) else np.iinfo(np.int64).max,
+        "last": int(ts.max()) if len(ts) else np.iinfo(np.int64).min,
+        "offset": offset,
+        "warnings": list(df.attrs.get("warnings", [])),
+        "row": {
+            "path": str(path),
+            "format": df.attrs.get("format", ""),
+            "warnings": len(df.attrs.get("warnings", [])),
+        },
+    }
+    bucket = _bucket_of(df, k_buckets)
+    order = np.argsort(bucket, kind="stable")
+    arrow = dataset.to_arrow(df, PACKETS_SCHEMA).take(order)
+    bounds = np.searchsorted(bucket[order], np.arange(k_buckets + 1))
+    for b in range(k_buckets):
+        if bounds[b + 1] > bounds[b]:
+            _spill(
+                arrow.slice(int(bounds[b]), int(bounds[b + 1] - bounds[b])),
+                spill / f"b{b:04d}" / f"f{i:05d}.arrow",
+            )
+    del arrow
+    if out_dir is not None:
+        dataset.write_packets_of_file(df, out_dir, i, by=packets_by)
+    return got
+
+
+def _bucket(job: _Job, bdir: Path) -> dict[str, Any]:
+    """The tables of one bucket's packets, flows numbered locally (see :func:`_merge`)."""
+    import numpy as np
+
+    from netdebug_nb.pcap import application, conversations, dns, flows, summary, tcp
+
+    pk = _unspill(sorted(bdir.glob("*.arrow")))
+    if not job.numbering.identity:
+        pk = job.numbering.renumber(pk)
+    pk.attrs["files"] = job.path_names
+    ts = np.asarray(pk["ts"].array.asi8, dtype=np.int64)
+    labels = flows.label(pk)
+    fl = labels["flow"].to_numpy()
+    has = fl >= 0
+    local_ids, first_row = np.unique(fl[has], return_index=True)
+    first_frame = np.zeros(int(local_ids.max()) + 1 if len(local_ids) else 0, dtype=np.int64)
+    first_frame[local_ids] = pk["frame"].to_numpy()[has][first_row]
+    conv = conversations.summarize(pk, labels)
+    tcp_analysis = tcp.analyze(pk, labels)
+    messages = dns.read(None, pk)
+    part: dict[str, Any] = {
+        "packets": len(pk),
+        "first_frame": first_frame,
+        "conversations": conv,
+        "tcp": tcp_analysis,
+        "dns_messages": messages,
+        # a query and its response share their 5-tuple: pairs are found within a bucket
+        "dns_transactions": dns.transactions(messages),
+        "icmp_rows": pk[_icmp_error_rows(pk)],
+        "application": application.read(
+            job.path_names[0], pk, labels, tcp_analysis.health, ports=job.l7_ports
+        ),
+        "tally": summary.tally(pk),
+        "io": None,
+    }
+    if job.grid is not None and len(pk):
+        t0, width, nbins = job.grid
+        bins = (ts - t0) // width
+        wire = pk["wirelen"].to_numpy(dtype=np.int64)
+        part["io"] = np.vstack(
+            [np.bincount(bins, weights=wire, minlength=nbins), np.bincount(bins, minlength=nbins)]
+        )
+        part["io_flows"] = {
+            int(f): np.vstack(
+                [
+                    np.bincount(bins[fl == f], weights=wire[fl == f], minlength=nbins),
+                    np.bincount(bins[fl == f], minlength=nbins),
+                ]
+            )
+            for f in conv.head(job.io_top_flows)["flow"].tolist()
+        }
+    return part
+
+
+def _check_fits(paths: list[Path], memory_mb: int, bytes_per_packet: Sequence[float]) -> int:
+    """MB that reading the largest file takes; raise before reading when that is over the budget
+    (files are read whole)."""
     counts = _packets_in(paths, bytes_per_packet)
     if not counts:
-        return
+        return 0
     biggest = max(range(len(paths)), key=lambda k: counts[k])
     packets = counts[biggest]
     need_mb = int(packets * _READ_BYTES_PER_PACKET) >> 20
@@ -316,6 +507,7 @@ def _check_fits(paths: list[Path], memory_mb: int, bytes_per_packet: Sequence[fl
             hint="each file is read whole: raise memory_mb, or split the file "
             "(editcap -c 1000000 in.pcap out.pcap) and give the pieces",
         )
+    return need_mb
 
 
 class _Numbering:

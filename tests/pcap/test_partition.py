@@ -52,14 +52,16 @@ def test_a_split_sample_gives_every_table_of_the_whole(tmp_path: Path, cuts: lis
     )
 
 
-def test_many_flows_in_many_buckets(tmp_path: Path) -> None:
-    """A generated capture with ~5,000 flows (TCP with retransmissions, DNS, ICMP, IPv6, VLAN)."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_many_flows_in_many_buckets(tmp_path: Path, workers: int) -> None:
+    """A generated capture with ~5,000 flows (TCP with retransmissions, DNS, ICMP, IPv6, VLAN),
+    its buckets analysed by this process alone or with a helper process."""
     big = tmp_path / "gen.pcap"
     generate(big, 20_000, seed=7)
     paths = split(records(big), [3000, 3001, 11_000], tmp_path / "set", linktype=1)
     one = tables.analyze(captureset.read(big))
     assert len(one.conversations) > 1000 and one.tcp.health["retransmissions"].sum() > 100
-    assert_same_tables(one, partition.analyze(paths, buckets=13), skip=("files",))
+    assert_same_tables(one, partition.analyze(paths, buckets=13, workers=workers), skip=("files",))
 
 
 def test_http_and_tls_of_a_set_in_buckets_are_the_one_shot_tables(tmp_path: Path) -> None:
