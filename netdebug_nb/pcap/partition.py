@@ -10,6 +10,11 @@ are concatenated, flows renumbered by their first packet (as :func:`flows.label`
 and the sums merged from :class:`summary.Tally` parts and per-bin counts. Memory is bounded by
 the largest file plus one bucket, and by the flows, addresses and bins — not by the packets.
 
+Buckets are independent, and so are files: with two CPUs a helper process (a plain
+``python -c``, see :class:`_Helper`) takes every other bucket, and every other file unless an
+export writes the packets, which needs the final frames; buckets are then sized so that two fit
+in the budget at a time.
+
 Frames are numbered as :func:`captureset.read` numbers them: files in order of their earliest
 packet, and when files overlap in time, every packet by timestamp (files in that order break
 ties, then a file's own order). A file's place and its packets' frames are only known once
@@ -301,8 +306,11 @@ class _Helper:
 
         assert self.proc.stdin is not None
         self.pending = out
-        pickle.dump((function, args, out), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.proc.stdin.flush()
+        try:
+            pickle.dump((function, args, out), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.flush()
+        except BrokenPipeError as exc:  # it died between two jobs
+            raise self._died() from exc
 
     def ready(self) -> bool:
         import select
@@ -314,17 +322,25 @@ class _Helper:
         import pickle
 
         assert self.proc.stdout is not None and self.pending is not None
-        if not self.proc.stdout.readline():  # it died: the kernel's OOM killer, most likely
-            code = self.proc.wait()
-            raise MemoryError(f"the helper process analysing flow buckets died (exit status {code})")
+        if not self.proc.stdout.readline():
+            raise self._died()
         with self.pending.open("rb") as f:
             status, value = pickle.load(f)
         self.pending.unlink()
         self.pending = None
         if status != "ok":
-            raise value
+            cls, args, fields = value
+            exc = cls.__new__(cls, *args)
+            exc.args = args
+            vars(exc).update(fields)
+            raise exc
         out: dict[str, Any] = value
         return out
+
+    def _died(self) -> MemoryError:
+        """The helper ended without an answer: killed (the kernel's OOM killer, most likely)."""
+        code = self.proc.wait()
+        return MemoryError(f"the helper process analysing flow buckets died (exit status {code})")
 
     def close(self) -> None:
         import contextlib
@@ -358,9 +374,17 @@ def _serve() -> None:
         try:
             result: tuple[str, Any] = ("ok", globals()[function](*args))
         except BaseException as exc:
-            result = ("error", exc)
+            # by class, args and fields: the kit's errors take keyword-only fields in __init__,
+            # which plain pickling of an exception would call with its args alone
+            result = ("error", (type(exc), exc.args, dict(vars(exc))))
         with open(out, "wb") as f:
-            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # an error whose fields do not pickle: its text
+                f.seek(0)
+                f.truncate()
+                what: tuple[Any, ...] = (RuntimeError, (f"{result[1]!r}: {exc}",), {})
+                pickle.dump(("error", what), f, protocol=pickle.HIGHEST_PROTOCOL)
         sys.stdout.write("done\n")
         sys.stdout.flush()
 
@@ -439,6 +463,7 @@ def _read_file(
 def _bucket(job: _Job, bdir: Path) -> dict[str, Any]:
     """The tables of one bucket's packets, flows numbered locally (see :func:`_merge`)."""
     import numpy as np
+    import pandas as pd
 
     from netdebug_nb.pcap import application, conversations, dns, flows, summary, tcp
 
@@ -450,9 +475,10 @@ def _bucket(job: _Job, bdir: Path) -> dict[str, Any]:
     labels = flows.label(pk)
     fl = labels["flow"].to_numpy()
     has = fl >= 0
-    local_ids, first_row = np.unique(fl[has], return_index=True)
+    first_row = np.flatnonzero(has & ~pd.Series(fl).duplicated().to_numpy())  # hashing, no sort
+    local_ids = fl[first_row]
     first_frame = np.zeros(int(local_ids.max()) + 1 if len(local_ids) else 0, dtype=np.int64)
-    first_frame[local_ids] = pk["frame"].to_numpy()[has][first_row]
+    first_frame[local_ids] = pk["frame"].to_numpy()[first_row]
     conv = conversations.summarize(pk, labels)
     tcp_analysis = tcp.analyze(pk, labels)
     messages = dns.read(None, pk)

@@ -170,6 +170,37 @@ def test_a_run_that_cannot_fit_is_one_line_and_keeps_its_report(tmp_path: Path) 
     assert "Traceback" not in run.stderr and any(out.rglob("*.ipynb"))
 
 
+def test_the_helper_process_reports_errors_and_its_death(tmp_path: Path) -> None:
+    helper = partition._Helper(tmp_path)
+    try:
+        helper.submit("_check_fits", ([SAMPLE], -1, [100.0]), tmp_path / "r.pickle")
+        with pytest.raises(MemoryBudgetError, match="memory_mb=-1"):  # raised there, raised here
+            helper.result()
+        helper.proc.kill()
+        with pytest.raises(MemoryError, match="helper process .* died"):
+            helper.submit("_check_fits", ([SAMPLE], 2048, [100.0]), tmp_path / "r.pickle")
+            helper.result()
+    finally:
+        helper.close()
+    # and analyse() says so as the one-line budget error
+    paths = split(records(), [100], tmp_path / "set")
+    with pytest.raises(MemoryBudgetError, match="ran out of memory"):
+        partition.analyze(paths, buckets=2, workers=2, progress=lambda *_a: _kill_helpers())
+
+
+def _kill_helpers() -> None:
+    """Kill this process' helper children (as the OOM killer would)."""
+    me = os.getpid()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == me and "partition._serve" in (d / "cmdline").read_text():
+                os.kill(int(d.name), 9)
+
+
 def test_buckets_follow_the_memory_budget(tmp_path: Path) -> None:
     big = tmp_path / "gen.pcap"
     size = generate(big, 5_000)
