@@ -365,11 +365,15 @@ class _Helper:
 
 def _serve() -> None:
     """The helper's loop: a job from stdin, its part to the file named, a line on stdout."""
+    import os
     import pickle
     import sys
 
     from netdebug_nb.pcap import application, conversations, dns, flows, summary, tcp  # noqa: F401
 
+    answers = os.fdopen(os.dup(1), "w")  # the protocol's own; anything printed goes to stderr
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     while True:
         try:
             function, args, out = pickle.load(sys.stdin.buffer)
@@ -389,8 +393,8 @@ def _serve() -> None:
                 f.truncate()
                 what: tuple[Any, ...] = (RuntimeError, (f"{result[1]!r}: {exc}",), {})
                 pickle.dump(("error", what), f, protocol=pickle.HIGHEST_PROTOCOL)
-        sys.stdout.write("done\n")
-        sys.stdout.flush()
+        answers.write("done\n")
+        answers.flush()
 
 
 Task = tuple[Callable[..., dict[str, Any]], tuple[Any, ...], Path]  # function, arguments, result file
