@@ -592,21 +592,28 @@ class _Numbering:
             and bool((self.position == np.arange(n)).all())
             and bool((self.start == stats[:, 3]).all())
         )
-        self._sorted: dict[int, np.ndarray] = {}
-        self._rank: dict[int, np.ndarray] = {}
 
     def _ts(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """File ``i``'s timestamps sorted, and each packet's place among them (stable)."""
+        """File ``i``'s timestamps sorted, and each packet's place among them (stable).
+
+        Kept as files in the spill directory and mapped, not held: every bucket asks for every
+        overlapping file, in this process and in the helper.
+        """
+        import os
+
         import numpy as np
 
-        if i not in self._sorted:
-            ts = np.load(self.spill / f"ts{i:05d}.npy", mmap_mode="r")
+        sorted_path, rank_path = self.spill / f"sorted{i:05d}.npy", self.spill / f"rank{i:05d}.npy"
+        if not rank_path.exists():
+            ts = np.load(self.spill / f"ts{i:05d}.npy")
             order = np.argsort(ts, kind="stable")
             rank = np.empty(len(ts), dtype=np.int64)
             rank[order] = np.arange(len(ts))
-            self._sorted[i] = np.asarray(ts)[order]
-            self._rank[i] = rank
-        return self._sorted[i], self._rank[i]
+            for path, array in ((sorted_path, ts[order]), (rank_path, rank)):  # the helper may race
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.npy")
+                np.save(tmp, array)
+                tmp.replace(path)
+        return np.load(sorted_path, mmap_mode="r"), np.load(rank_path, mmap_mode="r")
 
     def apply(self, file: np.ndarray, frame: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The final ``file`` and ``frame`` of packets given as pass 1 numbered them."""
