@@ -198,8 +198,8 @@ def address_text(addresses: pd.Series, rows: np.ndarray) -> pd.api.extensions.Ex
     return out
 
 
-def _endpoint_keys(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source endpoint, destination endpoint, protocol) as int64 arrays; endpoint -1 without IP."""
+def address_codes(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """src and dst as int64 codes into one index of addresses (-1: no address)."""
     import numpy as np
     import pandas as pd
 
@@ -209,12 +209,21 @@ def _endpoint_keys(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     if not isinstance(dst.dtype, pd.CategoricalDtype):
         dst = dst.astype("category")
     if src.cat.categories.equals(dst.cat.categories):  # as the reader makes them
+        cats = src.cat.categories
         s = np.asarray(src.cat.codes, dtype=np.int64)
         d = np.asarray(dst.cat.codes, dtype=np.int64)
     else:
         cats = src.cat.categories.union(dst.cat.categories)
         s = np.asarray(pd.Categorical(src, categories=cats).codes, dtype=np.int64)
         d = np.asarray(pd.Categorical(dst, categories=cats).codes, dtype=np.int64)
+    return s, d, cats
+
+
+def _endpoint_keys(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source endpoint, destination endpoint, protocol) as int64 arrays; endpoint -1 without IP."""
+    import numpy as np
+
+    s, d, _ = address_codes(packets)
     sport = packets["sport"].to_numpy(dtype=np.int64, na_value=0)
     dport = packets["dport"].to_numpy(dtype=np.int64, na_value=0)
     proto = packets["proto"].to_numpy(dtype=np.int64, na_value=0)

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.errors import MemoryBudgetError
-from netdebug_nb.pcap import captureset
-from netdebug_nb.pcap.tables import Tables, no_packets
+from netdebug_nb.pcap import captureset, heap
+from netdebug_nb.pcap.results import Tables, no_packets
 from netdebug_nb.schema import Schema
 
 if TYPE_CHECKING:
@@ -159,8 +159,8 @@ def _analyze(
     import numpy as np
 
     from netdebug_nb.pcap import (
-        dataset,
         iograph,
+        parquet,
         reader,
     )
 
@@ -220,7 +220,7 @@ def _analyze(
             warnings.warn(msg, reader.CaptureWarning, stacklevel=3)
         numbering = _Numbering(stats, [given[i] for i in range(len(paths))], spill)
         if out_dir is not None and not numbering.identity:
-            dataset.renumber_packets(out_dir, numbering.apply, numbering.position)
+            parquet.renumber_packets(out_dir, numbering.apply, numbering.position)
         final = numbering.final_order
         paths = [paths[i] for i in final]
         file_rows = [file_rows[i] for i in final]
@@ -251,7 +251,9 @@ def _analyze(
         del parts
         out = _merge(per, tallies, grid, io_all, io_top_flows, file_rows, file_stats)
         del per, tallies
-        _give_back()
+        # after the last bucket the process holds the tables and as much again of freed, fragmented
+        # heap (~500 MB each at 10M packets), which the cells after the analysis would add to
+        heap.release()
         return out
     finally:
         if helper is not None:
@@ -430,7 +432,7 @@ def _read_file(
     """Read file ``i`` of the set, its packets to their buckets (frames from ``offset`` + 1)."""
     import numpy as np
 
-    from netdebug_nb.pcap import dataset, reader
+    from netdebug_nb.pcap import parquet, reader
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
     with warnings.catch_warnings():
@@ -454,7 +456,7 @@ def _read_file(
     }
     bucket = _bucket_of(df, k_buckets)
     order = np.argsort(bucket, kind="stable")
-    arrow = dataset.to_arrow(df, PACKETS_SCHEMA).take(order)
+    arrow = parquet.to_arrow(df, PACKETS_SCHEMA).take(order)
     bounds = np.searchsorted(bucket[order], np.arange(k_buckets + 1))
     for b in range(k_buckets):
         if bounds[b + 1] > bounds[b]:
@@ -464,7 +466,7 @@ def _read_file(
             )
     del arrow
     if out_dir is not None:
-        dataset.write_packets_of_file(df, out_dir, i, by=packets_by)
+        parquet.write_packets_of_file(df, out_dir, i, by=packets_by)
     return got
 
 
@@ -522,19 +524,6 @@ def _bucket(job: _Job, bdir: Path) -> dict[str, Any]:
             for f in conv.head(job.io_top_flows)["flow"].tolist()
         }
     return part
-
-
-def _give_back() -> None:
-    """Return the heap freed by the buckets to the system (glibc keeps it otherwise).
-
-    After the last bucket the process holds the tables (~500 MB for 10M packets) and ~500 MB
-    more of freed, fragmented heap; the cells after the analysis would add their own on top.
-    """
-    import contextlib
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _check_fits(paths: list[Path], memory_mb: int, bytes_per_packet: Sequence[float]) -> int:
@@ -673,12 +662,12 @@ def _unspill(paths: list[Path]) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.feather as feather
 
-    from netdebug_nb.pcap import dataset
+    from netdebug_nb.pcap import parquet
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 
     tables = [feather.read_table(p, memory_map=True) for p in paths]
     table = pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
-    return dataset.shared_addresses(dataset.from_arrow(table, PACKETS_SCHEMA))
+    return parquet.shared_addresses(parquet.from_arrow(table, PACKETS_SCHEMA))
 
 
 def _merge(

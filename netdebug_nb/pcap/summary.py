@@ -278,20 +278,5 @@ def talkers_of(tallies: list[Tally], top_n: int | None = None) -> pd.DataFrame:
 
 def _address_codes(packets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """src and dst as int64 codes into one list of address texts (-1: no address)."""
-    import numpy as np
-    import pandas as pd
-
-    src, dst = packets["src"], packets["dst"]
-    if not isinstance(src.dtype, pd.CategoricalDtype):
-        src = src.astype("category")
-    if not isinstance(dst.dtype, pd.CategoricalDtype):
-        dst = dst.astype("category")
-    if src.cat.categories.equals(dst.cat.categories):
-        cats = src.cat.categories
-        s = np.asarray(src.cat.codes, dtype=np.int64)
-        d = np.asarray(dst.cat.codes, dtype=np.int64)
-    else:
-        cats = src.cat.categories.union(dst.cat.categories)
-        s = np.asarray(pd.Categorical(src, categories=cats).codes, dtype=np.int64)
-        d = np.asarray(pd.Categorical(dst, categories=cats).codes, dtype=np.int64)
+    s, d, cats = flows.address_codes(packets)
     return s, d, [str(c) for c in cats]

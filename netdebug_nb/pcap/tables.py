@@ -7,55 +7,16 @@ The notebook shows these tables; ``pcap export`` writes them next to the packets
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from netdebug_nb.pcap.results import Progress, Tables, no_packets
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from netdebug_nb.pcap.application import Application
-    from netdebug_nb.pcap.tcp import Analysis
-
-Progress = Callable[[str, int, int, int, float], None]  # (stage, done, of, packets, seconds)
-
-
-@dataclass(frozen=True)
-class Tables:
-    """The analysis of a capture (set); each field has the schema of the function named."""
-
-    files: pd.DataFrame  # captureset.files
-    overview: pd.DataFrame  # summary.overview
-    protocols: pd.DataFrame  # summary.protocols
-    talkers: pd.DataFrame  # summary.talkers, every address
-    conversations: pd.DataFrame  # conversations.summarize
-    tcp: Analysis  # tcp.analyze: health, events, rtt
-    dns_messages: pd.DataFrame  # dns.read
-    dns_transactions: pd.DataFrame  # dns.transactions
-    icmp_errors: pd.DataFrame  # icmp.errors
-    iograph: pd.DataFrame  # iograph.bins
-    application: Application  # application.read: HTTP, HTTP/2, TLS of the L7 flows
-    # the packet table and its flows.label, for analyses of packets: empty when the set was
-    # analysed by flow buckets or read from an export (never all in memory)
-    packets: pd.DataFrame
-    labels: pd.DataFrame
-
-    def frames(self) -> dict[str, pd.DataFrame]:
-        """Every table by name (the TCP analysis as ``tcp_health``, ``tcp_events``, ``tcp_rtt``, the
-        application's as ``http``, ``http2_streams``, ``http2_events``, ``tls``)."""
-        out: dict[str, pd.DataFrame] = {}
-        for f in fields(self):
-            if f.name in ("packets", "labels"):
-                continue
-            value = getattr(self, f.name)
-            if f.name == "tcp":
-                out |= {"tcp_health": value.health, "tcp_events": value.events, "tcp_rtt": value.rtt}
-            elif f.name == "application":
-                out |= value.tables()
-            else:
-                out[f.name] = value
-        return out
+__all__ = ["Progress", "Tables", "analyze", "empty_tables", "load", "no_packets"]
 
 
 def analyze(
@@ -162,15 +123,6 @@ def load(
             hint="set memory_mb to what this machine or container may use: bigger sets are then "
             "analysed in flow buckets",
         ) from exc
-
-
-def no_packets() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An empty packet table and its empty labels (for tables made without holding the packets)."""
-    from netdebug_nb.pcap.flows import LABELS_SCHEMA
-    from netdebug_nb.pcap.schema import PACKETS_SCHEMA
-    from netdebug_nb.schema import empty
-
-    return empty(PACKETS_SCHEMA), empty(LABELS_SCHEMA)
 
 
 def empty_tables() -> Tables:
