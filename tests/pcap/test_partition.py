@@ -247,9 +247,14 @@ def test_a_set_bigger_than_the_memory_limit_is_exported_within_it(tmp_path: Path
     ring.mkdir()
     total = sum(generate(ring / f"trace.pcap{i}", 60_000, seed=i + 1) for i in range(8))
     assert total > 3 * (MARGIN_MB << 20)
-    tiny = _run([str(SAMPLE), str(tmp_path / "tiny"), "64"], None)
-    assert tiny.returncode == 0, tiny.stderr
-    limit_kb = int(tiny.stdout.split()[-1]) + (MARGIN_MB << 10)
+    # the tiny export's address-space peak varies by one malloc arena (64 MB) from run to run, with
+    # the threads that happen to allocate first: the highest of three is the baseline
+    peaks = []
+    for k in range(3):
+        tiny = _run([str(SAMPLE), str(tmp_path / f"tiny{k}"), "64"], None)
+        assert tiny.returncode == 0, tiny.stderr
+        peaks.append(int(tiny.stdout.split()[-1]))
+    limit_kb = max(peaks) + (MARGIN_MB << 10)
     done = _run([str(ring), str(tmp_path / "out"), "64"], limit_kb)
     assert done.returncode == 0, done.stderr[-2000:]
     exported = tables.Tables  # the export is complete: every packet is in its Parquet files
