@@ -97,14 +97,21 @@ class HttpProber:
             c.setopt(pycurl.FOLLOWLOCATION, 1)
             c.setopt(pycurl.MAXREDIRS, 10)
             c.setopt(pycurl.REDIR_PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
-        ts = dt.datetime.now(dt.UTC)
-        code, message = 0, ""
-        try:
-            c.perform()
-        except pycurl.error as exc:
-            code, message = int(exc.args[0]), str(exc.args[1]) if len(exc.args) > 1 else ""
+        ts, code, message = perform(c)
         return trial.row(**curl_info(c), **trial.for_target(t, n, ts), exitcode=code, message=message,
                          expected=o.expect_status, ip_host=bool(t.backend) or trial.is_ip(t.host))  # fmt: skip
+
+
+def perform(c: Any) -> tuple[dt.datetime, int, str]:
+    """Run a prepared curl handle: (when it started, curl's exit code, its message); 0 and "" on success."""
+    import pycurl
+
+    ts = dt.datetime.now(dt.UTC)
+    try:
+        c.perform()
+    except pycurl.error as exc:
+        return ts, int(exc.args[0]), str(exc.args[1]) if len(exc.args) > 1 else ""
+    return ts, 0, ""
 
 
 def curl_info(c: Any) -> dict[str, Any]:

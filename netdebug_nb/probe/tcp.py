@@ -6,11 +6,10 @@ firewall DROP, a black-holed route) are told apart here; they point at different
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.probe import trial
-from netdebug_nb.probe.http import _bracket, curl_info
+from netdebug_nb.probe.http import _bracket, curl_info, perform
 from netdebug_nb.probe.prober import Options
 
 if TYPE_CHECKING:
@@ -47,12 +46,7 @@ class TcpProber:
         c.setopt(pycurl.DNS_CACHE_TIMEOUT, 0)
         c.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(self.o.timeout_s * 1000)))
         c.setopt(pycurl.TIMEOUT_MS, max(1, int(self.o.timeout_s * 1000)))
-        ts = dt.datetime.now(dt.UTC)
-        code, message = 0, ""
-        try:
-            c.perform()
-        except pycurl.error as exc:
-            code, message = int(exc.args[0]), str(exc.args[1]) if len(exc.args) > 1 else ""
+        ts, code, message = perform(c)
         info = curl_info(c)
         info["status"] = 0
         info["http_version"] = "0"
