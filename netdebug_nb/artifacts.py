@@ -42,20 +42,18 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
     Reports save tables of 100,000 rows and more (DNS transactions of a busy node); pandas formats
     timestamps in Python and takes seconds for one such table, Arrow's writer a fifth of that.
-    UTC timestamps (every ``*_ts`` column is UTC) come out as ``2023-11-14 22:13:20.003697000``,
-    without an offset: Arrow formats a zoned timestamp ten times slower (1.6 s for a million),
-    missing values as empty fields. A frame Arrow cannot convert (mixed objects in a column) is
-    written by pandas, the same table in its formatting.
+    Missing values are empty fields. UTC timestamps (every ``*_ts`` column is UTC) come out as
+    ``2023-11-14 22:13:20.003697000``, without an offset: Arrow formats a zoned timestamp ten
+    times slower (1.6 s for a million). A frame Arrow cannot convert (mixed objects in a column)
+    is written by pandas, the same table in its formatting.
     """
     try:
         import pyarrow as pa
-        import pyarrow.csv as pacsv
     except ImportError:
         df.to_csv(path, index=False)
         return
     try:
-        schema = pa.Schema.from_pandas(df.head(_SLICE), preserve_index=False)
-        slices = [pa.Table.from_pandas(df.iloc[:_SLICE], schema=schema, preserve_index=False)]
+        first = pa.Table.from_pandas(df.iloc[:_SLICE], preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
         df.to_csv(path, index=False)
         return
@@ -63,9 +61,9 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     # plain fields, as people and `cut` like them; quoted only when a value has a comma or quote
     try:
         try:
-            _write_slices(df, path, schema, slices[0], pa, pacsv, quoting="none", header=header)
+            _write_slices(df, path, first, quoting="none", header=header)
         except pa.ArrowInvalid:  # a value with a comma, quote or newline: quote where needed
-            _write_slices(df, path, schema, slices[0], pa, pacsv, quoting="needed", header=header)
+            _write_slices(df, path, first, quoting="needed", header=header)
     except _Unconvertible:
         df.to_csv(path, index=False)
 
@@ -75,16 +73,17 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 _SLICE = 1 << 18
 
 
-def _write_slices(
-    df: pd.DataFrame, path: Path, schema: Any, first: Any, pa: Any, pacsv: Any, *, quoting: str, header: str
-) -> None:
+def _write_slices(df: pd.DataFrame, path: Path, first: Any, *, quoting: str, header: str) -> None:
+    """``first`` (rows ``:_SLICE`` as Arrow), then the rest of ``df`` slice by slice, as one CSV."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    schema = first.schema
+    written = schema  # UTC timestamps without their zone (see write_csv)
+    for i, f in enumerate(schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz in ("UTC", "+00:00"):
+            written = written.set(i, pa.field(f.name, pa.timestamp(f.type.unit)))
     options = pacsv.WriteOptions(batch_size=1 << 16, quoting_style=quoting, quoting_header=header)
-    utc = [
-        i for i, f in enumerate(schema) if pa.types.is_timestamp(f.type) and f.type.tz in ("UTC", "+00:00")
-    ]
-    written = schema
-    for i in utc:
-        written = written.set(i, pa.field(schema[i].name, pa.timestamp(schema[i].type.unit)))
     with pacsv.CSVWriter(str(path), written, write_options=options) as out:
         out.write_table(first.cast(written))
         for lo in range(_SLICE, len(df), _SLICE):
