@@ -177,7 +177,7 @@ def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None) -> Tables:
     """
     from netdebug_nb.pcap import application
     from netdebug_nb.pcap.application import Application
-    from netdebug_nb.pcap.results import Tables, no_packets
+    from netdebug_nb.pcap.results import Tables
     from netdebug_nb.pcap.tcp import Analysis
     from netdebug_nb.schema import empty
 
@@ -221,8 +221,6 @@ def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None) -> Tables:
         icmp_errors=got["icmp_errors"],
         iograph=got["iograph"],
         application=app,
-        packets=no_packets()[0],
-        labels=no_packets()[1],
     )
 
 

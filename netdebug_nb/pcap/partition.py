@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from netdebug_nb.errors import MemoryBudgetError
 from netdebug_nb.pcap import captureset, heap
-from netdebug_nb.pcap.results import Tables, no_packets
+from netdebug_nb.pcap.results import Tables
 from netdebug_nb.schema import Schema
 
 if TYPE_CHECKING:
@@ -776,8 +776,6 @@ def _merge(
         icmp_errors=icmp.errors(icmp_rows if icmp_rows is not None else empty(PACKETS_SCHEMA)),
         iograph=io,
         application=app,
-        packets=no_packets()[0],
-        labels=no_packets()[1],
     )
 
 

@@ -8,7 +8,7 @@ from an export; this module is below all three so that none imports another for 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,10 +35,10 @@ class Tables:
     icmp_errors: pd.DataFrame  # icmp.errors
     iograph: pd.DataFrame  # iograph.bins
     application: Application  # application.read: HTTP, HTTP/2, TLS of the L7 flows
-    # the packet table and its flows.label, for analyses of packets: empty when the set was
-    # analysed by flow buckets or read from an export (never all in memory)
-    packets: pd.DataFrame
-    labels: pd.DataFrame
+    # the packet table and its flows.label, for analyses of packets: empty (the default) when the
+    # set was analysed by flow buckets or read from an export (never all in memory)
+    packets: pd.DataFrame = field(default_factory=lambda: _empty("packets"))
+    labels: pd.DataFrame = field(default_factory=lambda: _empty("labels"))
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every table by name (the TCP analysis as ``tcp_health``, ``tcp_events``, ``tcp_rtt``, the
@@ -57,10 +57,10 @@ class Tables:
         return out
 
 
-def no_packets() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An empty packet table and its empty labels (for tables made without holding the packets)."""
+def _empty(table: str) -> pd.DataFrame:
+    """The empty packet table, or its empty labels (for tables made without holding the packets)."""
     from netdebug_nb.pcap.flows import LABELS_SCHEMA
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
     from netdebug_nb.schema import empty
 
-    return empty(PACKETS_SCHEMA), empty(LABELS_SCHEMA)
+    return empty(PACKETS_SCHEMA if table == "packets" else LABELS_SCHEMA)

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netdebug_nb.pcap.results import Progress, Tables, no_packets
+from netdebug_nb.pcap.results import Progress, Tables
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Progress", "Tables", "analyze", "empty_tables", "load", "no_packets"]
+__all__ = ["Progress", "Tables", "analyze", "empty_tables", "load"]
 
 
 def analyze(
