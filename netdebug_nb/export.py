@@ -185,21 +185,27 @@ def clean_html(element: Any) -> str:
     text = element.decode() if isinstance(element, bytes) else str(element)
     done = _cleaned.get(text)
     if done is None:
-        with _lock:  # one Cleaner, not thread-safe: the runner's pre-cleaning shares it
+        with _cleaning:  # one Cleaner, not thread-safe: the runner's pre-cleaning shares it
             done = _cleaned[text] = str(_cleaner().clean(_BLOCKS.sub("", text)))
     return done
 
 
-def preclean(cell: Any, **_: Any) -> None:
+def preclean(cell: Any) -> None:
     """Sanitize a just-executed cell's HTML outputs ahead of the export (remembered by content).
 
     Sanitizing is half of a report's export; the runner does it cell by cell on a thread while
     the kernel runs the next cells, so the report is written sooner after the last one.
     """
     for output in cell.get("outputs", []) or []:
-        shown = (output.get("data") or {}).get("text/html")
+        shown = _html_of(output)
         if shown:
-            clean_html("".join(shown) if isinstance(shown, list) else shown)
+            clean_html(shown)
+
+
+def _html_of(output: Mapping[str, Any]) -> str | None:
+    """An output's ``text/html``, as one string (a saved notebook may hold it as a list of lines)."""
+    shown = (output.get("data") or {}).get("text/html")
+    return "".join(shown) if isinstance(shown, list) else shown
 
 
 # sanitized HTML by its source text, for the reports of this process (a CLI run writes one)
@@ -271,7 +277,7 @@ def _exporter() -> Any:
 
 
 _exporting = threading.Lock()  # one export at a time per exporter (its resources are per call)
-_lock = threading.Lock()
+_cleaning = threading.Lock()
 
 
 def write_html(nb: Any, path: Path, *, title: str, error: str | None = None) -> Path:
@@ -399,8 +405,7 @@ def _findings_with_sections(cells: list[Any], evidence: Mapping[str, str]) -> li
             continue
         for output in cell.get("outputs", []) or []:
             for f in findings.from_notebook({"cells": [{"outputs": [output]}]}):
-                shown = (output.get("data") or {}).get("text/html")
-                located.append((f, current, "".join(shown) if isinstance(shown, list) else shown))
+                located.append((f, current, _html_of(output)))
     out: list[Shown] = []
     for f, recorded_in, shown in located:
         prefix = max((p for p in evidence if f.id.startswith(p)), key=len, default=None)

@@ -108,7 +108,7 @@ ENGINE = "netdebug-prelaunched"
 
 
 def register_engine() -> str:
-    """Register (once) the papermill engine that executes on a kernel from :func:`launch`.
+    """Register (once) the papermill engine that executes on a kernel from :func:`launched`.
 
     It is papermill's own nbclient engine, except that the client is told to clean the kernel up
     as if it had started it (stop its channels, shut the kernel down), which papermill's engine
