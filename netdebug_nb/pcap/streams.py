@@ -206,17 +206,14 @@ def reassemble(
     c2s_a = (src == client_of) & (sport_a == cport_of)
     bounds = np.flatnonzero(np.diff(fl_)) + 1
     starts_, ends_ = np.r_[0, bounds].tolist(), np.r_[bounds, len(fl_)].tolist()
-    # per flow and direction, the first sequence number (the last SYN's + 1, as a receiver takes
-    # it) and whether a FIN was seen
-    syn_a, fin_a = (flags_a & TCP_SYN) > 0, (flags_a & TCP_FIN) > 0
     carries = (plen_a > 0).tolist()
     frames, seqs, plens, offs, ts, c2s = (a.tolist() for a in (frame_a, seq_a, plen_a, off_a, ts_a, c2s_a))
-    syn_rows = np.flatnonzero(syn_a).tolist()
-    fin_rows = np.flatnonzero(fin_a).tolist()
+    # per flow and direction, the first sequence number (the last SYN's + 1, as a receiver takes
+    # it; rows are in (flow, frame) order) and whether a FIN was seen
     isn_at: dict[tuple[int, bool], int] = {}
-    for i in syn_rows:  # in (flow, frame) order: the last SYN of a direction wins
+    for i in np.flatnonzero(flags_a & TCP_SYN).tolist():
         isn_at[(int(fl_[i]), c2s[i])] = (seqs[i] + 1) & 0xFFFFFFFF
-    fin_of = {(int(fl_[i]), c2s[i]) for i in fin_rows}
+    fin_of = {(int(fl_[i]), c2s[i]) for i in np.flatnonzero(flags_a & TCP_FIN).tolist()}
     for lo, hi in zip(starts_, ends_, strict=True):
         f = int(fl_[lo])
         meta = h.get(f)
