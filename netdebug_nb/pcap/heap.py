@@ -1,4 +1,5 @@
-"""Freed memory given back to the operating system after an analysis step over many packets.
+"""glibc's heap around big numpy work: freed memory given back after an analysis step over many
+packets (:func:`release`), or kept by a short-lived reader process (:func:`keep`).
 
 The analyses make numpy temporaries of a few MB per packet column. Once bigger arrays have been
 freed, glibc serves arrays of that size from its heap rather than from their own mappings, and
@@ -21,3 +22,21 @@ def release() -> None:
     except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
         return
     trim(0)
+
+
+_M_TOP_PAD = -2  # glibc mallopt parameter
+
+
+def keep() -> None:
+    """Stop glibc from returning freed heap to the kernel after every batch (this process only).
+
+    Each batch allocates and frees tens of MB of numpy temporaries; by default glibc trims the
+    heap top on free and the next batch faults the pages in again (zeroed), which costs about a
+    fifth of the read. Only for a process that exits when done (the reader's forked worker): in
+    the caller's process it would be a lasting change to the user's malloc.
+    """
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: keep the default
+        ctypes.CDLL(None).mallopt(_M_TOP_PAD, 256 << 20)

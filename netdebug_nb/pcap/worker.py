@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netdebug_nb.pcap import heap
 from netdebug_nb.pcap.columns import SPEC, V6, Columns
 from netdebug_nb.pcap.formats import DEFAULT_CHUNK, Scan
 
@@ -41,23 +42,6 @@ class Share:
     stop_offset: int  # file offset after the last record stored
     ended: str  # as Scan.ended, or "full": the shared columns filled up at stop_offset
     warnings: list[str] = field(default_factory=list)
-
-
-_M_TOP_PAD = -2  # glibc mallopt parameter
-
-
-def _keep_heap() -> None:
-    """Stop glibc from returning freed heap to the kernel after every batch (this process only).
-
-    Each batch allocates and frees tens of MB of numpy temporaries; by default glibc trims the
-    heap top on free and the next batch faults the pages in again (zeroed), which costs about a
-    fifth of the read. The worker exits when done, so keeping the heap costs nothing later. Not
-    done in the caller's process: there it would be a lasting change to the user's malloc.
-    """
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: keep the default
-        ctypes.CDLL(None).mallopt(_M_TOP_PAD, 256 << 20)
 
 
 class Worker:
@@ -106,7 +90,7 @@ class Worker:
 
     def _run(self, linktypes: Collection[int], chunk_bytes: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C in a terminal ends the child quietly
-        _keep_heap()
+        heap.keep()  # this process exits when done: its heap is not the user's
         scan = Scan(self.path, chunk_bytes=chunk_bytes, start=self.start)
         cols = self.columns
         ended, stop = "", self.start
