@@ -55,7 +55,6 @@ API (everything thread-safe; the server runs in daemon threads):
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import ssl
@@ -71,6 +70,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from ndtestkit import closed_port as closed_port  # re-exported: the k8s tests take it from here
+from ndtestkit import listening_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
 
@@ -720,29 +721,7 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-@contextlib.contextmanager
-def silent_port() -> Iterator[int]:
-    """A port that accepts TCP connections but never answers (a hung API server)."""
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    try:
-        yield s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (connection refused)."""
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
+silent_port = listening_port  # a port that accepts TCP connections but never answers (a hung API server)
 
 
 TEST_TOKEN = "fake-sa-token-0123456789"

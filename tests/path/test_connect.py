@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from ndtestkit import closed_port, listening_port
 
 from netdebug_nb import schema
 from netdebug_nb.path import connect
@@ -14,21 +15,8 @@ from netdebug_nb.path import connect
 
 @pytest.fixture
 def tcp_listener() -> Iterator[int]:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    try:
-        yield s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def closed_port(kind: int = socket.SOCK_STREAM) -> int:
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
+    with listening_port() as port:
+        yield port
 
 
 @pytest.fixture
