@@ -26,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fleet"))
 sys.path.insert(0, str(ROOT / "tests" / "k8s"))
-sys.path.insert(0, str(ROOT / "tests"))  # ndtestkit, which apiserver uses
 
 from apiserver import TEST_TOKEN, FakeApiServer  # noqa: E402
 from apiserver_jobs import JobsSim, synthetic_result  # noqa: E402

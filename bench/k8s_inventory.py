@@ -24,7 +24,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "k8s"))
-sys.path.insert(0, str(ROOT / "tests"))  # ndtestkit, which apiserver uses
 
 from apiserver import FIXTURES, TEST_TOKEN, FakeApiServer  # noqa: E402
 from timing import best  # noqa: E402

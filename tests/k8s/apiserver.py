@@ -58,6 +58,7 @@ import base64
 import json
 import re
 import ssl
+import sys
 import threading
 import time
 import uuid
@@ -70,6 +71,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+
+# scripts run in lab namespaces (tests/probe/apiserver_daemon.py) import this file with only tests/k8s on their path
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ndtestkit import closed_port as closed_port  # re-exported: the k8s tests take it from here
 from ndtestkit import listening_port
 
