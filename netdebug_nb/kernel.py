@@ -105,6 +105,35 @@ def launched(cwd: Path | None = None) -> Iterator[Any]:
 
 
 ENGINE = "netdebug-prelaunched"
+# papermill writes the whole notebook (figures included) before and after every cell: ~60 writes of
+# up to 0.5 MB for a 30-cell report. While cells run, one write per this many seconds keeps the
+# partial notebook as fresh for someone watching it; the final write is papermill's own.
+SAVE_EVERY_S = 1.0
+
+
+@contextlib.contextmanager
+def _saves_throttled(nb_man: Any) -> Iterator[None]:
+    """Let ``nb_man.save`` write at most once per :data:`SAVE_EVERY_S` while the cells run.
+
+    Restored before papermill ends the notebook, whose ``notebook_complete`` (run also when a cell
+    fails or the kernel dies) writes the final state, so nothing a failing run produced is lost.
+    """
+    import time
+
+    save = nb_man.save
+    last = [float("-inf")]
+
+    def throttled(**kwargs: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] >= SAVE_EVERY_S:
+            save(**kwargs)
+            last[0] = time.monotonic()
+
+    nb_man.save = throttled
+    try:
+        yield
+    finally:
+        nb_man.save = save
 
 
 def register_engine() -> str:
@@ -146,7 +175,8 @@ def register_engine() -> str:
                 stderr_file=stderr_file,
                 **kwargs,
             )
-            return client.execute(cleanup_kc=True)
+            with _saves_throttled(nb_man):
+                return client.execute(cleanup_kc=True)
 
     papermill_engines.register(ENGINE, Prelaunched)
     return ENGINE

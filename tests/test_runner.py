@@ -144,3 +144,28 @@ def test_plain_papermill_stops_at_the_check_cell_with_the_cli_message(
     ]
     (err,) = [o for o in outputs if o["output_type"] == "error"]
     assert len(err["traceback"]) == 1 and "Traceback" not in err["traceback"][0]
+
+
+def test_notebook_writes_are_throttled_while_cells_run_and_the_last_state_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill.engines
+
+    params = nbformat.v4.new_code_cell("n: int = 1  # a parameter", metadata={"tags": ["parameters"]})
+    cells = [params, *(nbformat.v4.new_code_cell(f"print('cell {i}')") for i in range(30))]
+    nb = nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+    )
+    src = tmp_path / "many.ipynb"
+    nbformat.write(nb, str(src))
+    writes: list[int] = []
+    real = papermill.engines.write_ipynb
+    monkeypatch.setattr(papermill.engines, "write_ipynb", lambda nb, path: writes.append(1) or real(nb, path))
+    assert runner.run(str(src), out=tmp_path / "out").status == "ok"
+    # unthrottled, papermill writes before and after every cell: 60 and more
+    assert 1 <= len(writes) <= 10, len(writes)
+    done = nbformat.read(str(tmp_path / "out" / "many" / "many.ipynb"), as_version=4)
+    assert "".join(o["text"] for c in done.cells for o in c.get("outputs", [])) == "".join(
+        f"cell {i}\n" for i in range(30)
+    )
