@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 from netdebug_nb.errors import (
     ToolFailedError,
@@ -187,6 +187,30 @@ def stop(proc: subprocess.Popen[bytes], *, grace_s: float = 5.0) -> int:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
     return proc.wait()
+
+
+def python(
+    code: str,
+    args: Sequence[str] = (),
+    *,
+    pass_fds: Sequence[int] = (),
+    stdin: int | None = subprocess.DEVNULL,
+    stdout: int | None = subprocess.DEVNULL,
+    stderr: int | IO[bytes] | None = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """Start this interpreter on ``python -c code args...``: a helper process of the kit's own.
+
+    Not forked (a Jupyter kernel's threads may hold locks at the fork) and not through
+    multiprocessing (which re-imports the caller's ``__main__``: a script without a main guard
+    would start itself again). ``pass_fds`` are inherited (a memfd to share pages with).
+    """
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=tuple(pass_fds),
+    )
 
 
 def replace(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:

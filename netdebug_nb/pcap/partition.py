@@ -286,20 +286,20 @@ def _workers(workers: int | None) -> int:
 class _Helper:
     """A second Python process that analyses buckets while this one does too (they are independent).
 
-    Started as a plain ``python -c`` (not forked: a Jupyter kernel has threads; not through
-    multiprocessing: that re-imports the caller's ``__main__``, a script without a main guard
-    would start itself again). It imports the analysis while the first pass reads. Jobs go as
-    pickles on its stdin; each result is a pickle file next to the bucket's spill files and a
-    line on its stdout, so a big result never blocks on a pipe while this process is busy.
+    Started as a plain ``python -c`` (:func:`netdebug_nb.tools.python`); it imports the analysis
+    while the first pass reads. Jobs go as pickles on its stdin; each result is a pickle file next
+    to the bucket's spill files and a line on its stdout, so a big result never blocks on a pipe
+    while this process is busy.
     """
 
     def __init__(self, spill: Path) -> None:
         import subprocess
-        import sys
+
+        from netdebug_nb import tools
 
         self.err = (spill / "helper.err").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from netdebug_nb.pcap import partition; partition._serve()"],
+        self.proc = tools.python(
+            "from netdebug_nb.pcap import partition; partition._serve()",
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.err,

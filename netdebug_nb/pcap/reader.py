@@ -51,10 +51,11 @@ def read(
     a row). ``max_packets`` stops early, for a quick look at a huge file. Raises
     :class:`PcapFormatError` when the file is not a capture; a damaged tail gives a warning.
 
-    ``workers=2`` reads the second part of a classic pcap in a forked process (see
-    :mod:`netdebug_nb.pcap.worker`); the default does so for files of 64 MB and more when the
-    process has one thread and two CPUs (not in a Jupyter kernel, whose threads make forking
-    unsafe). The rows are the same either way.
+    ``workers=2`` reads the second part of a classic pcap in a second process (see
+    :mod:`netdebug_nb.pcap.worker`); the default does so with two CPUs for files of 64 MB and
+    more, forked when this process has one thread, and for files of 192 MB and more started
+    afresh when it has threads (a Jupyter kernel, whose threads make forking unsafe). The rows
+    are the same either way.
     """
     from netdebug_nb.schema import empty
 
@@ -65,7 +66,8 @@ def read(
     worker: Worker | None = None
     if plan is not None:
         try:
-            worker = Worker(path, plan[0], plan[1], linktypes, front=plan[2], chunk_bytes=chunk_bytes)
+            at, capacity, front, spawn = plan
+            worker = Worker(path, at, capacity, linktypes, front=front, chunk_bytes=chunk_bytes, spawn=spawn)
         except OSError:  # no memory to share or no process to fork: read alone
             worker = None
         else:  # the DataFrame needs pandas: import it now, while the worker reads (see _split)
@@ -112,6 +114,9 @@ def read(
 
 # Below this size a second process costs more (fork, shared pages) than it saves.
 PARALLEL_MIN_BYTES = 64 << 20
+# A started (not forked) worker first imports numpy and the reader, ~0.1 s in which the caller
+# reads this many bytes: below 3x that, it does not pay; above, it takes that much less.
+_SPAWN_BYTES = 64 << 20
 # Importing pandas costs the caller about as much as reading this many bytes of a capture, so
 # when pandas is not imported yet the caller takes that much less of the file than the worker.
 _PANDAS_BYTES = 208 << 20
@@ -142,31 +147,33 @@ def _import_pandas() -> None:
             gc.enable()
 
 
-def _split(path: Path, workers: int | None, max_packets: int | None) -> tuple[int, int, int] | None:
-    """(file offset where the worker starts, its row capacity, room for the caller's rows).
+def _split(path: Path, workers: int | None, max_packets: int | None) -> tuple[int, int, int, bool] | None:
+    """(file offset where the worker starts, its row capacity, room for the caller's rows, whether
+    the worker is started afresh rather than forked).
 
     None to read alone. Capacities assume records of 48 bytes or more (shorter ones, as in
     captures cut to a tiny snap length, fill them early and the caller reads the rest): they
     are address space, and only rows written take memory.
     """
-    if max_packets is not None or not hasattr(os, "fork"):
+    spawn = threading.active_count() > 1
+    if max_packets is not None or not hasattr(os, "memfd_create" if spawn else "fork"):
         return None
     size = path.stat().st_size
     if workers is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        alone = threading.active_count() > 1 or cpus < 2 or size < PARALLEL_MIN_BYTES
+        alone = cpus < 2 or size < (3 * _SPAWN_BYTES if spawn else PARALLEL_MIN_BYTES)
         workers = 1 if alone else 2
     if workers < 2:
         return None
-    head = 0 if "pandas" in sys.modules else _PANDAS_BYTES
-    ours = max((size - head) // 2, size // 20)
+    head = (0 if "pandas" in sys.modules else _PANDAS_BYTES) - (_SPAWN_BYTES if spawn else 0)
+    ours = min(max((size - head) // 2, size // 20), size - size // 4)  # the worker gets a quarter at least
     try:
         at = Scan(path).record_near(ours)
     except (OSError, InputError):
         return None  # the caller's own read reports what is wrong with the file
     if at is None or at >= size:
         return None
-    return at, min((size - at) // 48 + 4096, _MAX_WORKER_ROWS), min(at // 48 + 4096, _MAX_WORKER_ROWS)
+    return at, min((size - at) // 48 + 4096, _MAX_WORKER_ROWS), min(at // 48 + 4096, _MAX_WORKER_ROWS), spawn
 
 
 def _fill(

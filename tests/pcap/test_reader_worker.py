@@ -1,12 +1,14 @@
-"""Reading the second part of a classic pcap in a forked worker gives exactly the single-process rows.
+"""Reading the second part of a classic pcap in a worker process gives exactly the single-process rows.
 
 Every way the split can go wrong is forced here: a split guess that is not a record boundary, a
 corrupt record on either side of the split, a cut last record, a worker that fails, a worker
-whose shared columns fill up. In each case the rows and warnings must equal ``workers=1``.
+whose shared columns fill up. In each case the rows and warnings must equal ``workers=1``, with
+a forked worker and with one started afresh (what a caller with threads, a Jupyter kernel, gets).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import random
@@ -14,6 +16,7 @@ import struct
 import sys
 import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -41,11 +44,34 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return p
 
 
-def both(path: Path, **kw: object) -> tuple[pd.DataFrame, pd.DataFrame]:
+@pytest.fixture(params=["fork", "spawn"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """How the worker starts: forked, or (when the caller has threads) a fresh ``python -c``."""
+    return str(request.param)
+
+
+@contextlib.contextmanager
+def caller_with_threads(on: bool) -> Iterator[None]:
+    """A real second thread while reading, as in a Jupyter kernel: the worker is spawned."""
+    if not on:
+        yield
+        return
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
+
+
+def both(path: Path, mode: str = "fork", **kw: object) -> tuple[pd.DataFrame, pd.DataFrame]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", reader.CaptureWarning)
         alone = reader.read(path, workers=1, **kw)  # type: ignore[arg-type]
-        split = reader.read(path, workers=2, **kw)  # type: ignore[arg-type]
+        with caller_with_threads(mode == "spawn"):
+            split = reader.read(path, workers=2, **kw)  # type: ignore[arg-type]
     return alone, split
 
 
@@ -69,7 +95,14 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return pids
 
 
-def reaped(pids: list[int]) -> bool:
+def reaped(pids: list[int], mode: str = "fork") -> bool:
+    """Every worker forked was reaped; a spawned one leaves no child behind either."""
+    if mode == "spawn":
+        try:
+            os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return not pids  # no child left, and none was forked
+        return False
     for pid in pids:
         try:
             os.waitpid(pid, os.WNOHANG)
@@ -79,61 +112,77 @@ def reaped(pids: list[int]) -> bool:
     return bool(pids)
 
 
-def test_split_read_equals_single_process(mixed: Path, forks: list[int]) -> None:
+def test_split_read_equals_single_process(
+    mixed: Path, forks: list[int], mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netdebug_nb import tools
+
+    spawned: list[str] = []
+    real = tools.python
+    monkeypatch.setattr(tools, "python", lambda code, *a, **kw: spawned.append(code) or real(code, *a, **kw))
     plan = reader._split(mixed, 2, None)
     assert plan is not None and 24 < plan[0] < mixed.stat().st_size
-    alone, split = both(mixed, chunk_bytes=1 << 20)
+    alone, split = both(mixed, mode, chunk_bytes=1 << 20)
     assert len(alone) == 30000
     assert (split["ip_version"] == 6).sum() > 0 and split["vlan"].notna().sum() > 0
     assert_same(alone, split)
-    assert reaped(forks)
+    assert reaped(forks, mode)
+    assert (len(spawned), len(forks)) == ((1, 0) if mode == "spawn" else (0, 1))
 
 
 def test_worker_start_that_is_not_a_record_boundary(
-    mixed: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+    mixed: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int], mode: str
 ) -> None:
     true = Scan(mixed).record_near(mixed.stat().st_size // 2)
     assert true is not None
     monkeypatch.setattr(Scan, "record_near", lambda self, at, window=0: true + 3)
-    assert_same(*both(mixed, chunk_bytes=1 << 20))
-    assert reaped(forks)  # the worker was killed: its rows start at a wrong offset
+    assert_same(*both(mixed, mode, chunk_bytes=1 << 20))
+    assert reaped(forks, mode)  # the worker was killed: its rows start at a wrong offset
 
 
 @pytest.mark.parametrize("where", [0.2, 0.8])
-def test_corrupt_record_on_either_side_of_the_split(tmp_path: Path, mixed: Path, where: float) -> None:
+def test_corrupt_record_on_either_side_of_the_split(
+    tmp_path: Path, mixed: Path, where: float, mode: str
+) -> None:
     data = bytearray(mixed.read_bytes())
     at = Scan(mixed).record_near(int(len(data) * where))
     assert at is not None
     data[at + 8 : at + 12] = struct.pack("<I", 0x7FFFFFF0)  # caplen far beyond any snap length
     p = tmp_path / "bad.pcap"
     p.write_bytes(bytes(data))
-    alone, split = both(p)
+    alone, split = both(p, mode)
     assert "stopped reading there" in alone.attrs["warnings"][0]
     assert_same(alone, split)
 
 
-def test_cut_last_record_in_the_workers_part(tmp_path: Path, mixed: Path) -> None:
+def test_cut_last_record_in_the_workers_part(tmp_path: Path, mixed: Path, mode: str) -> None:
     p = tmp_path / "cut.pcap"
     p.write_bytes(mixed.read_bytes()[:-7])
-    alone, split = both(p)
+    alone, split = both(p, mode)
     assert "truncated: 7 of" in alone.attrs["warnings"][0]
     assert_same(alone, split)
 
 
 def test_failing_worker_is_read_by_the_caller(
-    mixed: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+    mixed: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int], mode: str
 ) -> None:
-    def boom(self: worker.Worker, *a: object) -> None:
+    from netdebug_nb import tools
+
+    def boom(*a: object) -> None:
         raise MemoryError("no room in the child")
 
-    monkeypatch.setattr(worker.Worker, "_run", boom)
-    assert_same(*both(mixed))
-    assert reaped(forks)
+    monkeypatch.setattr(worker, "_read_part", boom)  # what a forked worker runs
+    real = tools.python
+    monkeypatch.setattr(  # a spawned one: a child that dies before it reads
+        tools, "python", lambda code, args=(), **kw: real("import os; os._exit(3)", args, **kw)
+    )
+    assert_same(*both(mixed, mode))
+    assert reaped(forks, mode)
 
 
-def test_worker_whose_columns_fill_up(mixed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_whose_columns_fill_up(mixed: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     monkeypatch.setattr(reader, "_MAX_WORKER_ROWS", 5000)  # the worker stops at a batch that does not fit
-    alone, split = both(mixed, chunk_bytes=1 << 18)
+    alone, split = both(mixed, mode, chunk_bytes=1 << 18)
     assert_same(alone, split)
 
 
@@ -153,7 +202,7 @@ def test_adversarial_payloads_full_of_fake_record_headers(tmp_path: Path) -> Non
     assert_same(alone, split)
 
 
-def test_auto_mode_stays_in_process_for_small_files_threads_and_max_packets(
+def test_auto_mode_stays_in_process_for_small_files_one_cpu_and_max_packets(
     mixed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert reader._split(mixed, None, None) is None  # far below PARALLEL_MIN_BYTES
@@ -162,8 +211,11 @@ def test_auto_mode_stays_in_process_for_small_files_threads_and_max_packets(
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     assert reader._split(mixed, None, None) is not None
     assert reader._split(mixed, 2, 100) is None  # max_packets: read the start only, alone
-    monkeypatch.setattr(threading, "active_count", lambda: 3)  # e.g. a Jupyter kernel
+    monkeypatch.setattr(threading, "active_count", lambda: 3)  # e.g. a Jupyter kernel: spawned, from 192 MB
     assert reader._split(mixed, None, None) is None
+    monkeypatch.setattr(reader, "_SPAWN_BYTES", 1)
+    plan = reader._split(mixed, None, None)
+    assert plan is not None and plan[3]
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert reader._split(mixed, None, None) is None
