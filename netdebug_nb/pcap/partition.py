@@ -200,7 +200,12 @@ def _analyze(
         stats = np.zeros((len(paths), 4), dtype=np.int64)  # packets, first, last, frame offset used
         frames = 0
         tasks = [
-            (_read_file, (path, i, k_buckets, spill, out_dir, packets_by), spill / f"read{i:05d}.pickle")
+            # two files at a time already keep both CPUs busy: each is read by one process
+            (
+                _read_file,
+                (path, i, k_buckets, spill, out_dir, packets_by, 1 if shared else None),
+                spill / f"read{i:05d}.pickle",
+            )
             for i, path in enumerate(paths)
         ]
 
@@ -427,9 +432,17 @@ def _shared(
 
 
 def _read_file(
-    path: Path, i: int, k_buckets: int, spill: Path, out_dir: Path | None, packets_by: str, offset: int
+    path: Path,
+    i: int,
+    k_buckets: int,
+    spill: Path,
+    out_dir: Path | None,
+    packets_by: str,
+    workers: int | None,
+    offset: int,
 ) -> dict[str, Any]:
-    """Read file ``i`` of the set, its packets to their buckets (frames from ``offset`` + 1)."""
+    """Read file ``i`` of the set (``workers`` as :func:`reader.read`), its packets to their
+    buckets (frames from ``offset`` + 1)."""
     import numpy as np
 
     from netdebug_nb.pcap import parquet, reader
@@ -437,7 +450,7 @@ def _read_file(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", reader.CaptureWarning)
-        df = reader.read(path)
+        df = reader.read(path, workers=workers)
     df["file"] = np.uint16(i)
     df["frame"] = df["frame"].to_numpy() + offset
     ts = np.asarray(df["ts"].array.asi8, dtype=np.int64)
