@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from netdebug_nb import __version__
 from netdebug_nb.errors import NetdebugError, UsageError
@@ -863,6 +863,9 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     except KeyboardInterrupt:
         env.stderr.write("netdebug-nb: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does
+        _drop_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for cat there
 
 
 def _skip_slow_imports() -> None:
@@ -876,5 +879,41 @@ def _skip_slow_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # import → ImportError
 
 
-def entry() -> None:
-    sys.exit(main())
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing what is still buffered does not fail again."""
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # not a file (a test's StringIO): nothing buffered there
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
+def entry() -> NoReturn:
+    _exit(main())
+
+
+def _exit(code: int) -> NoReturn:
+    """End the command without tearing the interpreter down.
+
+    A ``run`` has imported papermill, nbconvert, jupyter_client and zmq and holds ~200,000
+    objects; the interpreter's own teardown (modules, the zmq context, a last collection) then
+    takes 0.2-0.5 s after everything was written. Exit handlers still run (``weakref.finalize``
+    removes temporary files, logging flushes), and so does a normal exit when a thread is still
+    working, which the interpreter would wait for.
+    """
+    import atexit
+    import contextlib
+    import os
+    import threading
+
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (| head): nothing to keep
+            stream.flush()
+    os._exit(code)

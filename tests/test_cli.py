@@ -95,6 +95,25 @@ def test_console_script_runs() -> None:
     assert proc.stdout.startswith("netdebug-nb ")
 
 
+def test_console_script_piped_into_head_ends_quietly_and_keeps_its_exit_codes() -> None:
+    # the reader of the pipe went away (`| head -1` after its line): the CLI's writes fail (the
+    # listing is over one 8 KB buffer), and it must stop without a traceback
+    import os
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        gone = subprocess.run([*netdebug_cmd(), "list"], stdout=w, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(w)
+    assert gone.returncode == 141 and gone.stderr == b"", gone.stderr
+    # the fast exit keeps what was written and the code (a whole listing to a file, an error)
+    whole = subprocess.run([*netdebug_cmd(), "list"], capture_output=True, text=True)
+    assert whole.returncode == 0 and whole.stdout.count("\n") > 50 and whole.stdout.endswith("\n")
+    bad = subprocess.run([*netdebug_cmd(), "run", "no_such_notebook"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("netdebug-nb: error: no notebook named")
+
+
 # --- parameter domains, input files, inputs found late, inconclusive runs (issues #23, #18, #22) ---
 
 
