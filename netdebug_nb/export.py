@@ -261,8 +261,32 @@ def warm() -> None:
 @functools.cache
 def _exporter() -> Any:
     from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-    exporter = HTMLExporter(
+    class Exporter(HTMLExporter):  # type: ignore[misc]  # nbconvert is untyped
+        """nbconvert's HTML exporter without its last step: parsing the whole page again with
+        BeautifulSoup's pure-Python parser, only to add image alt texts and tabindex attributes
+        (0.15 s for a report with figures, after the last cell). They are added to the text here.
+        """
+
+        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> tuple[str, Any]:  # type: ignore[override]
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            self.register_filter(
+                "highlight_code",
+                self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)),
+            )
+            resources = self._init_resources(resources)
+            self.register_filter(
+                "filter_data_type",
+                WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self, resources=resources),
+            )
+            page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            return _accessible(page), resources
+
+    exporter = Exporter(
         template_name="lab",
         exclude_input=True,
         exclude_input_prompt=True,
@@ -274,6 +298,19 @@ def _exporter() -> Any:
     exporter.mathjax_url = ""
     exporter.require_js_url = ""
     return exporter
+
+
+_NO_ALT = re.compile(r"<img\b(?![^>]*\balt=)")
+_FOCUSABLE = re.compile(
+    r'<div class="(?=[^"]*\bjp-(?:Cell-inputWrapper|OutputArea-output)\b)([^"]*)"(?![^>]*\btabindex=)'
+)
+
+
+def _accessible(page: str) -> str:
+    """What nbconvert's HTML exporter adds to a page: an alt text on images without one, and
+    ``tabindex="0"`` on each input and output area (reachable with the keyboard)."""
+    page = _NO_ALT.sub('<img alt="No description has been provided for this image"', page)
+    return _FOCUSABLE.sub(r'<div class="\1" tabindex="0"', page)
 
 
 _exporting = threading.Lock()  # one export at a time per exporter (its resources are per call)
