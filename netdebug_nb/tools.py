@@ -202,10 +202,12 @@ def python(
 
     Not forked (a Jupyter kernel's threads may hold locks at the fork) and not through
     multiprocessing (which re-imports the caller's ``__main__``: a script without a main guard
-    would start itself again). ``pass_fds`` are inherited (a memfd to share pages with).
+    would start itself again). ``-P``: the working directory is not put on ``sys.path``, so a
+    ``pandas.py`` next to the user's notebook cannot stand in for the real one. ``pass_fds`` are
+    inherited (a memfd to share pages with).
     """
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        [sys.executable, "-P", "-c", code, *args],
         stdin=stdin,
         stdout=stdout,
         stderr=stderr,
