@@ -11,10 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 NAME = "netdebug"
 DISPLAY_NAME = "Python (netdebug)"
@@ -71,29 +76,141 @@ def jupyter_path_with(data_dir: Path) -> str:
 # Imported by the kernel while it starts: every notebook's first cells need them, and a kernel
 # launched before papermill is imported does this on the second core while the CLI imports.
 PRELOAD = "import pandas, matplotlib.pyplot"
+EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={PRELOAD}"]
+
+
+@dataclass
+class _Early:
+    """A kernel process started before ``jupyter_client`` is imported, and what it listens on."""
+
+    proc: subprocess.Popen[bytes]
+    connection_file: Path
+    info: dict[str, Any]
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.connection_file.unlink(missing_ok=True)
+
+
+def _start(cwd: str) -> _Early | None:
+    """Start the kit kernel with the standard library only, as ``jupyter_client`` would.
+
+    The connection file (five free local ports, a fresh key, mode 0600) is written before the
+    process starts, which reads it; the process gets its own session (signals go to its group)
+    and ``JPY_PARENT_PID``, like jupyter_client's launcher gives it. None when the spec or the
+    interpreter is missing: the manager's own start then reports that.
+    """
+    import json
+    import socket
+    import tempfile
+    import uuid
+
+    from netdebug_nb import tools
+    from netdebug_nb.errors import NetdebugError
+
+    spec_file = _spec_file()
+    if spec_file is None:
+        return None
+    try:
+        kspec = json.loads(spec_file.read_text())
+        argv = list(kspec["argv"])
+        socks = [socket.socket() for _ in range(5)]
+        try:
+            for sock in socks:
+                sock.bind(("127.0.0.1", 0))
+            ports = [int(sock.getsockname()[1]) for sock in socks]
+        finally:
+            for sock in socks:
+                sock.close()
+        info: dict[str, Any] = dict(
+            zip(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), ports, strict=True)
+        )
+        info |= {
+            "ip": "127.0.0.1",
+            "key": str(uuid.uuid4()),
+            "transport": "tcp",
+            "signature_scheme": "hmac-sha256",
+            "kernel_name": NAME,
+        }
+        fd, name = tempfile.mkstemp(prefix="netdebug-kernel-", suffix=".json")  # mode 0600
+        with os.fdopen(fd, "w") as f:
+            json.dump(info, f)
+        path = Path(name)
+        env = {**os.environ, **kspec.get("env", {}), "JPY_PARENT_PID": str(os.getpid())}
+        env.pop("PYTHONEXECUTABLE", None)
+        cmd = [a.replace("{connection_file}", name) for a in argv] + EXTRA_ARGUMENTS
+        try:
+            proc = tools.start(cmd, stdout=None, stderr=None, env=env, cwd=cwd)
+        except (OSError, NetdebugError):
+            path.unlink(missing_ok=True)
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return _Early(proc, path, info)
+
+
+def _spec_file() -> Path | None:
+    """The kernel.json that ``jupyter_client`` would use for :data:`NAME`: the first one on
+    ``JUPYTER_PATH`` (the runner puts the kit's own data directory first)."""
+    for data_dir in os.environ.get("JUPYTER_PATH", "").split(os.pathsep):
+        candidate = Path(data_dir) / "kernels" / NAME / "kernel.json" if data_dir else None
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
 
 
 @contextlib.contextmanager
-def launched(cwd: Path | None = None) -> Iterator[Any]:
+def launched(cwd: Path | None = None, *, meanwhile: Callable[[], object] | None = None) -> Iterator[Any]:
     """The kit kernel, started now (a ``jupyter_client`` AsyncKernelManager) for :data:`ENGINE`.
 
-    ``netdebug-nb run`` starts it before importing papermill and its client (~0.3 s) and the
-    kernel imports pandas and matplotlib (:data:`PRELOAD`) meanwhile, so the first cell meets a
-    ready kernel. The spec is looked up on ``JUPYTER_PATH`` as papermill would; the environment
-    and working directory are taken now. The engine shuts it down when the notebook ends; at
-    exit it is stopped here if it still runs (papermill failed before using it). None when it
-    could not be started: papermill then starts one itself and reports why it cannot.
+    ``netdebug-nb run`` starts it before importing papermill and its client, and the kernel
+    imports pandas and matplotlib (:data:`PRELOAD`) meanwhile, so the first cell meets a ready
+    kernel. The process itself is started before ``jupyter_client`` is imported (~0.3 s: its
+    package imports zmq and asyncio), from a connection file written here (:func:`_start`),
+    and then adopted by the kernel manager as if it had launched it. ``meanwhile`` runs right
+    after the process started (the runner readies the HTML export on a thread then).
+
+    The spec is looked up on ``JUPYTER_PATH`` as papermill would; the environment and working
+    directory are taken now. The engine shuts the kernel down when the notebook ends; at exit
+    it is stopped here if it still runs (papermill failed before using it). None when it could
+    not be started: papermill then starts one itself and reports why it cannot.
     """
+    workdir = str(cwd or Path.cwd())
+    early = _start(workdir)
+    if meanwhile is not None:
+        meanwhile()
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.provisioning.local_provisioner import LocalProvisioner
     from jupyter_core.utils import run_sync
 
-    km: Any = AsyncKernelManager(kernel_name=NAME)
+    class Adopting(AsyncKernelManager):  # type: ignore[misc]  # jupyter_client is untyped here
+        """Adopts the process started early instead of launching one (the launch hook the
+        manager documents for launching kernels differently)."""
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            if early is None:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+                return
+            prov = self.provisioner
+            if not isinstance(prov, LocalProvisioner):  # a spec with a provisioner of its own
+                raise TypeError(f"cannot adopt a kernel into {type(prov).__name__}")
+            prov.process, prov.pid, prov.cwd = early.proc, early.proc.pid, workdir
+            prov.pgid = early.proc.pid  # started in its own session: signals go to its group
+            self._reconcile_connection_info(prov.connection_info)
+
+    km: Any = Adopting(kernel_name=NAME)
     try:
-        run_sync(km.start_kernel)(
-            extra_arguments=["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={PRELOAD}"],
-            cwd=str(cwd or Path.cwd()),
-        )
+        if early is not None:
+            km.load_connection_info(early.info)
+            km.connection_file = str(early.connection_file)
+            km.cache_ports = False  # the ports are the early process' own
+            km._connection_file_written = True  # never rewritten under a starting kernel; removed at cleanup
+        run_sync(km.start_kernel)(extra_arguments=EXTRA_ARGUMENTS, cwd=workdir)
     except Exception:  # no such spec, no interpreter: papermill's own start says so, once
+        if early is not None:
+            early.stop()
         km = None
     try:
         yield km

@@ -17,6 +17,7 @@ run's time limit 4, a dead kernel 5.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -88,9 +89,8 @@ def run(
     t0 = time.monotonic()
     error: NetdebugError | None = None
     # while the kernel works this process only waits: ready the HTML export meanwhile (imports,
-    # templates), then sanitize each cell's output as it comes
+    # templates: once the kernel process started, see _execute), then sanitize each cell's output
     sanitizing = ThreadPoolExecutor(1, thread_name_prefix="netdebug-html")
-    sanitizing.submit(export.warm)
     try:
         _execute(
             info.path, ipynb, values, name=info.name, timeout=timeout, progress=progress, cwd=cwd,
@@ -131,7 +131,8 @@ def _execute(
 ) -> None:
     data_dir = kernel.ensure()
     env = {"JUPYTER_PATH": kernel.jupyter_path_with(data_dir), artifacts.ENV: str(dst.parent.resolve())}
-    with _env(**env), _deadline(timeout) as expired, kernel.launched(cwd) as km:
+    meanwhile = functools.partial(sanitizing.submit, export.warm)
+    with _env(**env), _deadline(timeout) as expired, kernel.launched(cwd, meanwhile=meanwhile) as km:
         papermill = _papermill()  # while the kernel starts
         from papermill.exceptions import PapermillExecutionError
 

@@ -169,11 +169,19 @@ def start(
     *,
     stdout: int | None = subprocess.DEVNULL,
     stderr: int | None = subprocess.PIPE,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a long-running tool (a live capture) in its own process group; see :func:`stop`."""
+    """Start a long-running tool (a live capture, a kernel) in its own process group; see :func:`stop`."""
     exe = which(argv[0]) if "/" not in argv[0] else argv[0]
     return subprocess.Popen(
-        [exe, *argv[1:]], stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True
+        [exe, *argv[1:]],
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+        env=env,
+        cwd=cwd,
     )
 
 
