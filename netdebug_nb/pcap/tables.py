@@ -120,8 +120,7 @@ def load(
             l7_ports=l7_ports,
             progress=progress,
         )
-    # the DNS helper (imports while the capture is read) holds ~a tenth of the analysis' memory
-    helper = dnsjob.start(paths) if need * 1.15 <= memory_mb * (1 << 20) else None
+    helper = dnsjob.start(paths)  # imports while the capture is read
     try:
         packets = captureset.read(
             list(paths), progress=(lambda d, n, _p, k, s: progress("read", d, n, k, s)) if progress else None
