@@ -16,8 +16,6 @@ from netdebug_nb.pcap.results import Progress, Tables
 if TYPE_CHECKING:
     import pandas as pd
 
-    from netdebug_nb.pcap import dnsjob
-
 __all__ = ["Progress", "Tables", "analyze", "empty_tables", "load"]
 
 
@@ -27,19 +25,17 @@ def analyze(
     io_interval_s: float = 1.0,
     io_top_flows: int = 5,
     l7_ports: Sequence[int] = (),
-    dns_helper: dnsjob.Helper | None = None,
 ) -> Tables:
     """All tables of ``packets`` (a packet table, e.g. from :func:`captureset.read`).
 
     The L7 tables need the payloads of the candidate flows: they are read from the capture files
     the table's ``attrs`` name (none without them). ``l7_ports``: see :func:`application.read`.
-    ``dns_helper``: a process that computes the DNS tables meanwhile (:func:`dnsjob.start`).
     """
     from netdebug_nb.pcap import (
         application,
         captureset,
         conversations,
-        dnsjob,
+        dns,
         flows,
         icmp,
         iograph,
@@ -47,21 +43,12 @@ def analyze(
         tcp,
     )
 
-    dns_part = dnsjob.Job(packets, dns_helper)  # in the helper process while the rest is computed here
-    try:
-        labels = flows.label(packets)
-        convs = conversations.summarize(packets, labels)
-        tally = [summary.tally(packets)]
-        tcp_analysis = tcp.analyze(packets, labels)
-        source = packets.attrs.get("path") or (packets.attrs.get("files") or [""])[0]
-        app = application.read(source, packets, labels, tcp_analysis.health, ports=l7_ports)
-        icmp_errors = icmp.errors(packets)
-        io = iograph.bins(
-            packets, labels, interval_s=io_interval_s, top_n=io_top_flows, conversations_table=convs
-        )
-        messages, transactions = dns_part.result()
-    finally:
-        dns_part.close()
+    labels = flows.label(packets)
+    messages = dns.read(None, packets)
+    convs = conversations.summarize(packets, labels)
+    tally = [summary.tally(packets)]
+    tcp_analysis = tcp.analyze(packets, labels)
+    source = packets.attrs.get("path") or (packets.attrs.get("files") or [""])[0]
     return Tables(
         files=captureset.files(packets),
         overview=summary.overview_of(tally),
@@ -70,10 +57,12 @@ def analyze(
         conversations=convs,
         tcp=tcp_analysis,
         dns_messages=messages,
-        dns_transactions=transactions,
-        icmp_errors=icmp_errors,
-        iograph=io,
-        application=app,
+        dns_transactions=dns.transactions(messages),
+        icmp_errors=icmp.errors(packets),
+        iograph=iograph.bins(
+            packets, labels, interval_s=io_interval_s, top_n=io_top_flows, conversations_table=convs
+        ),
+        application=application.read(source, packets, labels, tcp_analysis.health, ports=l7_ports),
         packets=packets,
         labels=labels,
     )
@@ -103,7 +92,7 @@ def load(
     Running out of memory is a :class:`netdebug_nb.errors.MemoryBudgetError` (one line).
     """
     from netdebug_nb.errors import MemoryBudgetError
-    from netdebug_nb.pcap import captureset, dataset, dnsjob, partition
+    from netdebug_nb.pcap import captureset, dataset, partition
 
     if len(paths) == 1 and dataset.is_dataset(paths[0]):
         return dataset.read_tables(paths[0], l7_ports=l7_ports)
@@ -120,18 +109,11 @@ def load(
             l7_ports=l7_ports,
             progress=progress,
         )
-    helper = dnsjob.start(paths)  # imports while the capture is read
     try:
         packets = captureset.read(
             list(paths), progress=(lambda d, n, _p, k, s: progress("read", d, n, k, s)) if progress else None
         )
-        return analyze(
-            packets,
-            io_interval_s=io_interval_s,
-            io_top_flows=io_top_flows,
-            l7_ports=l7_ports,
-            dns_helper=helper,
-        )
+        return analyze(packets, io_interval_s=io_interval_s, io_top_flows=io_top_flows, l7_ports=l7_ports)
     except MemoryError as exc:
         raise MemoryBudgetError(
             paths,
@@ -141,9 +123,6 @@ def load(
             hint="set memory_mb to what this machine or container may use: bigger sets are then "
             "analysed in flow buckets",
         ) from exc
-    finally:
-        if helper is not None:  # not handed a job (the read failed): let it go
-            helper.close()
 
 
 def empty_tables() -> Tables:
