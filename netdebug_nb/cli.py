@@ -822,7 +822,7 @@ def _add_pcap(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 
 def cmd_pcap_export(args: argparse.Namespace, env: Env) -> int:
-    from netdebug_nb.pcap import dataset, progress
+    from netdebug_nb.pcap import dataset, dns, progress
 
     if args.memory_mb < 64:
         raise UsageError(f"--memory-mb: at least 64, got {args.memory_mb}")
@@ -841,7 +841,7 @@ def cmd_pcap_export(args: argparse.Namespace, env: Env) -> int:
     env.stdout.write(
         f"{args.out}: {int(o['packets'])} packets from {len(tables.files)} file(s), "
         f"{len(tables.conversations)} flows, {len(tables.tcp.health)} TCP, "
-        f"{len(tables.dns_transactions)} DNS transactions, {tables.application.flows_read} HTTP/TLS connections\n"
+        f"{dns.summary(tables).queries} DNS transactions, {tables.application.flows_read} HTTP/TLS connections\n"
     )
     return 0
 

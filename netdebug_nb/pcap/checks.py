@@ -19,6 +19,8 @@ from netdebug_nb.findings import Finding, Severity
 if TYPE_CHECKING:
     import pandas as pd
 
+    from netdebug_nb.pcap.dns import Summary
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -175,42 +177,46 @@ def tcp_findings(
 
 
 def dns_findings(
-    transactions: pd.DataFrame,
-    retries: pd.DataFrame,
-    expansions: pd.DataFrame,
-    messages: pd.DataFrame,
+    summary: Summary,
     thresholds: Thresholds = Thresholds(),
     *,
     capture_end: Any = None,
     top_n: int = 5,
 ) -> list[Finding]:
-    """Unanswered queries, timeout retries, search-suffix expansion, error rcodes, slowness."""
+    """Unanswered queries, timeout retries, search-suffix expansion, error rcodes, slowness.
+
+    ``summary``: :func:`dns.summary` of the analysis (counts of every query, the problem rows).
+    """
     import pandas as pd
+
+    from netdebug_nb.pcap import dns
 
     out: list[Finding] = []
     t = thresholds
-    tx = transactions
-    if capture_end is not None and len(tx):
+    lost = summary.unanswered
+    queries = summary.queries
+    if capture_end is not None and queries:
         cutoff = pd.Timestamp(capture_end) - pd.Timedelta(seconds=t.dns_timeout_s)
-        tx = tx[tx["answered"].astype(bool) | (tx["query_ts"] <= cutoff)]
-    lost = tx[~tx["answered"].astype(bool)]
+        lost = lost[lost["query_ts"] <= cutoff]
+        queries = summary.answered + len(lost)
     if len(lost):
-        share = len(lost) / len(tx)
-        by_name = lost.groupby(["qname", "qtype"], dropna=False).size().sort_values(ascending=False)
+        share = len(lost) / queries
+        by_name = dns.unanswered_names(lost)
         out.append(
             Finding(
                 "dns.unanswered",
                 "critical" if share >= t.dns_unanswered_critical else "warning",
-                f"{len(lost)} of {len(tx)} DNS queries got no response ({share:.1%})",
+                f"{len(lost)} of {queries} DNS queries got no response ({share:.1%})",
                 "the query or its answer was lost (conntrack race, overloaded DNS pod, policy drop); "
                 f"queries in the last {t.dns_timeout_s:g} s of the capture are not counted",
                 {
                     "unanswered": len(lost),
-                    "queries": len(tx),
+                    "queries": queries,
                     "names": [f"{q} {ty}" for (q, ty) in by_name.index[:top_n]],
                 },
             )
         )
+    retries = summary.retries
     lo, hi = t.retry_gap_s
     timed = retries[(retries["gap_s"] >= lo) & (retries["gap_s"] <= hi)]
     if len(timed):
@@ -240,7 +246,7 @@ def dns_findings(
                 },
             )
         )
-    heavy = expansions[expansions["nxdomain"] >= t.dns_min_expansion]
+    heavy = summary.expansions[summary.expansions["nxdomain"] >= t.dns_min_expansion]
     if len(heavy):
         wasted = int(heavy["nxdomain"].sum())
         out.append(
@@ -258,8 +264,7 @@ def dns_findings(
                 },
             )
         )
-    answered = tx[tx["answered"].astype(bool)]
-    errors = answered[answered["rcode"].isin(["SERVFAIL", "REFUSED", "FORMERR", "NOTIMP"])]
+    errors = summary.errors
     if len(errors):
         counts = errors["rcode"].value_counts().to_dict()
         out.append(
@@ -276,8 +281,9 @@ def dns_findings(
                 },
             )
         )
-    if len(answered):
-        p95 = float(answered["latency_ms"].astype(float).quantile(0.95))
+    if summary.answered:
+        latency = pd.Series(summary.latency_ms)
+        p95 = float(latency.quantile(0.95))
         if p95 > t.dns_slow_ms:
             out.append(
                 Finding(
@@ -285,16 +291,16 @@ def dns_findings(
                     "warning",
                     f"DNS answers are slow: 95th percentile {p95:.0f} ms (threshold {t.dns_slow_ms:g} ms)",
                     "",
-                    {"p50_ms": float(answered["latency_ms"].astype(float).median()), "p95_ms": p95},
+                    {"p50_ms": float(latency.median()), "p95_ms": p95},
                 )
             )
-    bad = messages[messages["error"].notna()]
-    if len(bad):
+    bad = summary.malformed
+    if summary.malformed_count:
         out.append(
             Finding(
                 "dns.malformed",
                 "info",
-                f"{len(bad)} DNS message(s) could not be parsed completely",
+                f"{summary.malformed_count} DNS message(s) could not be parsed completely",
                 str(bad["error"].iloc[0]),
                 {"frames": bad["frame"].head(top_n * 2).tolist()},
             )
@@ -380,10 +386,7 @@ def coverage(path: object, packets: pd.DataFrame | int) -> list[Finding]:
 def evaluate(
     overview: pd.DataFrame,
     health: pd.DataFrame,
-    transactions: pd.DataFrame,
-    retries: pd.DataFrame,
-    expansions: pd.DataFrame,
-    messages: pd.DataFrame,
+    dns_summary: Summary,
     thresholds: Thresholds = Thresholds(),
     *,
     icmp_errors: pd.DataFrame | None = None,
@@ -395,7 +398,7 @@ def evaluate(
     end = overview["end"].iloc[0] if len(overview) else None
     out = capture_findings(overview)
     out += tcp_findings(health, thresholds, top_n=top_n)
-    out += dns_findings(transactions, retries, expansions, messages, thresholds, capture_end=end, top_n=top_n)
+    out += dns_findings(dns_summary, thresholds, capture_end=end, top_n=top_n)
     if icmp_errors is not None:
         out += icmp_findings(icmp_errors)
     if len(overview) and int(overview["packets"].iloc[0]) and all(f.severity == "info" for f in out):
@@ -408,7 +411,7 @@ def evaluate(
                 {
                     "packets": int(overview["packets"].iloc[0]),
                     "tcp_flows": len(health),
-                    "dns_queries": len(transactions),
+                    "dns_queries": dns_summary.queries,
                 },
             )
         )

@@ -23,7 +23,7 @@ the table written.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,7 @@ MARKER = "netdebug-export.json"
 VERSION = 1
 # table name in Tables.frames() -> file name in the export (conversations are the flows)
 TABLE_FILES = {"conversations": "flows"}
+_WHOLE_DNS = ("dns_messages", "dns_transactions")  # written by partition.analyze, every row
 _L7 = ("http", "http2_streams", "http2_events", "tls")  # absent from exports made before they were
 
 
@@ -109,21 +110,32 @@ def export(
         l7_ports=l7_ports,
         packets_out=out / "packets",
         packets_by=packets_by,
+        dns_out=out,  # every DNS message and query (the tables returned hold only the problems)
         progress=progress,
     )
-    write_tables(tables, out, packets_by=packets_by, l7_ports=l7_ports)
+    write_tables(tables, out, packets_by=packets_by, l7_ports=l7_ports, written=_WHOLE_DNS)
     return tables
 
 
 def write_tables(
-    tables: Tables, out: Path, *, packets_by: str = "file", l7_ports: Sequence[int] = ()
+    tables: Tables,
+    out: Path,
+    *,
+    packets_by: str = "file",
+    l7_ports: Sequence[int] = (),
+    written: Collection[str] = (),
 ) -> None:
-    """The analysis tables as Parquet next to ``packets/``, and the marker naming them."""
+    """The analysis tables as Parquet next to ``packets/``, and the marker naming them.
+
+    ``written``: tables already in ``out`` (the whole DNS tables, which the flow-bucket
+    analysis writes from its spill and does not return).
+    """
     schemas = _schemas()
     names = {}
     for name, df in tables.frames().items():
         file = TABLE_FILES.get(name, name)
-        write_table(df, schemas[name], out / f"{file}.parquet")
+        if name not in written:
+            write_table(df, schemas[name], out / f"{file}.parquet")
         names[name] = f"{file}.parquet"
     files = tables.files
     marker = {

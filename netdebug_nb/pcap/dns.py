@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ from netdebug_nb.schema import Schema, empty, frame
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from netdebug_nb.pcap.results import Tables
 
 PORT = 53
 
@@ -87,17 +90,18 @@ TRANSACTIONS_SCHEMA: Schema = {
     "response_bytes": "Int64",
 }
 
+# names repeat (a busy client that loses its queries retries millions): categories
 RETRIES_SCHEMA: Schema = {
-    "client": "string",
-    "qname": "string",
-    "qtype": "string",
+    "client": "category",
+    "qname": "category",
+    "qtype": "category",
     "query_frame": "int64",  # the unanswered query
     "query_ts": "datetime64[ns, UTC]",
     "retry_frame": "int64",  # the next query for the same name and type from the same client
     "retry_ts": "datetime64[ns, UTC]",
     "gap_s": "float64",
     "retry_answered": "boolean",
-    "sibling_qtype": "string",  # A for AAAA and back, when sent together with the lost query
+    "sibling_qtype": "category",  # A for AAAA and back, when sent together with the lost query
     "sibling_answered": "boolean",  # True: the A/AAAA race (one of the pair lost)
 }
 
@@ -114,6 +118,8 @@ EXPANSIONS_SCHEMA: Schema = {
     "first_ts": "datetime64[ns, UTC]",
     "last_ts": "datetime64[ns, UTC]",
 }
+
+_EXPANSIONS_ORDERED: Schema = {**EXPANSIONS_SCHEMA, "first_frame": "int64"}  # expansions(order_key=True)
 
 _OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE", 6: "DSO"}
 _RCODES = {
@@ -420,8 +426,8 @@ def retries(
     ].copy()
     left["ts"] = left["query_ts"] + pd.Timedelta(seconds=min_gap_s)
     m = pd.merge_asof(
-        left.sort_values("ts"),
-        right.sort_values("ts"),
+        left.sort_values("ts", kind="stable"),  # ties in time: the earlier frame first, in any part
+        right.sort_values("ts", kind="stable"),
         on="ts",
         by="key_",
         direction="forward",
@@ -444,8 +450,8 @@ def retries(
     with_sib["key_"] = key[: len(with_sib)]
     sib["key_"] = key[len(with_sib) :]
     with_sib = pd.merge_asof(
-        with_sib.sort_values("ts"),
-        sib[["key_", "ts", "sibling_answered"]].sort_values("ts"),
+        with_sib.sort_values("ts", kind="stable"),
+        sib[["key_", "ts", "sibling_answered"]].sort_values("ts", kind="stable"),
         on="ts",
         by="key_",
         direction="nearest",
@@ -459,37 +465,28 @@ def retries(
     both["gap_s"] = (both["retry_ts"] - both["query_ts"]).dt.total_seconds()
     both["retry_frame"] = both["retry_frame"].astype("int64")
     out = frame(both, RETRIES_SCHEMA)
-    return out.sort_values("query_frame", ignore_index=True)
+    return out.sort_values("query_frame", kind="stable", ignore_index=True)
 
 
-def expansions(transactions: pd.DataFrame) -> pd.DataFrame:
+def expansions(transactions: pd.DataFrame, *, order_key: bool = False) -> pd.DataFrame:
     """Names tried with several search suffixes by one client, with NXDOMAIN for the suffixed ones.
 
     Each name is split into (base, suffix) at every label; a name joins the base shared by the
     most names it was asked with (the longest base on ties). Bases tried under at least two
     names, one of them NXDOMAIN with a suffix, are reported.
-    """
-    import pandas as pd
 
+    Rows are by first query, then type; ties (lookups of several clients at the same time) by
+    the frame of their first query. ``order_key=True`` keeps that frame as a ``first_frame``
+    column, so that the expansions of disjoint groups of clients can be put in this order.
+    """
+    schema = _EXPANSIONS_ORDERED if order_key else EXPANSIONS_SCHEMA
     t = transactions[transactions["qname"].notna()]
     if len(t) == 0:
-        return empty(EXPANSIONS_SCHEMA)
-    t = t.assign(name=t["qname"].str.lower().str.rstrip(".")).sort_values("query_ts", kind="stable")
-    splits: list[tuple[Any, Any, str, str, str]] = []
-    for (client, qtype), names in t.groupby(["client", "qtype"], sort=False)["name"]:
-        for name in names.unique():
-            labels = name.split(".") if name else []
-            for k in range(1, len(labels) + 1):
-                splits.append((client, qtype, name, ".".join(labels[:k]), ".".join(labels[k:])))
-    s = pd.DataFrame(splits, columns=["client", "qtype", "name", "base", "suffix"])
-    size = s.groupby(["client", "qtype", "base"])["name"].transform("nunique")
-    s = s.assign(size=size, depth=s["base"].str.count(r"\.") + 1)
-    best = s.sort_values(["size", "depth"], ascending=False, kind="stable").drop_duplicates(
-        ["client", "qtype", "name"], keep="first"
-    )
-    best = best[best["size"] >= 2]
+        return empty(schema)
+    best, keep, name = _shared_bases(t)
     if len(best) == 0:
-        return empty(EXPANSIONS_SCHEMA)
+        return empty(schema)
+    t = t[keep].assign(name=name[keep]).sort_values("query_ts", kind="stable")
     j = t.merge(best[["client", "qtype", "name", "base", "suffix"]], on=["client", "qtype", "name"])
     j["nx_suffixed"] = (j["rcode"] == "NXDOMAIN").fillna(False) & (j["suffix"] != "")
     j["got_answer"] = (j["rcode"] == "NOERROR").fillna(False) & (j["answers"].fillna(0) > 0)
@@ -512,11 +509,246 @@ def expansions(transactions: pd.DataFrame) -> pd.DataFrame:
                 "suffixes": ", ".join(x if x else "(none)" for x in g["suffix"].unique()),
                 "first_ts": g["query_ts"].min(),
                 "last_ts": g["query_ts"].max(),
+                "first_frame": g["query_frame"].iloc[0],
             }
         )
     if not rows:
-        return empty(EXPANSIONS_SCHEMA)
-    return frame(rows, EXPANSIONS_SCHEMA).sort_values(["first_ts", "qtype"], ignore_index=True)
+        return empty(schema)
+    # the groups came in the order of their first query (time, then frame): a stable sort by
+    # (time, type) is the order by (time, type, first frame)
+    return frame(rows, schema).sort_values(["first_ts", "qtype"], kind="stable", ignore_index=True)
+
+
+def expansion_candidates(transactions: pd.DataFrame) -> np.ndarray:
+    """Which queries :func:`expansions` may count: those whose name shares a base with another
+    name of the same client and type. Any rows that hold these give the expansions of all."""
+    import numpy as np
+
+    has = transactions["qname"].notna().to_numpy(dtype=bool)
+    out = np.zeros(len(transactions), dtype=bool)
+    if has.any():
+        out[has] = _shared_bases(transactions[has])[1]
+    return out
+
+
+def _shared_bases(t: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, Any]:
+    """(each name's best base shared with other names, the rows of those names, each row's name
+    lowered) of queries that all have a name.
+
+    Each distinct (client, type, name) is split once; the queries are only looked at for names
+    that share a base with another (a busy client asks millions of queries, of few names).
+    """
+    import numpy as np
+    import pandas as pd
+
+    by_qname, qnames = pd.factorize(t["qname"])
+    lowered = pd.Series(qnames, dtype=t["qname"].dtype).str.lower().str.rstrip(".")
+    name_of, names = pd.factorize(lowered)
+    name_code = name_of[by_qname]
+    client_code, clients = pd.factorize(t["client"])
+    type_code, qtypes = pd.factorize(t["qtype"])
+    asked = (client_code >= 0) & (type_code >= 0)  # a group-by drops missing keys
+    triple = (client_code.astype(np.int64) * (len(qtypes) + 1) + type_code) * (len(names) + 1) + name_code
+    distinct = np.unique(triple[asked])
+    splits: list[tuple[Any, Any, str, str, str]] = []
+    for c, ty, n in _split_triples(distinct, len(qtypes), len(names)):
+        name = names[n]
+        labels = name.split(".") if name else []
+        for k in range(1, len(labels) + 1):
+            splits.append((clients[c], qtypes[ty], name, ".".join(labels[:k]), ".".join(labels[k:])))
+    s = pd.DataFrame(splits, columns=["client", "qtype", "name", "base", "suffix"])
+    size = s.groupby(["client", "qtype", "base"])["name"].transform("nunique")
+    s = s.assign(size=size, depth=s["base"].str.count(r"\.") + 1)
+    best = s.sort_values(["size", "depth"], ascending=False, kind="stable").drop_duplicates(
+        ["client", "qtype", "name"], keep="first"
+    )
+    best = best[best["size"] >= 2]
+    shared = set(zip(best["client"], best["qtype"], best["name"], strict=True))
+    wanted = np.asarray(
+        [
+            (clients[c], qtypes[ty], names[n]) in shared
+            for c, ty, n in _split_triples(distinct, len(qtypes), len(names))
+        ],
+        dtype=bool,
+    )
+    keep = asked & np.isin(triple, distinct[wanted])
+    return best, keep, pd.array(names.to_numpy(dtype=object), dtype="string").take(name_code)
+
+
+ERROR_RCODES = ("SERVFAIL", "REFUSED", "FORMERR", "NOTIMP")  # answers that are failures (dns.errors)
+SHOWN_ROWS = 30_000  # problem queries kept to show (the notebook shows top_n * 3 <= 30,000)
+MALFORMED_ROWS = 20_000  # malformed messages kept (dns.malformed names top_n * 2 <= 20,000 frames)
+
+# every unanswered query, small: its time and name (names repeat: categories)
+UNANSWERED_SCHEMA: Schema = {
+    "query_frame": "int64",
+    "query_ts": "datetime64[ns, UTC]",
+    "qname": "category",
+    "qtype": "category",
+}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the report needs of every DNS query, small whatever the capture's size.
+
+    The findings, the latency plot and the retry/expansion tables read only this: counts and
+    shares are of every query; kept are each unanswered query's time and name, each error
+    answer, each answered query's latency (one float), and the first rows of the problems to
+    show. A capture set analysed in flow buckets never holds its whole transaction table (one
+    row per query) but this, made bucket by bucket (:func:`combine`); the one-shot analysis
+    makes it from its tables (:func:`summary`).
+    """
+
+    queries: int  # every query, answered or not
+    latency_ms: np.ndarray  # float64, one per answered query (NaN: unknown), in no particular order
+    unanswered: pd.DataFrame  # UNANSWERED_SCHEMA: every unanswered query, by query_frame
+    errors: pd.DataFrame  # TRANSACTIONS_SCHEMA: every answer whose rcode is one of ERROR_RCODES
+    shown: pd.DataFrame  # TRANSACTIONS_SCHEMA: the first SHOWN_ROWS unanswered or error queries
+    malformed: pd.DataFrame  # MESSAGES_SCHEMA: the first MALFORMED_ROWS messages not parsed fully
+    malformed_count: int  # every one of them
+    retries: pd.DataFrame  # RETRIES_SCHEMA, of every query
+    expansions: pd.DataFrame  # EXPANSIONS_SCHEMA, of every query
+    complete: bool = True  # whether the Tables' dns_transactions hold every query (else: shown)
+
+    @property
+    def answered(self) -> int:
+        return len(self.latency_ms)
+
+
+def summarize(transactions: pd.DataFrame, messages: pd.DataFrame, *, related: bool = True) -> Summary:
+    """The :class:`Summary` of whole ``transactions`` and ``messages`` tables.
+
+    ``related=False`` leaves retries and expansions empty: for a part of the queries that does
+    not hold every query of its clients (a flow bucket; see :mod:`netdebug_nb.pcap.partition`).
+    """
+    import numpy as np
+    import pandas as pd
+
+    answered = transactions["answered"].to_numpy(dtype=bool, na_value=False)
+    latency = transactions["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)[answered]
+    is_error = answered & transactions["rcode"].isin(ERROR_RCODES).to_numpy(dtype=bool, na_value=False)
+    lost = transactions[~answered]
+    bad = messages["error"].notna().to_numpy(dtype=bool)
+    return Summary(
+        queries=len(transactions),
+        latency_ms=latency,
+        unanswered=frame(
+            {
+                "query_frame": lost["query_frame"].to_numpy(),
+                "query_ts": lost["query_ts"].array,
+                "qname": pd.Categorical(lost["qname"].array),
+                "qtype": pd.Categorical(lost["qtype"].array),
+            },
+            UNANSWERED_SCHEMA,
+        ),
+        errors=transactions[is_error].reset_index(drop=True),
+        shown=transactions[~answered | is_error].head(SHOWN_ROWS).reset_index(drop=True),
+        malformed=messages[bad].head(MALFORMED_ROWS).reset_index(drop=True),
+        malformed_count=int(bad.sum()),
+        retries=retries(transactions) if related else empty(RETRIES_SCHEMA),
+        expansions=expansions(transactions) if related else empty(EXPANSIONS_SCHEMA),
+    )
+
+
+def summary(tables: Tables) -> Summary:
+    """The DNS summary of an analysis: made by the bucket analysis, else from its two DNS tables."""
+    if tables.dns_summary is not None:
+        return tables.dns_summary
+    return summarize(tables.dns_transactions, tables.dns_messages)
+
+
+def combine(parts: Sequence[Summary], retries_parts: Sequence[pd.DataFrame] = (),
+            expansions_parts: Sequence[pd.DataFrame] = ()) -> Summary:  # fmt: skip
+    """One summary of disjoint parts (flow buckets), with the retries and expansions found per
+    group of clients (``expansions(order_key=True)``); rows in the order the whole tables have them."""
+    import numpy as np
+    import pandas as pd
+
+    def cat(tables: Sequence[pd.DataFrame], schema: Schema, by: list[str], rows: int = 0) -> pd.DataFrame:
+        tables = [t for t in tables if len(t)]
+        if not tables:
+            return empty(schema)
+        if any(dtype == "category" for dtype in schema.values()):  # one category list, sorted
+            tables = [t.copy(deep=False) for t in tables]
+            for col, dtype in schema.items():
+                if dtype == "category":
+                    union = pd.api.types.union_categoricals([t[col] for t in tables], sort_categories=True)
+                    for t in tables:
+                        t[col] = t[col].cat.set_categories(union.categories)
+        out = frame(pd.concat(tables, ignore_index=True), schema).sort_values(
+            by, kind="stable", ignore_index=True
+        )
+        return out.head(rows) if rows else out
+
+    return Summary(
+        queries=sum(p.queries for p in parts),
+        latency_ms=np.concatenate([p.latency_ms for p in parts]) if parts else np.zeros(0),
+        unanswered=cat([p.unanswered for p in parts], UNANSWERED_SCHEMA, ["query_frame"]),
+        errors=cat([p.errors for p in parts], TRANSACTIONS_SCHEMA, ["query_frame"]),
+        shown=cat([p.shown for p in parts], TRANSACTIONS_SCHEMA, ["query_frame"], SHOWN_ROWS),
+        malformed=cat([p.malformed for p in parts], MESSAGES_SCHEMA, ["frame"], MALFORMED_ROWS),
+        malformed_count=sum(p.malformed_count for p in parts),
+        retries=cat(retries_parts, RETRIES_SCHEMA, ["query_frame"]),
+        expansions=cat(expansions_parts, _EXPANSIONS_ORDERED, ["first_ts", "qtype", "first_frame"])[
+            list(EXPANSIONS_SCHEMA)
+        ],
+        complete=False,
+    )
+
+
+def unanswered_names(unanswered: pd.DataFrame) -> pd.Series:
+    """Unanswered queries per (qname, qtype), most first: counted on the category codes, then
+    ordered as a group-by of the names as text orders them (NA last, ties by name)."""
+    import numpy as np
+    import pandas as pd
+
+    qname, qtype = unanswered["qname"].array, unanswered["qtype"].array
+    nt = len(qtype.categories) + 1
+    pair = (qname.codes.astype(np.int64) + 1) * nt + qtype.codes.astype(np.int64) + 1
+    codes, uniques = pd.factorize(pair)
+    counts = np.bincount(codes, minlength=len(uniques))
+    names = pd.array(qname.categories.astype(object), dtype="string")
+    types = pd.array(qtype.categories.astype(object), dtype="string")
+    na = pd.array([pd.NA], dtype="string")
+    small = pd.DataFrame(
+        {
+            "qname": pd.concat([pd.Series(na), pd.Series(names)], ignore_index=True).array.take(
+                uniques // nt
+            ),
+            "qtype": pd.concat([pd.Series(na), pd.Series(types)], ignore_index=True).array.take(uniques % nt),
+            "n": counts,
+        }
+    )
+    out: pd.Series = small.groupby(["qname", "qtype"], dropna=False)["n"].sum().sort_values(ascending=False)
+    return out
+
+
+def caption(summary: Summary) -> str:
+    """What the report's table of DNS transactions holds: every query, or (a capture set analysed
+    in flow buckets) the problems of how many, and where the whole table is."""
+    if summary.complete:
+        return "DNS transactions"
+    first = (
+        f"the first {len(summary.shown)} of "
+        if len(summary.shown) < len(summary.unanswered) + len(summary.errors)
+        else ""
+    )
+    return (
+        f"DNS transactions: {first}the {len(summary.unanswered)} unanswered queries and "
+        f"{len(summary.errors)} error answers of all {summary.queries} queries ({summary.answered} "
+        "answered); every query is in dns_transactions.parquet of `netdebug-nb pcap export`"
+    )
+
+
+def _split_triples(distinct: np.ndarray, qtypes: int, names: int) -> list[tuple[int, int, int]]:
+    """(client, qtype, name) codes of each packed triple of :func:`expansions`."""
+    out = []
+    for x in distinct.tolist():
+        rest, n = divmod(x, names + 1)
+        c, ty = divmod(rest, qtypes + 1)
+        out.append((c, ty, n))
+    return out
 
 
 def _key(df: pd.DataFrame, cols: list[str]) -> np.ndarray:

@@ -94,6 +94,41 @@ def read_table(paths: Path | Sequence[Path], schema: Schema) -> pd.DataFrame:
     return from_arrow(table, schema)
 
 
+def write_merged(parts: Sequence[Path], schema: Schema, by: str, path: Path, *, rows: int = 1 << 18) -> None:
+    """Arrow IPC files (:func:`to_arrow` of ``schema``, each sorted by ``by``) as one Parquet file
+    sorted by ``by``, as :func:`write_table` writes a table: a merge, ``rows`` rows at a time.
+
+    Only the ``by`` column of every file is held; the rows are taken from the memory-mapped
+    files slice by slice. Equal keys keep the order of ``parts``, then of the rows in each.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    target = arrow_schema(schema)
+    tables = [feather.read_table(p, memory_map=True) for p in parts]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(path, target, compression="zstd") as writer:
+        if not tables:
+            writer.write_table(target.empty_table())
+            return
+        keys = np.concatenate([t.column(by).to_numpy() for t in tables])
+        which = np.repeat(np.arange(len(tables)), [t.num_rows for t in tables])
+        row = np.concatenate([np.arange(t.num_rows) for t in tables])
+        order = np.argsort(keys, kind="stable")
+        del keys
+        for start in range(0, len(order), rows):
+            at = order[start : start + rows]
+            pieces, placed = [], []
+            for k in np.unique(which[at]).tolist():
+                sel = np.flatnonzero(which[at] == k)
+                pieces.append(tables[k].take(pa.array(row[at[sel]])))
+                placed.append(sel)
+            chunk = pa.concat_tables(pieces).take(pa.array(np.argsort(np.concatenate(placed))))
+            writer.write_table(chunk.cast(target))
+
+
 def write_packets(packets: pd.DataFrame, path: Path) -> None:
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 

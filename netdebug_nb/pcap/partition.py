@@ -105,12 +105,21 @@ def analyze(
     spill_dir: str | Path | None = None,
     packets_out: str | Path | None = None,
     packets_by: str = "file",
+    dns_out: str | Path | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> Tables:
     """The :class:`Tables` of a capture set, never holding more than one file and one bucket
     per process (``workers``: 2 analyses two buckets at a time, in a helper process; by default
     when there are two CPUs).
+
+    The DNS tables hold one row per DNS packet and per query (a share of the packets, not
+    bounded by flows): here they are only the first problems (``dns_messages``: malformed,
+    ``dns_transactions``: unanswered queries and error answers), and ``dns_summary`` has what
+    the findings need of every query (see :class:`dns.Summary`). Retries and expansions relate
+    queries of one client: each bucket spills its transactions by a hash of the client address,
+    and each group of clients is read back alone for them. ``dns_out``: also write the whole
+    ``dns_messages.parquet`` and ``dns_transactions.parquet`` there (``pcap export``).
 
     ``buckets`` defaults to what ``memory_mb`` allows (:func:`buckets_for`). ``packets_out``:
     also write the packet table there, one Parquet file per capture file (``packets_by="file"``:
@@ -129,6 +138,7 @@ def analyze(
             spill_dir=spill_dir,
             packets_out=packets_out,
             packets_by=packets_by,
+            dns_out=dns_out,
             workers=workers,
             progress=progress,
         )
@@ -153,12 +163,14 @@ def _analyze(
     spill_dir: str | Path | None,
     packets_out: str | Path | None,
     packets_by: str,
+    dns_out: str | Path | None,
     workers: int | None,
     progress: Progress | None,
 ) -> Tables:
     import numpy as np
 
     from netdebug_nb.pcap import (
+        dns,
         iograph,
         parquet,
         reader,
@@ -240,7 +252,7 @@ def _analyze(
         )
         path_names = [str(p) for p in paths]
         bucket_dirs = sorted(spill.glob("b*"))
-        job = _Job(numbering, path_names, grid, io_top_flows, tuple(l7_ports))
+        job = _Job(numbering, path_names, grid, io_top_flows, tuple(l7_ports), k_buckets, dns_out is not None)
         parts: dict[int, dict[str, Any]] = {}
         done_packets = 0
         jobs = [(_bucket, (job, bdir), bdir / "part.pickle") for bdir in bucket_dirs]
@@ -254,7 +266,19 @@ def _analyze(
         io_parts = [p["io"] for p in per if p.get("io") is not None]
         io_all = sum(io_parts[1:], io_parts[0]) if io_parts else None
         del parts
-        out = _merge(per, tallies, grid, io_all, io_top_flows, file_rows, file_stats)
+        # --- pass 3: DNS retries and expansions, each group of clients alone ----------------------
+        client_dirs = sorted((spill / "dns").glob("c*"))
+        client_jobs: list[Task] = [(_clients, (c,), c / "part.pickle") for c in client_dirs]
+        related = [r for _, r in sorted(_shared(client_jobs, helper, None), key=lambda x: x[0])]
+        if dns_out is not None:
+            _write_dns(spill / "dns", Path(dns_out))
+        dns_summary = dns.combine(
+            [p["dns"] for p in per],
+            [x for r in related for x in r["retries"]],
+            [r["expansions"] for r in related],
+        )
+        del related
+        out = _merge(per, tallies, grid, io_all, io_top_flows, file_rows, file_stats, dns_summary)
         del per, tallies
         # after the last bucket the process holds the tables and as much again of freed, fragmented
         # heap (~500 MB each at 10M packets), which the cells after the analysis would add to
@@ -276,6 +300,8 @@ class _Job:
     grid: tuple[int, int, int] | None
     io_top_flows: int
     l7_ports: tuple[int, ...]
+    clients: int  # groups of DNS clients the transactions are spilled by
+    dns_messages: bool  # spill the DNS messages too (to write them whole)
 
 
 def _workers(workers: int | None) -> int:
@@ -505,14 +531,14 @@ def _bucket(job: _Job, bdir: Path) -> dict[str, Any]:
     conv = conversations.summarize(pk, labels)
     tcp_analysis = tcp.analyze(pk, labels)
     messages = dns.read(None, pk)
+    transactions = dns.transactions(messages)  # a query and its response share their 5-tuple
+    _spill_dns(transactions, messages, job, bdir)
     part: dict[str, Any] = {
         "packets": len(pk),
         "first_frame": first_frame,
         "conversations": conv,
         "tcp": tcp_analysis,
-        "dns_messages": messages,
-        # a query and its response share their 5-tuple: pairs are found within a bucket
-        "dns_transactions": dns.transactions(messages),
+        "dns": dns.summarize(transactions, messages, related=False),
         "icmp_rows": pk[_icmp_error_rows(pk)],
         "application": application.read(
             job.path_names[0], pk, labels, tcp_analysis.health, ports=job.l7_ports
@@ -537,6 +563,117 @@ def _bucket(job: _Job, bdir: Path) -> dict[str, Any]:
             for f in conv.head(job.io_top_flows)["flow"].tolist()
         }
     return part
+
+
+def _client_group(clients: pd.Series, k: int) -> np.ndarray:
+    """Group of each DNS client address: a hash of its text, the same in every bucket."""
+    import zlib
+
+    import numpy as np
+    import pandas as pd
+
+    codes, names = pd.factorize(clients, use_na_sentinel=False)
+    h = np.array([zlib.crc32(str(x).encode()) for x in names] or [0], dtype=np.int64)
+    out: np.ndarray = h[codes] % k
+    return out
+
+
+def _spill_dns(transactions: pd.DataFrame, messages: pd.DataFrame, job: _Job, bdir: Path) -> None:
+    """A bucket's DNS transactions by group of clients (``dns/cNNNN/bNNNN.arrow``), and its
+    messages (``dns/messages/bNNNN.arrow``) when they are to be written whole."""
+    import numpy as np
+
+    from netdebug_nb.pcap import dns, parquet
+
+    root = bdir.parent / "dns"
+    if len(transactions):
+        group = _client_group(transactions["client"], job.clients)
+        for g in np.unique(group).tolist():
+            rows = transactions[group == g]
+            _spill(parquet.to_arrow(rows, dns.TRANSACTIONS_SCHEMA), root / f"c{g:04d}" / f"{bdir.name}.arrow")
+    if job.dns_messages and len(messages):
+        _spill(parquet.to_arrow(messages, dns.MESSAGES_SCHEMA), root / "messages" / f"{bdir.name}.arrow")
+
+
+# what retries and expansions read of the transactions (the other columns are not read back)
+_RELATED_COLUMNS = [
+    "query_frame", "query_ts", "client", "client_port", "qname", "qtype", "answered", "rcode", "answers",
+]  # fmt: skip
+_RETRY_WINDOW = 200_000  # unanswered queries whose retries are looked for at a time
+
+
+def _clients(cdir: Path) -> dict[str, Any]:
+    """Retries and expansions of one group of DNS clients, from every query of theirs.
+
+    A group may hold most queries (one busy client), so its queries are never all read at once:
+    retries, which look at most ``max_gap_s`` (10 s) ahead of a lost query and its sibling
+    window (0.1 s) around it, are found a time window of lost queries at a time, each with the
+    queries from 10 s before to 10 s after it; expansions only with the queries of names that
+    share a base with another name (:func:`dns.expansion_candidates` of the distinct names).
+    Both give the rows of the whole group.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.feather as feather
+
+    from netdebug_nb.pcap import dns, parquet
+
+    schema = {c: dns.TRANSACTIONS_SCHEMA[c] for c in _RELATED_COLUMNS}
+    files = [
+        feather.read_table(p, columns=_RELATED_COLUMNS, memory_map=True) for p in sorted(cdir.glob("*.arrow"))
+    ]
+
+    def rows(masks: list[Any]) -> Any:  # the rows selected in each file, in frame order
+        table = pa.concat_tables([f.filter(m) for f, m in zip(files, masks, strict=True)])
+        out = parquet.from_arrow(table, schema)
+        return out.sort_values("query_frame", kind="stable", ignore_index=True)
+
+    ts = [f.column("query_ts").cast(pa.int64()).to_numpy() for f in files]
+    lost_ts = np.sort(
+        np.concatenate(
+            [
+                t[~f.column("answered").fill_null(False).to_numpy(zero_copy_only=False)]
+                for t, f in zip(ts, files, strict=True)
+            ]
+        )
+    )
+    reach = 10 * 10**9
+    retries = []
+    for start in range(0, len(lost_ts), _RETRY_WINDOW):
+        lo = int(lost_ts[start])
+        hi = (
+            int(lost_ts[start + _RETRY_WINDOW])
+            if start + _RETRY_WINDOW < len(lost_ts)
+            else int(lost_ts[-1]) + 1
+        )
+        found = dns.retries(rows([pa.array((t >= lo - reach) & (t <= hi + reach)) for t in ts]))
+        at = np.asarray(found["query_ts"].array.asi8, dtype=np.int64)
+        retries.append(found[(at >= lo) & (at < hi)])
+    keys = ["client", "qtype", "qname"]
+    distinct = pa.concat_tables([f.select(keys) for f in files]).group_by(keys).aggregate([])
+    names = parquet.from_arrow(distinct, dict.fromkeys(keys, "string"))
+    wanted = names["qname"][dns.expansion_candidates(names)].dropna().unique()
+    expansions = dns.expansions(
+        rows([pc.is_in(f.column("qname"), value_set=pa.array(wanted, pa.string())) for f in files]),
+        order_key=True,
+    )
+    return {"retries": retries, "expansions": expansions}
+
+
+def _write_dns(root: Path, out: Path) -> None:
+    """The whole DNS tables from the buckets' spill, as ``pcap export`` names them."""
+    from netdebug_nb.pcap import dns, parquet
+
+    parquet.write_merged(
+        sorted(root.glob("c*/*.arrow")),
+        dns.TRANSACTIONS_SCHEMA,
+        "query_frame",
+        out / "dns_transactions.parquet",
+    )
+    parquet.write_merged(
+        sorted(root.glob("messages/*.arrow")), dns.MESSAGES_SCHEMA, "frame", out / "dns_messages.parquet"
+    )
 
 
 def _check_fits(paths: list[Path], memory_mb: int, bytes_per_packet: Sequence[float]) -> int:
@@ -691,12 +828,13 @@ def _merge(
     io_top_flows: int,
     file_rows: list[dict[str, Any]],
     file_stats: Any,
+    dns_summary: Any,
 ) -> Tables:
     """The buckets' parts as one :class:`Tables`, flows numbered by their first packet."""
     import numpy as np
     import pandas as pd
 
-    from netdebug_nb.pcap import application, dns, icmp, iograph, summary, tcp
+    from netdebug_nb.pcap import application, icmp, iograph, summary, tcp
     from netdebug_nb.pcap.conversations import CONVERSATIONS_SCHEMA
     from netdebug_nb.pcap.schema import PACKETS_SCHEMA
     from netdebug_nb.schema import empty, frame
@@ -711,13 +849,13 @@ def _merge(
         at += len(f)
 
     def renumber(df: pd.DataFrame, m: np.ndarray) -> pd.DataFrame:
-        if not len(df):
-            return df
-        out = df.copy()
-        out["flow"] = m[out["flow"].to_numpy(dtype=np.int64)]
-        return out
+        """In place: the parts are this function's, and each is dropped once merged (at 40M
+        packets the per-flow tables are GBs: a copy of each part would double them)."""
+        if len(df):
+            df["flow"] = m[df["flow"].to_numpy(dtype=np.int64)]
+        return df
 
-    conv = [renumber(p["conversations"], m) for p, m in zip(per, maps, strict=True)]
+    conv = [renumber(p.pop("conversations"), m) for p, m in zip(per, maps, strict=True)]
     conv_all = (
         pd.concat([c for c in conv if len(c)], ignore_index=True).sort_values(
             ["bytes", "flow"], ascending=[False, True], ignore_index=True
@@ -725,9 +863,7 @@ def _merge(
         if any(len(c) for c in conv)
         else empty(CONVERSATIONS_SCHEMA)
     )
-    health = [renumber(p["tcp"].health, m) for p, m in zip(per, maps, strict=True)]
-    events = [renumber(p["tcp"].events, m) for p, m in zip(per, maps, strict=True)]
-    rtt = [renumber(p["tcp"].rtt, m) for p, m in zip(per, maps, strict=True)]
+    del conv
 
     def cat(parts: list[pd.DataFrame], schema: Schema, by: list[str]) -> pd.DataFrame:
         parts = [x for x in parts if len(x)]
@@ -750,12 +886,19 @@ def _merge(
             for p, m in zip(per, maps, strict=True)
         ]
     )
+    tcps = [p.pop("tcp") for p in per]
     analysis = tcp.Analysis(
-        health=cat(health, tcp.HEALTH_SCHEMA, ["flow"]),
-        events=cat(events, tcp.EVENTS_SCHEMA, ["frame", "event"]),
-        rtt=cat(rtt, tcp.RTT_SCHEMA, ["frame"]),
+        health=cat(
+            [renumber(a.health, m) for a, m in zip(tcps, maps, strict=True)], tcp.HEALTH_SCHEMA, ["flow"]
+        ),
+        events=cat(
+            [renumber(a.events, m) for a, m in zip(tcps, maps, strict=True)],
+            tcp.EVENTS_SCHEMA,
+            ["frame", "event"],
+        ),
+        rtt=cat([renumber(a.rtt, m) for a, m in zip(tcps, maps, strict=True)], tcp.RTT_SCHEMA, ["frame"]),
     )
-    messages = cat([p["dns_messages"] for p in per], dns.MESSAGES_SCHEMA, ["frame"])
+    del tcps
     icmp_parts = [p["icmp_rows"] for p in per if len(p["icmp_rows"])]
     icmp_rows = (
         pd.concat(icmp_parts, ignore_index=True).sort_values("frame", ignore_index=True)
@@ -784,8 +927,9 @@ def _merge(
         talkers=summary.talkers_of(tallies),
         conversations=conv_all,
         tcp=analysis,
-        dns_messages=messages,
-        dns_transactions=cat([p["dns_transactions"] for p in per], dns.TRANSACTIONS_SCHEMA, ["query_frame"]),
+        dns_messages=dns_summary.malformed,
+        dns_transactions=dns_summary.shown,
+        dns_summary=dns_summary,
         icmp_errors=icmp.errors(icmp_rows if icmp_rows is not None else empty(PACKETS_SCHEMA)),
         iograph=io,
         application=app,

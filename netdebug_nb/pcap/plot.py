@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
 
     from netdebug_nb.guidance import Note
 
@@ -126,22 +127,27 @@ def _width_text(edges: np.ndarray) -> str:
     return f"{w:.3g} s" if w >= 1 else f"{w * 1e3:.3g} ms"
 
 
-def dns_latency(transactions: pd.DataFrame) -> Figure | Note:
-    """Histogram of DNS response times (log-spaced bins), answered queries only."""
+def dns_latency(latency_ms: ArrayLike) -> Figure | Note:
+    """Histogram of DNS response times (log-spaced bins) of the answered queries.
+
+    ``latency_ms``: one per answered query (:attr:`dns.Summary.latency_ms`). Counted per bin
+    first, then drawn as one bar a bin: the drawing costs the same for 2,000 or 2,000,000 queries.
+    """
     import numpy as np
 
     fig, ax = _figure()
-    lat = transactions.loc[transactions["answered"].astype(bool), "latency_ms"].astype(float).dropna()
-    lat = lat[lat > 0]
+    lat = np.asarray(latency_ms, dtype=np.float64)
+    lat = lat[~np.isnan(lat) & (lat > 0)]
     if len(lat) == 0:
         return _nothing(fig, ax, "no answered DNS queries")
     lo, hi = max(float(lat.min()), 0.01), max(float(lat.max()), 0.02)
     bins = np.logspace(np.log10(lo), np.log10(hi * 1.01), min(40, max(5, len(lat) // 2)))
-    ax.hist(lat, bins=bins.tolist(), color="#1f5fa8")
+    counts, _ = np.histogram(lat, bins=bins)
+    ax.hist(bins[:-1], bins=bins.tolist(), weights=counts, color="#1f5fa8")
     ax.set_xscale("log")
     ax.set_xlabel("response time (ms)")
     ax.set_ylabel("queries")
-    ax.set_title(f"DNS latency ({len(lat)} answered, median {lat.median():.3g} ms)")
+    ax.set_title(f"DNS latency ({len(lat)} answered, median {np.median(lat):.3g} ms)")
     return fig
 
 

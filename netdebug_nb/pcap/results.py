@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from netdebug_nb.pcap.application import Application
+    from netdebug_nb.pcap.dns import Summary
     from netdebug_nb.pcap.tcp import Analysis
 
 Progress = Callable[[str, int, int, int, float], None]  # (stage, done, of, packets, seconds)
@@ -30,8 +31,8 @@ class Tables:
     talkers: pd.DataFrame  # summary.talkers, every address
     conversations: pd.DataFrame  # conversations.summarize
     tcp: Analysis  # tcp.analyze: health, events, rtt
-    dns_messages: pd.DataFrame  # dns.read
-    dns_transactions: pd.DataFrame  # dns.transactions
+    dns_messages: pd.DataFrame  # dns.read (by flow buckets: only the malformed ones, see dns_summary)
+    dns_transactions: pd.DataFrame  # dns.transactions (by flow buckets: only the unanswered and errors)
     icmp_errors: pd.DataFrame  # icmp.errors
     iograph: pd.DataFrame  # iograph.bins
     application: Application  # application.read: HTTP, HTTP/2, TLS of the L7 flows
@@ -39,13 +40,17 @@ class Tables:
     # set was analysed by flow buckets or read from an export (never all in memory)
     packets: pd.DataFrame = field(default_factory=lambda: _empty("packets"))
     labels: pd.DataFrame = field(default_factory=lambda: _empty("labels"))
+    # what the DNS findings need of every query (dns.summary), when the two DNS tables above do not
+    # hold every row: a set analysed by flow buckets keeps only the problems there. None (the
+    # default): the tables are whole, dns.summary makes it from them
+    dns_summary: Summary | None = None
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every table by name (the TCP analysis as ``tcp_health``, ``tcp_events``, ``tcp_rtt``, the
         application's as ``http``, ``http2_streams``, ``http2_events``, ``tls``)."""
         out: dict[str, pd.DataFrame] = {}
         for f in fields(self):
-            if f.name in ("packets", "labels"):
+            if f.name in ("packets", "labels", "dns_summary"):
                 continue
             value = getattr(self, f.name)
             if f.name == "tcp":

@@ -9,7 +9,7 @@ import pytest
 
 from netdebug_nb.catalogue import DATA_DIR
 from netdebug_nb.pcap import checks, dns, icmp, reader, summary, tcp
-from netdebug_nb.pcap.dns import RETRIES_SCHEMA, TRANSACTIONS_SCHEMA
+from netdebug_nb.pcap.dns import TRANSACTIONS_SCHEMA
 from netdebug_nb.pcap.schema import PACKETS_SCHEMA
 from netdebug_nb.pcap.tcp import HEALTH_SCHEMA
 from netdebug_nb.schema import empty, frame
@@ -66,9 +66,9 @@ def test_unanswered_queries_at_the_end_of_the_capture_are_not_counted() -> None:
         return row
 
     tx = frame([q(0, True), q(1, True), q(2, False), q(19, False)], TRANSACTIONS_SCHEMA)
-    none = empty(RETRIES_SCHEMA)
-    fs = checks.dns_findings(tx, none, empty(dns.EXPANSIONS_SCHEMA), empty(dns.MESSAGES_SCHEMA),
-                             capture_end=T0 + pd.Timedelta(seconds=20))  # fmt: skip
+    fs = checks.dns_findings(
+        dns.summarize(tx, empty(dns.MESSAGES_SCHEMA)), capture_end=T0 + pd.Timedelta(seconds=20)
+    )
     (f,) = fs
     assert (f.id, f.severity) == ("dns.unanswered", "critical")
     assert f.evidence["unanswered"] == 1 and f.evidence["queries"] == 3
@@ -80,12 +80,11 @@ def test_clean_capture_gives_one_info_finding() -> None:
           "duration_s": 0.0, "ip_packets": 10, "ipv6_packets": 0, "addresses": 2, "link_types": "Ethernet"}],
         summary.OVERVIEW_SCHEMA,
     )  # fmt: skip
-    fs = checks.evaluate(overview, health(), empty(TRANSACTIONS_SCHEMA), empty(RETRIES_SCHEMA),
-                         empty(dns.EXPANSIONS_SCHEMA), empty(dns.MESSAGES_SCHEMA))  # fmt: skip
+    no_dns = dns.summarize(empty(TRANSACTIONS_SCHEMA), empty(dns.MESSAGES_SCHEMA))
+    fs = checks.evaluate(overview, health(), no_dns)
     assert ids(fs) == {"pcap.no_problems": "info"}
     empty_capture = summary.overview(empty(PACKETS_SCHEMA))
-    fs = checks.evaluate(empty_capture, empty(HEALTH_SCHEMA), empty(TRANSACTIONS_SCHEMA), empty(RETRIES_SCHEMA),
-                         empty(dns.EXPANSIONS_SCHEMA), empty(dns.MESSAGES_SCHEMA))  # fmt: skip
+    fs = checks.evaluate(empty_capture, empty(HEALTH_SCHEMA), no_dns)
     assert ids(fs) == {"capture.empty": "warning"}
 
 
@@ -98,10 +97,7 @@ def test_bundled_sample_gives_the_documented_findings() -> None:
     fs = checks.evaluate(
         summary.overview(packets),
         a.health,
-        tx,
-        dns.retries(tx),
-        dns.expansions(tx),
-        msgs,
+        dns.summarize(tx, msgs),
         icmp_errors=icmp.errors(packets),
     )
     got = ids(fs)

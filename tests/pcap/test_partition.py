@@ -8,26 +8,33 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 
+import dnsbusy
 import pcap_l7
 import pcapbuild
 from pcap_read import generate
 from test_captureset import SAMPLE, records, split
 
 from netdebug_nb.errors import MemoryBudgetError
-from netdebug_nb.pcap import captureset, dataset, partition, reader, tables
+from netdebug_nb.pcap import captureset, checks, dataset, dns, partition, reader, tables
 
 PY = sys.executable
 
 
 def assert_same_tables(one: tables.Tables, two: tables.Tables, skip: tuple[str, ...] = ()) -> None:
+    """Every table equal; the DNS tables of a bucket analysis (only the problems there) through
+    :func:`assert_same_dns`."""
     a, b = one.frames(), two.frames()
     assert list(a) == list(b)
+    if two.dns_summary is not None:
+        assert_same_dns(one, two)
+        skip = (*skip, "dns_messages", "dns_transactions")
     for name in a:
         if name in skip:
             continue
@@ -35,6 +42,26 @@ def assert_same_tables(one: tables.Tables, two: tables.Tables, skip: tuple[str, 
         pd.testing.assert_frame_equal(
             a[name].reset_index(drop=True), b[name].reset_index(drop=True), obj=name, check_categorical=False
         )
+
+
+def assert_same_dns(one: tables.Tables, two: tables.Tables) -> None:
+    """The bucket analysis' DNS summary (every query counted, retries and expansions per group of
+    clients) is the one-shot one, and so are the DNS findings, evidence included."""
+    a, b = dns.summary(one), dns.summary(two)
+    assert a.complete and not b.complete
+    assert (a.queries, a.answered, a.malformed_count) == (b.queries, b.answered, b.malformed_count)
+    np.testing.assert_array_equal(np.sort(a.latency_ms), np.sort(b.latency_ms))
+    for name in ("unanswered", "errors", "malformed", "shown", "retries", "expansions"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True, obj=name)
+    # the tables shown of a bucket analysis: its problem rows, as the one-shot tables have them
+    tx = one.dns_transactions
+    problems = ~tx["answered"].astype(bool) | tx["rcode"].isin(dns.ERROR_RCODES).fillna(False).astype(bool)
+    pd.testing.assert_frame_equal(
+        two.dns_transactions, tx[problems].head(dns.SHOWN_ROWS).reset_index(drop=True)
+    )
+    for end in (None, one.overview["end"].iloc[0]):  # counts of every query, or all but the last 5 s
+        fa = checks.dns_findings(a, capture_end=end)
+        assert [f.to_dict() for f in fa] == [f.to_dict() for f in checks.dns_findings(b, capture_end=end)]
 
 
 @pytest.mark.parametrize(("cuts", "buckets"), [([], 1), ([1, 150], 2), ([37, 37, 100, 101, 250], 7)])
@@ -81,6 +108,36 @@ def test_http_and_tls_of_a_set_in_buckets_are_the_one_shot_tables(tmp_path: Path
         application.servers(got.application, got.tcp.health),
         application.servers(one.application, one.tcp.health),
     )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_dns_of_many_clients_in_buckets_is_the_one_shot_dns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Lookups of 120 clients with every DNS problem: summed per flow bucket, retries and
+    expansions per group of clients (retries a time window at a time), they are the one-shot
+    ones, and so are the findings; the whole DNS tables are written from the spill."""
+    recs = dnsbusy.generate(tmp_path / "dns.pcap", 1000, clients=120)
+    paths = split(recs, [1500, 1501, 4000], tmp_path / "set", linktype=1)
+    one = tables.analyze(captureset.read(paths))
+    s = dns.summary(one)
+    assert s.answered > 2000 and len(s.unanswered) > 100 and len(s.errors) > 20 and s.malformed_count > 5
+    assert len(s.expansions) > 100 and s.retries["sibling_answered"].fillna(False).astype(bool).sum() > 20
+    if workers == 1:  # in this process: small windows of retries, few rows kept to show
+        monkeypatch.setattr(partition, "_RETRY_WINDOW", 17)
+        monkeypatch.setattr(dns, "SHOWN_ROWS", 40)
+        monkeypatch.setattr(dns, "MALFORMED_ROWS", 4)
+    got = partition.analyze(paths, buckets=11, workers=workers, dns_out=tmp_path / "whole")
+    assert_same_tables(one, got)
+    caption = dns.caption(dns.summary(got))
+    assert f"of all {s.queries} queries ({s.answered} answered)" in caption
+    assert ("the first 40 of" in caption) == (workers == 1) and "dns_transactions.parquet" in caption
+    for name, schema in (
+        ("dns_transactions", dns.TRANSACTIONS_SCHEMA),
+        ("dns_messages", dns.MESSAGES_SCHEMA),
+    ):
+        whole = dataset.read_table(tmp_path / "whole" / f"{name}.parquet", schema)
+        pd.testing.assert_frame_equal(whole, getattr(one, name), check_exact=True, obj=name)
 
 
 def overlapping(recs: list[tuple[int, bytes, int]], out: Path) -> list[Path]:
