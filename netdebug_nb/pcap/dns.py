@@ -676,9 +676,11 @@ def combine(parts: Sequence[Summary], retries_parts: Sequence[pd.DataFrame] = ()
                     union = pd.api.types.union_categoricals([t[col] for t in tables], sort_categories=True)
                     for t in tables:
                         t[col] = t[col].cat.set_categories(union.categories)
-        out = frame(pd.concat(tables, ignore_index=True), schema).sort_values(
-            by, kind="stable", ignore_index=True
-        )
+        out = pd.concat(tables, ignore_index=True)  # the parts have the schema: no copy to conform
+        if [str(d) for d in out.dtypes] != list(schema.values()):
+            out = frame(out, schema)
+        if len(by) > 1 or not out[by[0]].is_monotonic_increasing:  # windows in time come in order
+            out = out.sort_values(by, kind="stable", ignore_index=True)
         return out.head(rows) if rows else out
 
     return Summary(

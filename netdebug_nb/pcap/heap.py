@@ -11,10 +11,14 @@ from __future__ import annotations
 
 
 def release() -> None:
-    """Return the C heap's free pages to the system (glibc ``malloc_trim``; elsewhere nothing)."""
+    """Return the C heap's free pages to the system (glibc ``malloc_trim``; elsewhere nothing),
+    and Arrow's memory pool's (mimalloc or jemalloc keep freed pages for reuse) when loaded."""
     import ctypes
     import sys
 
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -266,10 +266,14 @@ def _analyze(
         io_parts = [p["io"] for p in per if p.get("io") is not None]
         io_all = sum(io_parts[1:], io_parts[0]) if io_parts else None
         del parts
+        heap.release()
         # --- pass 3: DNS retries and expansions, each group of clients alone ----------------------
         client_dirs = sorted((spill / "dns").glob("c*"))
         client_jobs: list[Task] = [(_clients, (c,), c / "part.pickle") for c in client_dirs]
         related = [r for _, r in sorted(_shared(client_jobs, helper, None), key=lambda x: x[0])]
+        if helper is not None:  # its work is done: what it holds is not needed for the merge
+            helper.close()
+            helper = None
         if dns_out is not None:
             _write_dns(spill / "dns", Path(dns_out))
         dns_summary = dns.combine(
@@ -426,6 +430,8 @@ def _serve() -> None:
                 f.truncate()
                 what: tuple[Any, ...] = (RuntimeError, (f"{result[1]!r}: {exc}",), {})
                 pickle.dump(("error", what), f, protocol=pickle.HIGHEST_PROTOCOL)
+        del result
+        heap.release()  # what the job freed, back to the system before the next one (or the end)
         answers.write("done\n")
         answers.flush()
 
@@ -562,6 +568,8 @@ def _bucket(job: _Job, bdir: Path) -> dict[str, Any]:
             )
             for f in conv.head(job.io_top_flows)["flow"].tolist()
         }
+    del pk, labels
+    heap.release()  # the bucket's packets and temporaries, before the next bucket (or the merge)
     return part
 
 
@@ -610,7 +618,8 @@ def _clients(cdir: Path) -> dict[str, Any]:
     window (0.1 s) around it, are found a time window of lost queries at a time, each with the
     queries from 10 s before to 10 s after it; expansions only with the queries of names that
     share a base with another name (:func:`dns.expansion_candidates` of the distinct names).
-    Both give the rows of the whole group.
+    Both give the rows of the whole group. Each spill file is mapped only while it is read (its
+    pages count as this process' memory while mapped).
     """
     import numpy as np
     import pyarrow as pa
@@ -619,45 +628,47 @@ def _clients(cdir: Path) -> dict[str, Any]:
 
     from netdebug_nb.pcap import dns, parquet
 
+    paths = sorted(cdir.glob("*.arrow"))
     schema = {c: dns.TRANSACTIONS_SCHEMA[c] for c in _RELATED_COLUMNS}
-    files = [
-        feather.read_table(p, columns=_RELATED_COLUMNS, memory_map=True) for p in sorted(cdir.glob("*.arrow"))
-    ]
 
-    def rows(masks: list[Any]) -> Any:  # the rows selected in each file, in frame order
-        table = pa.concat_tables([f.filter(m) for f, m in zip(files, masks, strict=True)])
+    def read(path: Path, columns: list[str] = _RELATED_COLUMNS) -> pa.Table:
+        return feather.read_table(path, columns=columns, memory_map=True)
+
+    def rows(near: list[Any] | None = None, names: Any = None) -> pd.DataFrame:
+        """The rows of each file that are ``near`` (a mask each) or have one of ``names``, by frame."""
+        table = pa.concat_tables(
+            [
+                (t := read(p)).filter(
+                    near[k] if near is not None else pc.is_in(t.column("qname"), value_set=names)
+                )
+                for k, p in enumerate(paths)
+            ]
+        )
         out = parquet.from_arrow(table, schema)
         return out.sort_values("query_frame", kind="stable", ignore_index=True)
 
-    ts = [f.column("query_ts").cast(pa.int64()).to_numpy() for f in files]
-    lost_ts = np.sort(
-        np.concatenate(
-            [
-                t[~f.column("answered").fill_null(False).to_numpy(zero_copy_only=False)]
-                for t, f in zip(ts, files, strict=True)
-            ]
-        )
-    )
+    ts, lost = [], []
+    for p in paths:
+        t = read(p, ["query_ts", "answered"])
+        ts.append(t.column("query_ts").cast(pa.int64()).to_numpy())
+        lost.append(ts[-1][~t.column("answered").fill_null(False).to_numpy(zero_copy_only=False)])
+    lost_ts = np.sort(np.concatenate(lost)) if lost else np.zeros(0, dtype=np.int64)
+    del lost
     reach = 10 * 10**9
     retries = []
     for start in range(0, len(lost_ts), _RETRY_WINDOW):
         lo = int(lost_ts[start])
-        hi = (
-            int(lost_ts[start + _RETRY_WINDOW])
-            if start + _RETRY_WINDOW < len(lost_ts)
-            else int(lost_ts[-1]) + 1
-        )
-        found = dns.retries(rows([pa.array((t >= lo - reach) & (t <= hi + reach)) for t in ts]))
+        end = start + _RETRY_WINDOW
+        hi = int(lost_ts[end]) if end < len(lost_ts) else int(lost_ts[-1]) + 1
+        near = [pa.array((t >= lo - reach) & (t <= hi + reach)) for t in ts]
+        found = dns.retries(rows(near))
         at = np.asarray(found["query_ts"].array.asi8, dtype=np.int64)
         retries.append(found[(at >= lo) & (at < hi)])
     keys = ["client", "qtype", "qname"]
-    distinct = pa.concat_tables([f.select(keys) for f in files]).group_by(keys).aggregate([])
-    names = parquet.from_arrow(distinct, dict.fromkeys(keys, "string"))
-    wanted = names["qname"][dns.expansion_candidates(names)].dropna().unique()
-    expansions = dns.expansions(
-        rows([pc.is_in(f.column("qname"), value_set=pa.array(wanted, pa.string())) for f in files]),
-        order_key=True,
-    )
+    distinct = pa.concat_tables([read(p, keys).group_by(keys).aggregate([]) for p in paths])
+    names = parquet.from_arrow(distinct.group_by(keys).aggregate([]), dict.fromkeys(keys, "string"))
+    wanted = pa.array(names["qname"][dns.expansion_candidates(names)].dropna().unique(), pa.string())
+    expansions = dns.expansions(rows(names=wanted), order_key=True)
     return {"retries": retries, "expansions": expansions}
 
 
