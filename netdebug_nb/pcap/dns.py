@@ -699,6 +699,22 @@ def combine(parts: Sequence[Summary], retries_parts: Sequence[pd.DataFrame] = ()
     )
 
 
+def first_rows(kept: Summary, part: Summary) -> tuple[Summary, Summary]:
+    """(the first rows to show of ``kept`` and ``part`` together, ``part`` without them).
+
+    A part of the queries (a flow bucket) keeps its first SHOWN_ROWS problems and
+    MALFORMED_ROWS malformed messages; folding the parts as they come keeps only the first of
+    all, not as many per part (:func:`combine` takes both summaries returned)."""
+    import dataclasses
+
+    rows = dataclasses.replace(combine([]), shown=part.shown, malformed=part.malformed)
+    both = combine([kept, rows])
+    first = dataclasses.replace(combine([]), shown=both.shown, malformed=both.malformed)
+    return first, dataclasses.replace(
+        part, shown=empty(TRANSACTIONS_SCHEMA), malformed=empty(MESSAGES_SCHEMA)
+    )
+
+
 def unanswered_names(unanswered: pd.DataFrame) -> pd.Series:
     """Unanswered queries per (qname, qtype), most first: counted on the category codes, then
     ordered as a group-by of the names as text orders them (NA last, ties by name)."""

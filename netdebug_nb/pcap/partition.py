@@ -256,7 +256,10 @@ def _analyze(
         parts: dict[int, dict[str, Any]] = {}
         done_packets = 0
         jobs = [(_bucket, (job, bdir), bdir / "part.pickle") for bdir in bucket_dirs]
+        first_dns = dns.combine([])  # the first problem rows to show of the buckets done so far
         for bi, part in _shared(jobs, helper, None):
+            # each bucket keeps its first SHOWN_ROWS problems: only the first of all are kept
+            first_dns, part["dns"] = dns.first_rows(first_dns, part["dns"])
             parts[bi] = part
             done_packets += part["packets"]
             if progress is not None:
@@ -277,7 +280,7 @@ def _analyze(
         if dns_out is not None:
             _write_dns(spill / "dns", Path(dns_out))
         dns_summary = dns.combine(
-            [p["dns"] for p in per],
+            [first_dns, *(p["dns"] for p in per)],
             [x for r in related for x in r["retries"]],
             [r["expansions"] for r in related],
         )
