@@ -434,7 +434,6 @@ def _serve() -> None:
                 what: tuple[Any, ...] = (RuntimeError, (f"{result[1]!r}: {exc}",), {})
                 pickle.dump(("error", what), f, protocol=pickle.HIGHEST_PROTOCOL)
         del result
-        heap.release()  # what the job freed, back to the system before the next one (or the end)
         answers.write("done\n")
         answers.flush()
 
@@ -571,8 +570,6 @@ def _bucket(job: _Job, bdir: Path) -> dict[str, Any]:
             )
             for f in conv.head(job.io_top_flows)["flow"].tolist()
         }
-    del pk, labels
-    heap.release()  # the bucket's packets and temporaries, before the next bucket (or the merge)
     return part
 
 
@@ -631,6 +628,7 @@ def _clients(cdir: Path) -> dict[str, Any]:
 
     from netdebug_nb.pcap import dns, parquet
 
+    heap.release()  # what the buckets analysed here left (freed, kept by the allocators for reuse)
     paths = sorted(cdir.glob("*.arrow"))
     schema = {c: dns.TRANSACTIONS_SCHEMA[c] for c in _RELATED_COLUMNS}
 
