@@ -21,7 +21,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netdebug_nb.pcap import flows, groups, heap
 from netdebug_nb.schema import Schema, empty, frame
@@ -29,8 +29,6 @@ from netdebug_nb.schema import Schema, empty, frame
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-    from netdebug_nb.pcap.results import Tables
 
 PORT = 53
 
@@ -651,7 +649,18 @@ def summarize(transactions: pd.DataFrame, messages: pd.DataFrame, *, related: bo
     )
 
 
-def summary(tables: Tables) -> Summary:
+class Analysed(Protocol):
+    """What :func:`summary` reads of an analysis (a :class:`netdebug_nb.pcap.results.Tables`)."""
+
+    @property
+    def dns_messages(self) -> pd.DataFrame: ...
+    @property
+    def dns_transactions(self) -> pd.DataFrame: ...
+    @property
+    def dns_summary(self) -> Summary | None: ...
+
+
+def summary(tables: Analysed) -> Summary:
     """The DNS summary of an analysis: made by the bucket analysis, else from its two DNS tables."""
     if tables.dns_summary is not None:
         return tables.dns_summary
