@@ -52,12 +52,11 @@ def ensure() -> Path:
     wanted = spec()
     last_error: OSError | None = None
     for data_dir in _candidates():
-        kdir = data_dir / "kernels" / NAME
-        target = kdir / "kernel.json"
+        target = _spec_path(data_dir)
         try:
             if target.is_file() and json.loads(target.read_text()) == wanted:
                 return data_dir
-            kdir.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(".tmp")
             tmp.write_text(json.dumps(wanted, indent=1))
             tmp.replace(target)
@@ -102,7 +101,6 @@ def _start(cwd: str) -> _Early | None:
     and ``JPY_PARENT_PID``, like jupyter_client's launcher gives it. None when the spec or the
     interpreter is missing: the manager's own start then reports that.
     """
-    import json
     import socket
     import tempfile
     import uuid
@@ -155,10 +153,14 @@ def _spec_file() -> Path | None:
     """The kernel.json that ``jupyter_client`` would use for :data:`NAME`: the first one on
     ``JUPYTER_PATH`` (the runner puts the kit's own data directory first)."""
     for data_dir in os.environ.get("JUPYTER_PATH", "").split(os.pathsep):
-        candidate = Path(data_dir) / "kernels" / NAME / "kernel.json" if data_dir else None
-        if candidate is not None and candidate.is_file():
-            return candidate
+        if data_dir and _spec_path(Path(data_dir)).is_file():
+            return _spec_path(Path(data_dir))
     return None
+
+
+def _spec_path(data_dir: Path) -> Path:
+    """Where a Jupyter data directory holds the kit kernel's spec."""
+    return data_dir / "kernels" / NAME / "kernel.json"
 
 
 @contextlib.contextmanager
