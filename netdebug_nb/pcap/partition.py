@@ -72,17 +72,25 @@ def buckets_for(paths: list[Path], memory_mb: int, bytes_per_packet: float | Seq
 
 def packets_in(paths: list[Path]) -> float:
     """About how many packets ``paths`` hold, from the size of each and its first records."""
+    return sum(_packets_in(paths, _first_records(paths)[1]))
+
+
+def _first_records(paths: list[Path]) -> tuple[list[int], list[float]]:
+    """(timestamp of the first packet, capture bytes per packet) of each file, from a look at
+    its first records (no packet: the latest timestamp and 0)."""
     import numpy as np
 
     from netdebug_nb.pcap import reader
 
-    per = []
+    firsts: list[int] = []
+    sample: list[float] = []
     for p in paths:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", reader.CaptureWarning)
             head = reader.read(p, max_packets=200)
-        per.append(float(head["caplen"].to_numpy(dtype=np.int64).mean()) + 16 if len(head) else 0.0)
-    return sum(_packets_in(paths, per))
+        firsts.append(int(head["ts"].array.asi8[0]) if len(head) else np.iinfo(np.int64).max)
+        sample.append(float(head["caplen"].to_numpy(dtype=np.int64).mean()) + 16 if len(head) else 0.0)
+    return firsts, sample
 
 
 def _packets_in(paths: list[Path], bytes_per_packet: float | Sequence[float]) -> list[float]:
@@ -176,14 +184,7 @@ def _analyze(
         reader,
     )
 
-    firsts: list[int] = []
-    sample: list[float] = []  # capture bytes per packet, from each file's first records
-    for p in paths:  # order by first packet: a look at each file's first records
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", reader.CaptureWarning)
-            head = reader.read(p, max_packets=200)
-        firsts.append(int(head["ts"].array.asi8[0]) if len(head) else np.iinfo(np.int64).max)
-        sample.append(float(head["caplen"].to_numpy(dtype=np.int64).mean()) + 16 if len(head) else 0.0)
+    firsts, sample = _first_records(paths)  # order by first packet
     given = sorted(range(len(paths)), key=lambda k: (firsts[k], k))  # read order -> index in `paths`
     paths = [paths[k] for k in given]
     sample = [sample[k] for k in given]
@@ -313,11 +314,10 @@ class _Job:
 
 def _workers(workers: int | None) -> int:
     """Processes for pass 2: 1 or 2; by default 2 when this process may use two CPUs."""
-    import os
+    from netdebug_nb.pcap import worker
 
     if workers is None:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        workers = 2 if cpus >= 2 else 1
+        workers = 2 if worker.cpus() >= 2 else 1
     return max(1, min(workers, 2))
 
 

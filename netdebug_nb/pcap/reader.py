@@ -27,7 +27,7 @@ from netdebug_nb.pcap.columns import Columns
 from netdebug_nb.pcap.decode import FAST_LINKTYPES
 from netdebug_nb.pcap.formats import DEFAULT_CHUNK, Batch, CaptureWarning, PcapFormatError, Scan
 from netdebug_nb.pcap.schema import PACKETS_SCHEMA
-from netdebug_nb.pcap.worker import Worker
+from netdebug_nb.pcap.worker import Worker, cpus
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -160,8 +160,7 @@ def _split(path: Path, workers: int | None, max_packets: int | None) -> tuple[in
         return None
     size = path.stat().st_size
     if workers is None:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        alone = cpus < 2 or size < (3 * _SPAWN_BYTES if spawn else PARALLEL_MIN_BYTES)
+        alone = cpus() < 2 or size < (3 * _SPAWN_BYTES if spawn else PARALLEL_MIN_BYTES)
         workers = 1 if alone else 2
     if workers < 2:
         return None

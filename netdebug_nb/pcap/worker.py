@@ -147,6 +147,11 @@ class Worker:
         return os.waitstatus_to_exitcode(status) == 0
 
 
+def cpus() -> int:
+    """CPUs this process may run on (its affinity, e.g. a container's cpuset), at least 1."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _size(front: int, capacity: int) -> int:
     """Bytes of the shared mapping: status words, then every column, each cache-line aligned."""
     return _STATUS + Columns.nbytes(front + capacity) + 64 * (len(SPEC) + len(V6))
