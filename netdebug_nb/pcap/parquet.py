@@ -155,9 +155,10 @@ def write_packets_of_file(packets: pd.DataFrame, out: Path, file: int, *, by: st
     if by != "hour":
         raise ValueError(f"packets by {by!r}: expected one of {PACKETS_BY}")
     hours = np.asarray(packets["ts"].array.asi8, dtype=np.int64) // (3600 * 10**9)
-    for h in np.unique(hours).tolist():
+    every = np.unique(hours).tolist()
+    for h in every:
         name = dt.datetime.fromtimestamp(h * 3600, dt.UTC).strftime("%Y-%m-%dT%H")
-        part = packets[hours == h] if len(np.unique(hours)) > 1 else packets
+        part = packets[hours == h] if len(every) > 1 else packets
         write_packets(part, out / f"hour={name}" / f"part-{file:04d}.parquet")
 
 

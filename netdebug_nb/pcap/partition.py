@@ -812,7 +812,8 @@ class _Numbering:
 
 
 def _spill(table: Any, path: Path) -> None:
-    """One file's packets of one bucket, as an uncompressed Arrow IPC file (fast to write and map)."""
+    """A spilled table (one file's packets of one bucket, a bucket's DNS rows of a group of
+    clients), as an uncompressed Arrow IPC file (fast to write and map)."""
     import pyarrow.feather as feather
 
     path.parent.mkdir(parents=True, exist_ok=True)
