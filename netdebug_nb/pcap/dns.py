@@ -548,8 +548,9 @@ def _shared_bases(t: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, Any]:
     asked = (client_code >= 0) & (type_code >= 0)  # a group-by drops missing keys
     triple = (client_code.astype(np.int64) * (len(qtypes) + 1) + type_code) * (len(names) + 1) + name_code
     distinct = np.unique(triple[asked])
+    triples = _split_triples(distinct, len(qtypes), len(names))
     splits: list[tuple[Any, Any, str, str, str]] = []
-    for c, ty, n in _split_triples(distinct, len(qtypes), len(names)):
+    for c, ty, n in triples:
         name = names[n]
         labels = name.split(".") if name else []
         for k in range(1, len(labels) + 1):
@@ -562,13 +563,7 @@ def _shared_bases(t: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, Any]:
     )
     best = best[best["size"] >= 2]
     shared = set(zip(best["client"], best["qtype"], best["name"], strict=True))
-    wanted = np.asarray(
-        [
-            (clients[c], qtypes[ty], names[n]) in shared
-            for c, ty, n in _split_triples(distinct, len(qtypes), len(names))
-        ],
-        dtype=bool,
-    )
+    wanted = np.asarray([(clients[c], qtypes[ty], names[n]) in shared for c, ty, n in triples], dtype=bool)
     keep = asked & np.isin(triple, distinct[wanted])
     return best, keep, pd.array(names.to_numpy(dtype=object), dtype="string").take(name_code)
 
