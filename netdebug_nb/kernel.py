@@ -76,6 +76,20 @@ def jupyter_path_with(data_dir: Path) -> str:
 # launched before papermill is imported does this on the second core while the CLI imports.
 PRELOAD = "import pandas, matplotlib.pyplot"
 EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={PRELOAD}"]
+# What the kernel started early runs instead of ``-m ipykernel_launcher``: the same launch, with
+# ipykernel's debugger module imported while debugpy cannot be. A headless run never debugs, and
+# debugpy with its pydevd costs ~0.1 s of every run's start; ``import debugpy`` works again in
+# the cells. Kernels that JupyterLab starts come from the spec, with the debugger.
+HEADLESS_LAUNCH = """\
+import sys
+if sys.path[0] == "":  # as ipykernel_launcher: the working directory does not shadow packages
+    del sys.path[0]
+sys.modules["debugpy"] = None
+import ipykernel.debugger
+del sys.modules["debugpy"]
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
 
 
 @dataclass
@@ -139,6 +153,8 @@ def _start(cwd: str) -> _Early | None:
         env = {**os.environ, **kspec.get("env", {}), "JPY_PARENT_PID": str(os.getpid())}
         env.pop("PYTHONEXECUTABLE", None)
         cmd = [a.replace("{connection_file}", name) for a in argv] + EXTRA_ARGUMENTS
+        if cmd[1:3] == ["-m", "ipykernel_launcher"]:
+            cmd[1:3] = ["-c", HEADLESS_LAUNCH]
         try:
             proc = tools.start(cmd, stdout=None, stderr=None, env=env, cwd=cwd)
         except (OSError, NetdebugError):
@@ -172,7 +188,9 @@ def launched(cwd: Path | None = None, *, meanwhile: Callable[[], object] | None 
     kernel. The process itself is started before ``jupyter_client`` is imported (~0.3 s: its
     package imports zmq and asyncio), from a connection file written here (:func:`_start`),
     and then adopted by the kernel manager as if it had launched it. ``meanwhile`` runs right
-    after the process started (the runner readies the HTML export on a thread then).
+    after the process started (the runner readies the HTML export on a thread then). The
+    manager's clients are ready as soon as the kernel answers and its IOPub messages arrive
+    (``Ready``: without jupyter_client's 0.2 s of waiting for IOPub to fall silent).
 
     The spec is looked up on ``JUPYTER_PATH`` as papermill would; the environment and working
     directory are taken now. The engine shuts the kernel down when the notebook ends; at exit
@@ -183,9 +201,40 @@ def launched(cwd: Path | None = None, *, meanwhile: Callable[[], object] | None 
     early = _start(workdir)
     if meanwhile is not None:
         meanwhile()
+    from jupyter_client.asynchronous.client import AsyncKernelClient
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_client.provisioning.local_provisioner import LocalProvisioner
     from jupyter_core.utils import run_sync
+
+    class Ready(AsyncKernelClient):  # type: ignore[misc]
+        """jupyter_client's client, less the 0.2 s at the end of ``wait_for_ready`` spent taking
+        IOPub messages until none came for that long: nbclient takes only the messages of each
+        cell's own request, so those left over are never mistaken for a cell's output."""
+
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            import time
+            from queue import Empty
+
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:  # as jupyter_client: kernel_info until it is answered and IOPub is heard
+                self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:
+                            await self.iopub_channel.get_msg(timeout=0.2)  # subscribed: none is lost
+                        except Empty:
+                            pass
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            return
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     class Adopting(AsyncKernelManager):  # type: ignore[misc]  # jupyter_client is untyped here
         """Adopts the process started early instead of launching one (the launch hook the
@@ -202,7 +251,12 @@ def launched(cwd: Path | None = None, *, meanwhile: Callable[[], object] | None 
             prov.pgid = early.proc.pid  # started in its own session: signals go to its group
             self._reconcile_connection_info(prov.connection_info)
 
-    km: Any = Adopting(kernel_name=NAME)
+        async def _async_wait(self, pollinterval: float = 0.01) -> None:
+            # after the kill at the notebook's end, whether the kernel is gone is asked every 0.1 s:
+            # it is gone within milliseconds, and the report waited for the next question
+            await super()._async_wait(pollinterval)
+
+    km: Any = Adopting(kernel_name=NAME, client_factory=Ready)
     try:
         if early is not None:
             km.load_connection_info(early.info)

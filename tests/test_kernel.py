@@ -54,3 +54,59 @@ def test_without_the_kit_spec_nothing_is_started_early(
 ) -> None:
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))  # no kernels/netdebug/kernel.json there
     assert kernel._start(str(tmp_path)) is None
+
+
+def test_the_headless_kernel_runs_without_the_debugger_yet_cells_can_import_debugpy(
+    kit_path: None, tmp_path: Path
+) -> None:
+    pytest.importorskip("debugpy")
+    with kernel.launched(tmp_path) as km:
+        assert km is not None
+        code = "import sys; print('debugpy' in sys.modules, hasattr(get_ipython().kernel, 'debugger'))\n"
+        code += "import debugpy; print(debugpy.__name__)"
+        assert _execute(km, code).split() == ["False", "False", "debugpy"]
+
+
+def test_a_ready_client_leaves_the_kernel_info_iopub_messages_instead_of_waiting_for_silence(
+    kit_path: None, tmp_path: Path
+) -> None:
+    """jupyter_client's own client drains IOPub until 0.2 s pass without a message; nbclient
+    ignores messages of other requests, so the kit's client returns with them still queued."""
+    from queue import Empty
+
+    with kernel.launched(tmp_path) as km:
+        assert km is not None
+        kc = km.client()
+        kc.start_channels()
+        try:
+            run_sync(kc.wait_for_ready)(timeout=60)
+            left: list[str] = []
+            try:
+                while True:
+                    msg = run_sync(kc.iopub_channel.get_msg)(timeout=2)
+                    left.append(msg["parent_header"].get("msg_type", ""))
+            except Empty:
+                pass
+            assert "kernel_info_request" in left
+            # and a cell right after it gets its own outputs
+            reply = run_sync(kc.execute_interactive)("print(6 * 7)", timeout=60, output_hook=left.append)
+            assert reply["content"]["status"] == "ok"
+            assert any(m.get("content", {}).get("text") == "42\n" for m in left if isinstance(m, dict))
+        finally:
+            kc.stop_channels()
+
+
+def test_a_ready_client_says_so_when_the_kernel_died_before_answering(kit_path: None, tmp_path: Path) -> None:
+    import signal
+
+    with kernel.launched(tmp_path) as km:
+        assert km is not None
+        os.killpg(km.provisioner.process.pid, signal.SIGKILL)
+        km.provisioner.process.wait()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            with pytest.raises(RuntimeError, match="died"):
+                run_sync(kc.wait_for_ready)(timeout=30)
+        finally:
+            kc.stop_channels()
