@@ -264,21 +264,17 @@ def dns_findings(
                 },
             )
         )
-    errors = summary.errors
-    if len(errors):
-        counts = errors["rcode"].value_counts().to_dict()
+    if summary.error_count:
+        counts = summary.error_rcodes
         out.append(
             Finding(
                 "dns.errors",
                 "warning",
-                f"{len(errors)} DNS responses were errors ("
+                f"{summary.error_count} DNS responses were errors ("
                 + ", ".join(f"{n} {r}" for r, n in counts.items())
                 + ")",
                 "the DNS server could not (SERVFAIL) or would not (REFUSED) answer",
-                {
-                    "by_rcode": {str(k): int(v) for k, v in counts.items()},
-                    "names": sorted(set(errors["qname"].dropna().astype(str)))[:top_n],
-                },
+                {"by_rcode": dict(counts), "names": list(summary.error_names[:top_n])},
             )
         )
     if summary.answered:

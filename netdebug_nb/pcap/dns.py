@@ -17,7 +17,9 @@ Two failure patterns common in Kubernetes clusters are recognised from the pairs
 
 from __future__ import annotations
 
+import heapq
 import struct
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -571,6 +573,7 @@ def _shared_bases(t: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, Any]:
 ERROR_RCODES = ("SERVFAIL", "REFUSED", "FORMERR", "NOTIMP")  # answers that are failures (dns.errors)
 SHOWN_ROWS = 30_000  # problem queries kept to show (the notebook shows top_n * 3 <= 30,000)
 MALFORMED_ROWS = 20_000  # malformed messages kept (dns.malformed names top_n * 2 <= 20,000 frames)
+ERROR_NAMES = 10_000  # the first names (sorted) of error answers kept (dns.errors names top_n <= 10,000)
 
 # every unanswered query, small: its time and name (names repeat: categories)
 UNANSWERED_SCHEMA: Schema = {
@@ -586,9 +589,9 @@ class Summary:
     """What the report needs of every DNS query, small whatever the capture's size.
 
     The findings, the latency plot and the retry/expansion tables read only this: counts and
-    shares are of every query; kept are each unanswered query's time and name, each error
-    answer, each answered query's latency (one float), and the first rows of the problems to
-    show. A capture set analysed in flow buckets never holds its whole transaction table (one
+    shares are of every query; kept are each unanswered query's time and name, each answered
+    query's latency (one float), the error answers counted by rcode with the first of their
+    names (a SERVFAIL storm is millions of them), and the first rows of the problems to show. A capture set analysed in flow buckets never holds its whole transaction table (one
     row per query) but this, made bucket by bucket (:func:`combine`); the one-shot analysis
     makes it from its tables (:func:`summary`).
     """
@@ -596,7 +599,9 @@ class Summary:
     queries: int  # every query, answered or not
     latency_ms: np.ndarray  # float64, one per answered query (NaN: unknown), in no particular order
     unanswered: pd.DataFrame  # UNANSWERED_SCHEMA: every unanswered query, by query_frame
-    errors: pd.DataFrame  # TRANSACTIONS_SCHEMA: every answer whose rcode is one of ERROR_RCODES
+    error_count: int  # answers whose rcode is one of ERROR_RCODES
+    error_rcodes: dict[str, int]  # those answers by rcode, most first (then by name)
+    error_names: tuple[str, ...]  # their distinct query names, sorted: the first ERROR_NAMES
     shown: pd.DataFrame  # TRANSACTIONS_SCHEMA: the first SHOWN_ROWS unanswered or error queries
     malformed: pd.DataFrame  # MESSAGES_SCHEMA: the first MALFORMED_ROWS messages not parsed fully
     malformed_count: int  # every one of them
@@ -635,7 +640,7 @@ def summarize(transactions: pd.DataFrame, messages: pd.DataFrame, *, related: bo
             },
             UNANSWERED_SCHEMA,
         ),
-        errors=transactions[is_error].reset_index(drop=True),
+        **_errors([transactions.loc[is_error, ["rcode", "qname"]]]),
         shown=transactions[~answered | is_error].head(SHOWN_ROWS).reset_index(drop=True),
         malformed=messages[bad].head(MALFORMED_ROWS).reset_index(drop=True),
         malformed_count=int(bad.sum()),
@@ -691,7 +696,9 @@ def combine(parts: Sequence[Summary], retries_parts: Sequence[pd.DataFrame] = ()
         queries=sum(p.queries for p in parts),
         latency_ms=np.concatenate([p.latency_ms for p in parts]) if parts else np.zeros(0),
         unanswered=cat([p.unanswered for p in parts], UNANSWERED_SCHEMA, ["query_frame"]),
-        errors=cat([p.errors for p in parts], TRANSACTIONS_SCHEMA, ["query_frame"]),
+        error_count=sum(p.error_count for p in parts),
+        error_rcodes=_most_first(sum((Counter(p.error_rcodes) for p in parts), Counter())),
+        error_names=tuple(heapq.nsmallest(ERROR_NAMES, set().union(*(p.error_names for p in parts)))),
         shown=cat([p.shown for p in parts], TRANSACTIONS_SCHEMA, ["query_frame"], SHOWN_ROWS),
         malformed=cat([p.malformed for p in parts], MESSAGES_SCHEMA, ["frame"], MALFORMED_ROWS),
         malformed_count=sum(p.malformed_count for p in parts),
@@ -746,6 +753,24 @@ def unanswered_names(unanswered: pd.DataFrame) -> pd.Series:
     return out
 
 
+def _errors(parts: Sequence[pd.DataFrame]) -> dict[str, Any]:
+    """The :class:`Summary` fields of error answers (rows with an ``rcode`` and a ``qname``)."""
+    counts: Counter[str] = Counter()
+    names: set[str] = set()
+    for part in parts:
+        counts.update({str(k): int(v) for k, v in part["rcode"].value_counts(dropna=True).items()})
+        names.update(part["qname"].dropna().astype(str).unique().tolist())
+    return {
+        "error_count": sum(len(p) for p in parts),
+        "error_rcodes": _most_first(counts),
+        "error_names": tuple(heapq.nsmallest(ERROR_NAMES, names)),
+    }
+
+
+def _most_first(counts: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def caption(summary: Summary) -> str:
     """What the report's table of DNS transactions holds: every query, or (a capture set analysed
     in flow buckets) the problems of how many, and where the whole table is."""
@@ -753,12 +778,12 @@ def caption(summary: Summary) -> str:
         return "DNS transactions"
     first = (
         f"the first {len(summary.shown)} of "
-        if len(summary.shown) < len(summary.unanswered) + len(summary.errors)
+        if len(summary.shown) < len(summary.unanswered) + summary.error_count
         else ""
     )
     return (
         f"DNS transactions: {first}the {len(summary.unanswered)} unanswered queries and "
-        f"{len(summary.errors)} error answers of all {summary.queries} queries ({summary.answered} "
+        f"{summary.error_count} error answers of all {summary.queries} queries ({summary.answered} "
         "answered); every query is in dns_transactions.parquet of `netdebug-nb pcap export`"
     )
 

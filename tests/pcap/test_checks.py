@@ -128,3 +128,37 @@ def test_a_capture_without_packets_is_inconclusive() -> None:
     assert f.id == "capture.empty" and f.inconclusive and f.evidence == {"capture": "/tmp/x.pcap"}
     assert checks.coverage("", packets) == []  # no capture at all: capture.none says so
     assert checks.coverage("/x.pcap", reader.read(DATA_DIR / "pcap" / "sample.pcap")) == []
+
+
+def test_a_servfail_storm_is_counted_whole_but_kept_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every error answer counted by rcode, only the first names kept: the same whether the
+    queries are summarized at once or in parts (flow buckets), and the finding says so."""
+    monkeypatch.setattr(dns, "ERROR_NAMES", 50)
+    n = 3000
+    rows = [{c: None for c in TRANSACTIONS_SCHEMA} for _ in range(n)]
+    for i, row in enumerate(rows):
+        rcode = "SERVFAIL" if i % 3 else ("REFUSED" if i % 2 else "NOERROR")
+        row.update(query_frame=i, query_ts=T0 + pd.Timedelta(milliseconds=i), client=f"10.0.{i % 7}.1",
+                   client_port=5000 + i % 100, server="10.96.0.10", server_port=53, transport="udp", id=i,
+                   qname=f"svc-{i % 400:03d}.ns.svc.cluster.local.", qtype="A", answered=True,
+                   latency_ms=2.0, rcode=rcode)  # fmt: skip
+    tx = frame(rows, TRANSACTIONS_SCHEMA)
+    whole = dns.summarize(tx, empty(dns.MESSAGES_SCHEMA))
+    errors = tx[tx["rcode"].isin(dns.ERROR_RCODES)]
+    assert whole.error_count == len(errors) == 2500
+    assert whole.error_rcodes == {"SERVFAIL": 2000, "REFUSED": 500}
+    assert whole.error_names == tuple(sorted(set(errors["qname"]))[:50])
+    parts = [
+        dns.summarize(tx.iloc[a:b], empty(dns.MESSAGES_SCHEMA), related=False)
+        for a, b in ((0, 1234), (1234, n))
+    ]
+    merged = dns.combine(parts)
+    assert (merged.error_count, merged.error_rcodes, merged.error_names) == (
+        whole.error_count, whole.error_rcodes, whole.error_names
+    )  # fmt: skip
+    (f,) = [f for f in checks.dns_findings(merged, top_n=10) if f.id == "dns.errors"]
+    assert f.title == "2500 DNS responses were errors (2000 SERVFAIL, 500 REFUSED)"
+    assert f.evidence == {
+        "by_rcode": {"SERVFAIL": 2000, "REFUSED": 500},
+        "names": list(whole.error_names[:10]),
+    }

@@ -51,7 +51,8 @@ def assert_same_dns(one: tables.Tables, two: tables.Tables) -> None:
     assert a.complete and not b.complete
     assert (a.queries, a.answered, a.malformed_count) == (b.queries, b.answered, b.malformed_count)
     np.testing.assert_array_equal(np.sort(a.latency_ms), np.sort(b.latency_ms))
-    for name in ("unanswered", "errors", "malformed", "shown", "retries", "expansions"):
+    assert (a.error_count, a.error_rcodes, a.error_names) == (b.error_count, b.error_rcodes, b.error_names)
+    for name in ("unanswered", "malformed", "shown", "retries", "expansions"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True, obj=name)
     # the tables shown of a bucket analysis: its problem rows, as the one-shot tables have them
     tx = one.dns_transactions
@@ -121,7 +122,7 @@ def test_dns_of_many_clients_in_buckets_is_the_one_shot_dns(
     paths = split(recs, [1500, 1501, 4000], tmp_path / "set", linktype=1)
     one = tables.analyze(captureset.read(paths))
     s = dns.summary(one)
-    assert s.answered > 2000 and len(s.unanswered) > 100 and len(s.errors) > 20 and s.malformed_count > 5
+    assert s.answered > 2000 and len(s.unanswered) > 100 and s.error_count > 20 and s.malformed_count > 5
     assert len(s.expansions) > 100 and s.retries["sibling_answered"].fillna(False).astype(bool).sum() > 20
     if workers == 1:  # in this process: small windows of retries, few rows kept to show
         monkeypatch.setattr(partition, "_RETRY_WINDOW", 17)
