@@ -591,9 +591,10 @@ class Summary:
     The findings, the latency plot and the retry/expansion tables read only this: counts and
     shares are of every query; kept are each unanswered query's time and name, each answered
     query's latency (one float), the error answers counted by rcode with the first of their
-    names (a SERVFAIL storm is millions of them), and the first rows of the problems to show. A capture set analysed in flow buckets never holds its whole transaction table (one
-    row per query) but this, made bucket by bucket (:func:`combine`); the one-shot analysis
-    makes it from its tables (:func:`summary`).
+    names (a SERVFAIL storm is millions of them), and the first rows of the problems to show.
+    A capture set analysed in flow buckets never holds its whole transaction table (one row per
+    query) but this, made bucket by bucket (:func:`combine`); the one-shot analysis makes it
+    from its tables (:func:`summary`).
     """
 
     queries: int  # every query, answered or not
@@ -640,7 +641,7 @@ def summarize(transactions: pd.DataFrame, messages: pd.DataFrame, *, related: bo
             },
             UNANSWERED_SCHEMA,
         ),
-        **_errors([transactions.loc[is_error, ["rcode", "qname"]]]),
+        **_errors(transactions[is_error]),
         shown=transactions[~answered | is_error].head(SHOWN_ROWS).reset_index(drop=True),
         malformed=messages[bad].head(MALFORMED_ROWS).reset_index(drop=True),
         malformed_count=int(bad.sum()),
@@ -753,15 +754,12 @@ def unanswered_names(unanswered: pd.DataFrame) -> pd.Series:
     return out
 
 
-def _errors(parts: Sequence[pd.DataFrame]) -> dict[str, Any]:
-    """The :class:`Summary` fields of error answers (rows with an ``rcode`` and a ``qname``)."""
-    counts: Counter[str] = Counter()
-    names: set[str] = set()
-    for part in parts:
-        counts.update({str(k): int(v) for k, v in part["rcode"].value_counts(dropna=True).items()})
-        names.update(part["qname"].dropna().astype(str).unique().tolist())
+def _errors(errors: pd.DataFrame) -> dict[str, Any]:
+    """The :class:`Summary` fields of the error answers ``errors`` (transactions)."""
+    counts = Counter({str(k): int(v) for k, v in errors["rcode"].value_counts(dropna=True).items()})
+    names = errors["qname"].dropna().astype(str).unique().tolist()
     return {
-        "error_count": sum(len(p) for p in parts),
+        "error_count": len(errors),
         "error_rcodes": _most_first(counts),
         "error_names": tuple(heapq.nsmallest(ERROR_NAMES, names)),
     }
