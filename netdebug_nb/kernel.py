@@ -76,20 +76,28 @@ def jupyter_path_with(data_dir: Path) -> str:
 # launched before papermill is imported does this on the second core while the CLI imports.
 PRELOAD = "import pandas, matplotlib.pyplot"
 EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={PRELOAD}"]
-# What the kernel started early runs instead of ``-m ipykernel_launcher``: the same launch, with
-# ipykernel's debugger module imported while debugpy cannot be. A headless run never debugs, and
-# debugpy with its pydevd costs ~0.1 s of every run's start; ``import debugpy`` works again in
-# the cells. Kernels that JupyterLab starts come from the spec, with the debugger.
-HEADLESS_LAUNCH = """\
-import sys
-if sys.path[0] == "":  # as ipykernel_launcher: the working directory does not shadow packages
-    del sys.path[0]
-sys.modules["debugpy"] = None
-import ipykernel.debugger
-del sys.modules["debugpy"]
-from ipykernel import kernelapp
-kernelapp.launch_new_instance()
-"""
+# What the kernel started early runs instead of ``-m ipykernel_launcher`` (see _launch_headless)
+# (the working directory off the path first, as ipykernel_launcher does: IPython puts it back
+# after the standard library, and cells import from it)
+HEADLESS_LAUNCH = """import sys
+if sys.path[0] == "": del sys.path[0]
+from netdebug_nb.kernel import _launch_headless; _launch_headless()"""
+
+
+def _launch_headless() -> None:  # pragma: no cover - runs as the kernel process (tests/test_kernel.py)
+    """ipykernel's own launch, with its debugger module imported while debugpy cannot be.
+
+    A headless run never debugs, and debugpy with its pydevd costs ~0.1 s of every run's
+    start; ``import debugpy`` works again in the cells. Kernels that JupyterLab starts come from
+    the spec, with the debugger.
+    """
+    sys.modules["debugpy"] = None  # type: ignore[assignment]  # None: "cannot be imported"
+    import ipykernel.debugger  # noqa: F401
+
+    del sys.modules["debugpy"]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
 
 
 @dataclass

@@ -63,8 +63,9 @@ def test_the_headless_kernel_runs_without_the_debugger_yet_cells_can_import_debu
     with kernel.launched(tmp_path) as km:
         assert km is not None
         code = "import sys; print('debugpy' in sys.modules, hasattr(get_ipython().kernel, 'debugger'))\n"
-        code += "import debugpy; print(debugpy.__name__)"
-        assert _execute(km, code).split() == ["False", "False", "debugpy"]
+        code += "import debugpy; print(debugpy.__name__, '' in sys.path)"
+        # no debugger, and cells import from the working directory as in any kernel
+        assert _execute(km, code).split() == ["False", "False", "debugpy", "True"]
 
 
 def test_a_ready_client_leaves_the_kernel_info_iopub_messages_instead_of_waiting_for_silence(
