@@ -180,12 +180,25 @@ def _schemas() -> dict[str, Schema]:
     }
 
 
-def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None) -> Tables:
+def dns_queries(path: Path) -> int:
+    """How many queries an export's DNS transactions table holds (its Parquet footer: no rows read)."""
+    import pyarrow.parquet as pq
+
+    file = path / "dns_transactions.parquet"
+    try:
+        return int(pq.ParquetFile(file).metadata.num_rows) if file.exists() else 0
+    except (OSError, ValueError) as exc:
+        raise InputError(file, f"unreadable Parquet file: {exc}") from exc
+
+
+def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None, whole_dns: bool = True) -> Tables:
     """The analysis tables of an export (without reading its packets).
 
     The L7 tables are those made at export time; when ``l7_ports`` (the notebook's) names ports
     the export did not read, a note in ``application.notes`` says how to get them. An export
-    written before the L7 tables were part of it has them empty, with a note.
+    written before the L7 tables were part of it has them empty, with a note. ``whole_dns``
+    False leaves the two DNS tables empty (the caller summarizes them a slice at a time:
+    :func:`netdebug_nb.pcap.partition.summarize_dns`).
     """
     from netdebug_nb.pcap import application
     from netdebug_nb.pcap.application import Application
@@ -203,7 +216,8 @@ def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None) -> Tables:
     got = {}
     for name, schema in schemas.items():
         file = path / f"{TABLE_FILES.get(name, name)}.parquet"
-        got[name] = read_table(file, schema) if file.exists() or name not in _L7 else empty(schema)
+        skip = (not file.exists() and name in _L7) or (not whole_dns and name in _WHOLE_DNS)
+        got[name] = empty(schema) if skip else read_table(file, schema)
     l7 = marker.get("l7")
     app = Application(
         http=got["http"],

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from netdebug_nb.pcap import dns
+
 # capture bytes per bucket: a bucket's packet table and the analysis' temporaries take a few
 # times the table (~150 bytes a packet), so this keeps one bucket's analysis near the budget
 _BUCKET_SHARE = 0.5
@@ -671,6 +673,57 @@ def _clients(cdir: Path) -> dict[str, Any]:
     wanted = pa.array(names["qname"][dns.expansion_candidates(names)].dropna().unique(), pa.string())
     expansions = dns.expansions(rows(names=wanted), order_key=True)
     return {"retries": retries, "expansions": expansions}
+
+
+def summarize_dns(
+    transactions_file: Path,
+    messages_file: Path,
+    *,
+    rows_at_a_time: int = 1 << 18,
+    spill_dir: Path | None = None,
+) -> dns.Summary:
+    """The :class:`dns.Summary` of an export's whole DNS tables, never all in memory.
+
+    Made as the flow buckets make it: the tables are read a slice of rows at a time, each
+    slice summarized alone (counts, latencies, the first problem rows); the transactions are
+    spilled as they come and read back by :func:`_clients` for the retries and expansions,
+    which relate the queries of one client (a time window of lost queries at a time). The
+    result is the summary of the tables read whole (tested), marked not ``complete``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from netdebug_nb.pcap import dns, parquet
+    from netdebug_nb.schema import empty
+
+    spill = Path(tempfile.mkdtemp(prefix="netdebug-dns-", dir=spill_dir))
+    try:
+        first = dns.combine([])  # the first problem rows to show of the slices read so far
+        parts = []
+        group = spill / "c0000"  # one group of clients: _clients reads it a window at a time
+        tables = ((transactions_file, dns.TRANSACTIONS_SCHEMA), (messages_file, dns.MESSAGES_SCHEMA))
+        for file, schema in tables:
+            if not file.exists():
+                continue
+            for i, batch in enumerate(pq.ParquetFile(file).iter_batches(batch_size=rows_at_a_time)):
+                rows = parquet.from_arrow(pa.Table.from_batches([batch]), schema)
+                if schema is dns.TRANSACTIONS_SCHEMA:
+                    part = dns.summarize(rows, empty(dns.MESSAGES_SCHEMA), related=False)
+                    _spill(parquet.to_arrow(rows[_RELATED_COLUMNS], {c: schema[c] for c in _RELATED_COLUMNS}),
+                           group / f"s{i:06d}.arrow")  # fmt: skip
+                else:
+                    part = dns.summarize(empty(dns.TRANSACTIONS_SCHEMA), rows, related=False)
+                first, part = dns.first_rows(first, part)
+                parts.append(part)
+                del rows
+        retries: list[pd.DataFrame] = []
+        expansions = empty(dns.EXPANSIONS_SCHEMA)
+        if group.exists():
+            related = _clients(group)
+            retries, expansions = related["retries"], related["expansions"]
+        return dns.combine([first, *parts], retries, [expansions])
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _write_dns(root: Path, out: Path) -> None:

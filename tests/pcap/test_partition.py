@@ -158,6 +158,35 @@ def overlapping(recs: list[tuple[int, bytes, int]], out: Path) -> list[Path]:
     return paths
 
 
+@pytest.mark.parametrize("rows_at_a_time", [97, 1 << 18])
+def test_the_dns_of_a_big_export_is_read_back_a_slice_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_at_a_time: int
+) -> None:
+    """An export whose whole DNS tables would take too much of memory_mb is read back as the
+    flow buckets analyse: never the whole DNS tables at once, the same summary and findings as
+    the one-shot analysis, the problem rows to show."""
+    recs = dnsbusy.generate(tmp_path / "dns.pcap", 1000, clients=120)
+    paths = split(recs, [2000], tmp_path / "set", linktype=1)
+    one = tables.analyze(captureset.read(paths))
+    out = tmp_path / "export"
+    dataset.export(paths, out, memory_mb=64)
+    assert dataset.dns_queries(out) == dns.summary(one).queries > 2000
+    assert tables.load([out]).dns_summary is None  # small enough for memory_mb: read whole
+
+    read: list[str] = []
+    real_read = dataset.read_table
+    monkeypatch.setattr(dataset, "read_table", lambda f, schema: read.append(f.name) or real_read(f, schema))
+    real_summarize = partition.summarize_dns
+    monkeypatch.setattr(
+        partition, "summarize_dns", lambda t, m: real_summarize(t, m, rows_at_a_time=rows_at_a_time)
+    )
+    monkeypatch.setattr(partition, "_RETRY_WINDOW", 17)
+    monkeypatch.setattr(tables, "_DNS_SHARE", 0.001)  # 64 MB * 0.001: a few hundred queries
+    back = tables.load([out], memory_mb=64)
+    assert "flows.parquet" in read and not {"dns_transactions.parquet", "dns_messages.parquet"} & set(read)
+    assert_same_dns(one, back)
+
+
 def test_an_overlapping_set_is_numbered_as_one_read_numbers_it(tmp_path: Path) -> None:
     big = tmp_path / "gen.pcap"
     generate(big, 12_000, seed=5)
