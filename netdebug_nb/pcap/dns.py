@@ -593,8 +593,9 @@ class Summary:
     query's latency (one float), the error answers counted by rcode with the first of their
     names (a SERVFAIL storm is millions of them), and the first rows of the problems to show.
     A capture set analysed in flow buckets never holds its whole transaction table (one row per
-    query) but this, made bucket by bucket (:func:`combine`); the one-shot analysis makes it
-    from its tables (:func:`summary`).
+    query) but this, made bucket by bucket (:func:`combine`), and neither does a big export read
+    back (slice by slice: :func:`netdebug_nb.pcap.partition.summarize_dns`); the one-shot
+    analysis makes it from its tables (:func:`summary`).
     """
 
     queries: int  # every query, answered or not
@@ -670,8 +671,9 @@ def summary(tables: Analysed) -> Summary:
 
 def combine(parts: Sequence[Summary], retries_parts: Sequence[pd.DataFrame] = (),
             expansions_parts: Sequence[pd.DataFrame] = ()) -> Summary:  # fmt: skip
-    """One summary of disjoint parts (flow buckets), with the retries and expansions found per
-    group of clients (``expansions(order_key=True)``); rows in the order the whole tables have them."""
+    """One summary of disjoint parts (flow buckets, slices of an export), with the retries and
+    expansions found per group of clients (``expansions(order_key=True)``); rows in the order the
+    whole tables have them."""
     import numpy as np
     import pandas as pd
 
@@ -771,7 +773,7 @@ def _most_first(counts: Counter[str]) -> dict[str, int]:
 
 def caption(summary: Summary) -> str:
     """What the report's table of DNS transactions holds: every query, or (a capture set analysed
-    in flow buckets) the problems of how many, and where the whole table is."""
+    in flow buckets, a big export read back) the problems of how many, and where the whole table is."""
     if summary.complete:
         return "DNS transactions"
     first = (

@@ -706,16 +706,17 @@ def summarize_dns(
             if not file.exists():
                 continue
             for i, batch in enumerate(pq.ParquetFile(file).iter_batches(batch_size=rows_at_a_time)):
-                rows = parquet.from_arrow(pa.Table.from_batches([batch]), schema)
+                table = pa.Table.from_batches([batch])
+                rows = parquet.from_arrow(table, schema)
                 if schema is dns.TRANSACTIONS_SCHEMA:
                     part = dns.summarize(rows, empty(dns.MESSAGES_SCHEMA), related=False)
-                    _spill(parquet.to_arrow(rows[_RELATED_COLUMNS], {c: schema[c] for c in _RELATED_COLUMNS}),
-                           group / f"s{i:06d}.arrow")  # fmt: skip
+                    # spilled as read from the Parquet file: no conversion back to Arrow
+                    _spill(table.select(_RELATED_COLUMNS), group / f"s{i:06d}.arrow")
                 else:
                     part = dns.summarize(empty(dns.TRANSACTIONS_SCHEMA), rows, related=False)
                 first, part = dns.first_rows(first, part)
                 parts.append(part)
-                del rows
+                del table, rows
         retries: list[pd.DataFrame] = []
         expansions = empty(dns.EXPANSIONS_SCHEMA)
         if group.exists():

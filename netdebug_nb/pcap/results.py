@@ -41,8 +41,9 @@ class Tables:
     packets: pd.DataFrame = field(default_factory=lambda: _empty("packets"))
     labels: pd.DataFrame = field(default_factory=lambda: _empty("labels"))
     # what the DNS findings need of every query (dns.summary), when the two DNS tables above do not
-    # hold every row: a set analysed by flow buckets keeps only the problems there. None (the
-    # default): the tables are whole, dns.summary makes it from them
+    # hold every row: a set analysed by flow buckets, or an export whose DNS tables are too big to
+    # read whole, keeps only the problems there. None (the default): the tables are whole,
+    # dns.summary makes it from them
     dns_summary: Summary | None = None
 
     def frames(self) -> dict[str, pd.DataFrame]:
