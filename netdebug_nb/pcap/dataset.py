@@ -75,6 +75,10 @@ VERSION = 1
 # table name in Tables.frames() -> file name in the export (conversations are the flows)
 TABLE_FILES = {"conversations": "flows"}
 _WHOLE_DNS = ("dns_messages", "dns_transactions")  # written by partition.analyze, every row
+# the DNS tables in memory, per query (transactions and messages: ~400 B on the bench capture),
+# and the share of memory_mb they may take when read back whole
+_DNS_BYTES_PER_QUERY = 400
+_DNS_SHARE = 0.25
 _L7 = ("http", "http2_streams", "http2_events", "tls")  # absent from exports made before they were
 
 
@@ -191,14 +195,15 @@ def dns_queries(path: Path) -> int:
         raise InputError(file, f"unreadable Parquet file: {exc}") from exc
 
 
-def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None, whole_dns: bool = True) -> Tables:
+def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None, memory_mb: int | None = None) -> Tables:
     """The analysis tables of an export (without reading its packets).
 
     The L7 tables are those made at export time; when ``l7_ports`` (the notebook's) names ports
     the export did not read, a note in ``application.notes`` says how to get them. An export
-    written before the L7 tables were part of it has them empty, with a note. ``whole_dns``
-    False leaves the two DNS tables empty (the caller summarizes them a slice at a time:
-    :func:`netdebug_nb.pcap.partition.summarize_dns`).
+    written before the L7 tables were part of it has them empty, with a note. DNS tables that
+    would take more than a quarter of ``memory_mb`` (None: no limit) are summarized a slice at a
+    time (:func:`netdebug_nb.pcap.partition.summarize_dns`), and the tables keep the problems to
+    show, as after an analysis by flow buckets.
     """
     from netdebug_nb.pcap import application
     from netdebug_nb.pcap.application import Application
@@ -212,12 +217,23 @@ def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None, whole_dns:
         marker = json.loads((path / MARKER).read_text())
     except (OSError, ValueError) as exc:
         raise InputError(path / MARKER, f"unreadable export marker: {exc}") from exc
+    whole_dns = (
+        memory_mb is None or dns_queries(path) * _DNS_BYTES_PER_QUERY <= memory_mb * (1 << 20) * _DNS_SHARE
+    )
     schemas = _schemas()
     got = {}
     for name, schema in schemas.items():
         file = path / f"{TABLE_FILES.get(name, name)}.parquet"
         skip = (not file.exists() and name in _L7) or (not whole_dns and name in _WHOLE_DNS)
         got[name] = empty(schema) if skip else read_table(file, schema)
+    dns_summary = None
+    if not whole_dns:
+        from netdebug_nb.pcap import partition
+
+        dns_summary = partition.summarize_dns(
+            path / "dns_transactions.parquet", path / "dns_messages.parquet"
+        )
+        got["dns_messages"], got["dns_transactions"] = dns_summary.malformed, dns_summary.shown
     l7 = marker.get("l7")
     app = Application(
         http=got["http"],
@@ -247,6 +263,7 @@ def read_tables(path: Path, *, l7_ports: Sequence[int] | None = None, whole_dns:
         icmp_errors=got["icmp_errors"],
         iograph=got["iograph"],
         application=app,
+        dns_summary=dns_summary,
     )
 
 

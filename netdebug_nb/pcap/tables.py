@@ -7,7 +7,6 @@ The notebook shows these tables; ``pcap export`` writes them next to the packets
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,10 +72,6 @@ def analyze(
 # bench capture (~830 MB for a 510 MB file); gzip captures are counted at 4x their size
 _MEMORY_PER_CAPTURE_BYTE = 1.7
 _MEMORY_PER_PACKET = 700  # the same per packet (~830 MB for 1M packets less the interpreter)
-# an export's DNS tables in memory, per query (transactions and messages: ~400 B on the bench
-# capture), and the share of memory_mb they may take read whole
-_DNS_BYTES_PER_QUERY = 400
-_DNS_SHARE = 0.25
 
 
 def load(
@@ -91,9 +86,8 @@ def load(
     """The tables of what the notebook was given: an export, or capture files.
 
     An export's tables are read as they are (its L7 tables were made at export time; a note
-    says so when they were made for other ``l7_ports``), but for DNS tables that would take more
-    than a quarter of ``memory_mb``: those are summarized a slice at a time, and the tables keep
-    the problems to show, as after an analysis by flow buckets. Captures that fit in ``memory_mb`` are
+    says so when they were made for other ``l7_ports``; DNS tables too big for ``memory_mb`` are
+    summarized: :func:`dataset.read_tables`). Captures that fit in ``memory_mb`` are
     read into one packet table and analysed at once; bigger sets go through
     :func:`netdebug_nb.pcap.partition.analyze`, which gives the same tables within the budget.
     Running out of memory is a :class:`netdebug_nb.errors.MemoryBudgetError` (one line).
@@ -102,13 +96,7 @@ def load(
     from netdebug_nb.pcap import captureset, dataset, partition
 
     if len(paths) == 1 and dataset.is_dataset(paths[0]):
-        export = paths[0]
-        whole = dataset.dns_queries(export) * _DNS_BYTES_PER_QUERY <= memory_mb * (1 << 20) * _DNS_SHARE
-        got = dataset.read_tables(export, l7_ports=l7_ports, whole_dns=whole)
-        if whole:
-            return got
-        s = partition.summarize_dns(export / "dns_transactions.parquet", export / "dns_messages.parquet")
-        return dataclasses.replace(got, dns_messages=s.malformed, dns_transactions=s.shown, dns_summary=s)
+        return dataset.read_tables(paths[0], l7_ports=l7_ports, memory_mb=memory_mb)
     size = sum(p.stat().st_size * (4 if captureset.is_gzip(p) else 1) for p in paths)
     need = size * _MEMORY_PER_CAPTURE_BYTE
     if need <= memory_mb * (1 << 20):  # many small packets take more than their bytes say

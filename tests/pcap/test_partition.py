@@ -181,7 +181,7 @@ def test_the_dns_of_a_big_export_is_read_back_a_slice_at_a_time(
         partition, "summarize_dns", lambda t, m: real_summarize(t, m, rows_at_a_time=rows_at_a_time)
     )
     monkeypatch.setattr(partition, "_RETRY_WINDOW", 17)
-    monkeypatch.setattr(tables, "_DNS_SHARE", 0.001)  # 64 MB * 0.001: a few hundred queries
+    monkeypatch.setattr(dataset, "_DNS_SHARE", 0.001)  # 64 MB * 0.001: a few hundred queries
     back = tables.load([out], memory_mb=64)
     assert "flows.parquet" in read and not {"dns_transactions.parquet", "dns_messages.parquet"} & set(read)
     assert_same_dns(one, back)
